@@ -1,0 +1,1 @@
+//! Benchmarks of invite-rs live in `benches/benches/`.

@@ -1,0 +1,59 @@
+//! Enterprises, users and members: the directory the service reads and the store writes
+//! a membership into when an invitation is accepted.
+
+use serde::{Deserialize, Serialize};
+
+use crate::contact::{Contact, Email, Phone};
+use crate::ids::{EnterpriseId, UserId};
+use crate::role::Role;
+
+/// An enterprise (the tenant), SPEC §1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enterprise {
+    /// Its id.
+    pub id: EnterpriseId,
+    /// Its display name.
+    pub name: String,
+    /// Only certified enterprises may invite (SPEC S2, A9).
+    pub certified: bool,
+}
+
+/// A user account, SPEC §1: the signed-in user the host hands to the service, and the
+/// account a membership belongs to. The host vouches for `email` and `phone`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// The account id, the host's.
+    pub id: UserId,
+    /// Display name.
+    pub name: String,
+    /// The account's verified email, if any.
+    pub email: Option<Email>,
+    /// The account's verified phone, if any.
+    pub phone: Option<Phone>,
+}
+
+impl User {
+    /// Whether this account is the one an invitation to `contact` was sent to (SPEC A4).
+    #[must_use]
+    pub fn is_reached_by(&self, contact: &Contact) -> bool {
+        contact.matches(self.email.as_ref(), self.phone.as_ref())
+    }
+}
+
+/// A member of an enterprise with a role.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// The member's account.
+    pub user: User,
+    /// Their role in the enterprise.
+    pub role: Role,
+}
+
+/// An enterprise a user belongs to, with the user's role there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    /// The enterprise.
+    pub enterprise: Enterprise,
+    /// The user's role in it.
+    pub role: Role,
+}

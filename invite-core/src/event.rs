@@ -1,0 +1,88 @@
+//! The audit trail (SPEC X5): every state change is an event with actor and time.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{EnterpriseId, InvitationId, UserId};
+
+/// What happened to an invitation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// Created and handed to the notifier.
+    Sent,
+    /// A new token was issued and the expiry reset (SPEC R3).
+    Resent,
+    /// Revoked by a super admin (SPEC R2).
+    Revoked,
+    /// Accepted by the invitee; the membership was created with it (SPEC A5).
+    Accepted,
+    /// Rejected by the invitee (SPEC A7).
+    Rejected,
+    /// Written down as expired by a sweep.
+    Expired,
+}
+
+impl EventKind {
+    /// The snake_case name used in storage and JSON.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Sent => "sent",
+            EventKind::Resent => "resent",
+            EventKind::Revoked => "revoked",
+            EventKind::Accepted => "accepted",
+            EventKind::Rejected => "rejected",
+            EventKind::Expired => "expired",
+        }
+    }
+
+    /// Reads a name written by [`EventKind::as_str`].
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Sent, Self::Resent, Self::Revoked, Self::Accepted, Self::Rejected, Self::Expired]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
+}
+
+/// One state change, written by the store in the same transaction as the change itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationEvent {
+    /// The invitation that changed.
+    pub invitation_id: InvitationId,
+    /// Its enterprise.
+    pub enterprise_id: EnterpriseId,
+    /// What happened.
+    pub kind: EventKind,
+    /// Who did it; `None` for changes made by time (a sweep).
+    pub actor: Option<UserId>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Receives each event after its change is committed: webhooks, metrics, a message bus.
+/// The durable record is the store's event log; a sink that fails loses nothing there.
+#[async_trait]
+pub trait EventSink: Send + Sync + 'static {
+    /// Called once per committed change.
+    async fn publish(&self, event: &InvitationEvent);
+}
+
+/// An [`EventSink`] that writes each event to `tracing` at `info` level.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TracingEventSink;
+
+#[async_trait]
+impl EventSink for TracingEventSink {
+    async fn publish(&self, event: &InvitationEvent) {
+        tracing::info!(
+            invitation_id = %event.invitation_id,
+            enterprise_id = %event.enterprise_id,
+            kind = event.kind.as_str(),
+            actor = ?event.actor.map(|a| a.to_string()),
+            "invitation event"
+        );
+    }
+}

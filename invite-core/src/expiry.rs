@@ -1,0 +1,126 @@
+//! Expiry: the one function that decides it, and the bounds of time-to-live (SPEC S6).
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::error::InviteError;
+
+/// Whether an invitation that expires at `expires_at` has expired at `now`. The only place
+/// that decides expiry: an invitation is expired from the instant `expires_at` on
+/// (`expires_at <= now`, SPEC §1). SQL adapters write the same comparison.
+#[must_use]
+pub fn is_expired(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    expires_at <= now
+}
+
+/// How long invitations live: a default and the bounds a per-invitation request must stay
+/// within (SPEC S6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TtlPolicy {
+    default: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+/// A [`TtlPolicy`] whose numbers do not fit together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expiry bounds must satisfy 0 < min <= default <= max <= 10 years")]
+pub struct TtlPolicyError;
+
+/// Longest time-to-live any policy may allow.
+const TTL_CEILING: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+impl TtlPolicy {
+    /// A policy with its default and bounds.
+    ///
+    /// # Errors
+    /// [`TtlPolicyError`] unless `0 < min <= default <= max <= 10 years`.
+    pub fn new(default: Duration, min: Duration, max: Duration) -> Result<Self, TtlPolicyError> {
+        if min.is_zero() || min > default || default > max || max > TTL_CEILING {
+            return Err(TtlPolicyError);
+        }
+        Ok(Self { default, min, max })
+    }
+
+    /// The default time-to-live.
+    #[must_use]
+    pub fn default_ttl(&self) -> Duration {
+        self.default
+    }
+
+    /// The shortest allowed time-to-live.
+    #[must_use]
+    pub fn min(&self) -> Duration {
+        self.min
+    }
+
+    /// The longest allowed time-to-live.
+    #[must_use]
+    pub fn max(&self) -> Duration {
+        self.max
+    }
+
+    /// The expiry instant of an invitation sent at `now`, with the requested
+    /// time-to-live or the default.
+    ///
+    /// # Errors
+    /// `invalid_request` when the requested time-to-live is outside the bounds.
+    pub fn expires_at(&self, now: DateTime<Utc>, requested: Option<Duration>) -> Result<DateTime<Utc>, InviteError> {
+        let ttl = requested.unwrap_or(self.default);
+        if ttl < self.min || ttl > self.max {
+            return Err(InviteError::InvalidRequest(format!(
+                "expires_in_seconds must be between {} and {}",
+                self.min.as_secs(),
+                self.max.as_secs()
+            )));
+        }
+        let delta = TimeDelta::from_std(ttl).map_err(|_| InviteError::InvalidRequest("expiry too long".into()))?;
+        Ok(now + delta)
+    }
+}
+
+impl Default for TtlPolicy {
+    /// 7 days by default, from 1 minute to 30 days (SPEC S6).
+    fn default() -> Self {
+        Self {
+            default: Duration::from_secs(7 * 24 * 3600),
+            min: Duration::from_secs(60),
+            max: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_from_the_instant_on() {
+        // SPEC §1: expires_at <= now is expired
+        let t = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(1);
+        assert!(!is_expired(t, t - TimeDelta::microseconds(1)));
+        assert!(is_expired(t, t));
+        assert!(is_expired(t, t + TimeDelta::seconds(1)));
+    }
+
+    #[test]
+    fn default_is_seven_days_within_bounds() {
+        // SPEC S6
+        let policy = TtlPolicy::default();
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        assert_eq!(policy.expires_at(now, None).unwrap(), now + TimeDelta::days(7));
+        assert_eq!(policy.expires_at(now, Some(Duration::from_secs(60))).unwrap(), now + TimeDelta::minutes(1));
+        assert!(matches!(policy.expires_at(now, Some(Duration::from_secs(59))), Err(InviteError::InvalidRequest(_))));
+        assert!(matches!(policy.expires_at(now, Some(Duration::from_secs(31 * 86400))), Err(InviteError::InvalidRequest(_))));
+    }
+
+    #[test]
+    fn policy_bounds_must_be_ordered() {
+        let s = Duration::from_secs;
+        assert!(TtlPolicy::new(s(3), s(1), s(10)).is_ok());
+        assert_eq!(TtlPolicy::new(s(3), s(0), s(10)), Err(TtlPolicyError));
+        assert_eq!(TtlPolicy::new(s(30), s(1), s(10)), Err(TtlPolicyError));
+        assert_eq!(TtlPolicy::new(s(3), s(5), s(10)), Err(TtlPolicyError));
+    }
+}

@@ -1,0 +1,246 @@
+//! The invitation record and its state machine (SPEC §1, R2, R3, A5–A7).
+//!
+//! ```text
+//!            ┌─ accept ─▶ accepted
+//! pending ───┼─ reject ─▶ rejected
+//!   ▲  │     └─ revoke ─▶ revoked
+//!   │  └── time passes ─▶ expired      (derived: expires_at <= now)
+//!   └──────── resend ◀── pending | expired
+//! ```
+//!
+//! Storage adapters implement the same moves as conditional statements; the methods here
+//! are the reference they are tested against (and what the in-memory store runs).
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::contact::Contact;
+use crate::expiry::is_expired;
+use crate::ids::{EnterpriseId, InvitationId, UserId};
+use crate::ports::StoreError;
+use crate::role::Role;
+use crate::token::TokenDigest;
+
+/// The status of an invitation (SPEC §1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    /// Waiting for the invitee, and not expired.
+    Pending,
+    /// Accepted: the invitee is a member.
+    Accepted,
+    /// Declined by the invitee.
+    Rejected,
+    /// Pending past its expiry, whether or not a sweep wrote it down.
+    Expired,
+    /// Withdrawn by a super admin.
+    Revoked,
+}
+
+impl InvitationStatus {
+    /// Every status.
+    pub const ALL: [InvitationStatus; 5] = [Self::Pending, Self::Accepted, Self::Rejected, Self::Expired, Self::Revoked];
+
+    /// The SPEC's name of the status.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// Reads a name written by [`InvitationStatus::as_str`].
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Accepted, rejected and revoked never change again.
+    #[must_use]
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, Self::Accepted | Self::Rejected | Self::Revoked)
+    }
+}
+
+impl fmt::Display for InvitationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the notifier took the link (SPEC S8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Stored, not yet handed over (or the process stopped before it was).
+    Queued,
+    /// The notifier accepted the message.
+    Delivered,
+    /// The notifier failed; the invitation can be resent.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The snake_case name used in storage and JSON.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Reads a name written by [`DeliveryStatus::as_str`].
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Queued, Self::Delivered, Self::Failed].into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// Who sent an invitation, as they were named when they sent it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inviter {
+    /// The inviter's account.
+    pub user_id: UserId,
+    /// Their display name at sending time.
+    pub name: String,
+}
+
+/// One invitation, as stored. `status` is the stored status; read the real one with
+/// [`Invitation::status_at`], which derives `expired`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invitation {
+    /// Its id.
+    pub id: InvitationId,
+    /// The enterprise it invites to.
+    pub enterprise_id: EnterpriseId,
+    /// The invited email or phone, as entered and normalized.
+    pub contact: Contact,
+    /// The role the invitee gets on accepting.
+    pub role: Role,
+    /// The stored status (`pending` may be past its expiry; see [`Invitation::status_at`]).
+    pub status: InvitationStatus,
+    /// Who sent it.
+    pub invited_by: Inviter,
+    /// When it was first sent.
+    pub sent_at: DateTime<Utc>,
+    /// When the current link was sent (equals `sent_at` until a resend).
+    pub last_sent_at: DateTime<Utc>,
+    /// When the current link expires.
+    pub expires_at: DateTime<Utc>,
+    /// When it was accepted or rejected.
+    pub responded_at: Option<DateTime<Utc>>,
+    /// Who accepted or rejected it.
+    pub responded_by: Option<UserId>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Who revoked it.
+    pub revoked_by: Option<UserId>,
+    /// Whether the notifier took the current link (SPEC S8).
+    pub delivery: DeliveryStatus,
+    /// SHA-256 of the current token (SPEC X1).
+    pub token_digest: TokenDigest,
+}
+
+impl Invitation {
+    /// The status at `now`: a stored `pending` past its expiry *is* `expired` (SPEC §1).
+    #[must_use]
+    pub fn status_at(&self, now: DateTime<Utc>) -> InvitationStatus {
+        if self.status == InvitationStatus::Pending && is_expired(self.expires_at, now) {
+            InvitationStatus::Expired
+        } else {
+            self.status
+        }
+    }
+
+    /// Revokes a pending invitation (SPEC R2).
+    ///
+    /// # Errors
+    /// [`StoreError::NotPending`] with the current status otherwise.
+    pub fn revoke(&mut self, by: UserId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        match self.status_at(now) {
+            InvitationStatus::Pending => {
+                self.status = InvitationStatus::Revoked;
+                self.revoked_at = Some(now);
+                self.revoked_by = Some(by);
+                Ok(())
+            }
+            other => Err(StoreError::NotPending(other)),
+        }
+    }
+
+    /// Issues a new link for a pending or expired invitation: the new digest replaces the
+    /// old one, so the old link stops working at once (SPEC R3).
+    ///
+    /// # Errors
+    /// [`StoreError::NotPending`] for an accepted, rejected or revoked invitation.
+    pub fn resend(&mut self, digest: TokenDigest, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError> {
+        match self.status_at(now) {
+            InvitationStatus::Pending | InvitationStatus::Expired => {
+                self.status = InvitationStatus::Pending;
+                self.token_digest = digest;
+                self.expires_at = expires_at;
+                self.last_sent_at = now;
+                self.delivery = DeliveryStatus::Queued;
+                Ok(())
+            }
+            other => Err(StoreError::NotPending(other)),
+        }
+    }
+
+    /// Checks that the invitee may still answer, without changing anything (SPEC A6).
+    ///
+    /// # Errors
+    /// `AlreadyAccepted`, `AlreadyRejected`, or `InvalidOrExpired` for an expired or
+    /// revoked invitation.
+    pub fn check_answerable(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        match self.status_at(now) {
+            InvitationStatus::Pending => Ok(()),
+            InvitationStatus::Accepted => Err(StoreError::AlreadyAccepted),
+            InvitationStatus::Rejected => Err(StoreError::AlreadyRejected),
+            InvitationStatus::Expired | InvitationStatus::Revoked => Err(StoreError::InvalidOrExpired),
+        }
+    }
+
+    /// Marks a pending invitation accepted by `by` (SPEC A5). The membership is the
+    /// store's part of the same step.
+    ///
+    /// # Errors
+    /// As [`Invitation::check_answerable`].
+    pub fn accept(&mut self, by: UserId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.answer(InvitationStatus::Accepted, by, now)
+    }
+
+    /// Marks a pending invitation rejected by `by` (SPEC A7).
+    ///
+    /// # Errors
+    /// As [`Invitation::check_answerable`].
+    pub fn reject(&mut self, by: UserId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.answer(InvitationStatus::Rejected, by, now)
+    }
+
+    fn answer(&mut self, to: InvitationStatus, by: UserId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.check_answerable(now)?;
+        self.status = to;
+        self.responded_at = Some(now);
+        self.responded_by = Some(by);
+        Ok(())
+    }
+
+    /// Writes down `expired` for a pending invitation past its expiry (a sweep). Returns
+    /// whether anything changed.
+    pub fn expire(&mut self, now: DateTime<Utc>) -> bool {
+        let expired = self.status == InvitationStatus::Pending && is_expired(self.expires_at, now);
+        if expired {
+            self.status = InvitationStatus::Expired;
+        }
+        expired
+    }
+}

@@ -1,0 +1,87 @@
+//! # invite-core
+//!
+//! The pure domain of invite-rs: "invite members to your organization" as the best SaaS
+//! platforms do it. A super admin of a certified enterprise invites an email address or
+//! phone number with a role; the invitee opens a single-use link, signs in with the
+//! matching account, and accepts or rejects. This crate holds the rules (numbered in the
+//! project's SPEC), the types that can only hold valid values, the service that ties them
+//! together, and the ports it needs as traits. It does no I/O and knows no framework.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`contact`] | [`Contact`], [`ContactPolicy`]: email/phone parsing, normalization, masking |
+//! | [`role`] | [`Role`], [`RolePolicy`]: which roles an invitation may assign |
+//! | [`token`] | [`InviteToken`], [`TokenDigest`], [`InviteLink`] |
+//! | [`invitation`] | [`Invitation`] and its state machine |
+//! | [`expiry`] | [`is_expired`], the one place that decides expiry, and [`TtlPolicy`] |
+//! | [`view`] | [`InvitationView`]: what the invitee page shows |
+//! | [`ports`] | [`InvitationStore`], [`Directory`], [`Notifier`] |
+//! | [`event`] | [`InvitationEvent`], [`EventSink`]: the audit trail |
+//! | [`service`] | [`Invitations`]: send, list, revoke, resend, view, accept, reject |
+//!
+//! ## Example
+//!
+//! ```
+//! # #[cfg(feature = "test-support")]
+//! # async fn demo() -> Result<(), invite_core::InviteError> {
+//! use std::sync::Arc;
+//! use invite_core::testing::{MemoryStore, RecordingNotifier, seed};
+//! use invite_core::{Invitations, SendInvitation, ViewState};
+//!
+//! let store = Arc::new(MemoryStore::default());
+//! let notifier = Arc::new(RecordingNotifier::default());
+//! let world = seed::acme(&*store).await;
+//! let invitations = Invitations::builder(store)
+//!     .base_url("https://app.example")
+//!     .notifier(notifier.clone())
+//!     .build();
+//!
+//! // Alice, super admin of Acme, invites Bob as a dev_admin.
+//! let sent = invitations
+//!     .send(&world.alice, world.acme.id, SendInvitation::new("bob@example.com", "dev_admin"))
+//!     .await?;
+//! let token = sent.link.expose_secret().rsplit("token=").next().unwrap_or_default().to_owned();
+//!
+//! // Bob opens the link and accepts.
+//! let view = invitations.view(&token, Some(&world.bob)).await?;
+//! assert_eq!(view.state, ViewState::InvitationInfo);
+//! let accepted = invitations.accept(&token, &world.bob).await?;
+//! assert_eq!(accepted.enterprise.name, "Acme Robotics");
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod clock;
+pub mod contact;
+pub mod directory;
+pub mod error;
+pub mod event;
+pub mod expiry;
+pub mod ids;
+pub mod invitation;
+pub mod page;
+pub mod ports;
+pub mod role;
+pub mod service;
+pub mod token;
+pub mod view;
+
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use clock::{Clock, SystemClock};
+pub use contact::{Contact, ContactError, ContactKind, ContactPolicy, Email, Phone};
+pub use directory::{Enterprise, Member, Membership, User};
+pub use error::InviteError;
+pub use event::{EventKind, EventSink, InvitationEvent, TracingEventSink};
+pub use expiry::{TtlPolicy, is_expired};
+pub use ids::{EnterpriseId, InvitationId, UserId};
+pub use invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter};
+pub use page::{Cursor, ListQuery, Page};
+pub use ports::{Delivery, Directory, InvitationStore, NewInvitation, Notifier, NotifyError, StoreError};
+pub use role::{Role, RolePolicy};
+pub use service::{Accepted, Invitations, InvitationsBuilder, InvitationsConfig, ListInvitations, SendInvitation, SentInvitation};
+pub use token::{InviteLink, InviteToken, TokenDigest};
+pub use view::{InvitationInfo, InvitationView, ViewState, Viewer};

@@ -1,0 +1,236 @@
+//! The ports of the service: storage of invitations, the directory of enterprises and
+//! members, and the notifier. Adapters implement them; [`crate::Invitations`] uses them.
+//!
+//! Every decision that must be atomic is a single call here, so that a database can make
+//! it one transaction or one conditional statement: [`InvitationStore::create`] (with its
+//! `already_member` and `duplicate_pending` checks), [`InvitationStore::accept`] (with the
+//! membership), [`InvitationStore::reject`], [`InvitationStore::revoke`] and
+//! [`InvitationStore::resend`]. Each also writes its [`InvitationEvent`] in the same step.
+
+use std::error::Error as StdError;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::contact::Contact;
+use crate::directory::{Enterprise, Member, Membership, User};
+use crate::event::InvitationEvent;
+use crate::ids::{EnterpriseId, InvitationId, UserId};
+use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter};
+use crate::page::ListQuery;
+use crate::role::Role;
+use crate::token::{InviteLink, TokenDigest};
+
+/// What a storage call can answer besides success: the domain refusals it decides
+/// atomically, and backend failures with their cause kept as `source()`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The contact belongs to a member already, or the accepting user is one (SPEC S7, A8).
+    #[error("already a member")]
+    AlreadyMember,
+    /// A pending, unexpired invitation to the contact exists (SPEC S7).
+    #[error("a pending invitation exists")]
+    DuplicatePending,
+    /// No such invitation in that enterprise (SPEC X3).
+    #[error("not found")]
+    NotFound,
+    /// Revoke/resend of an invitation in the wrong status (SPEC R2, R3).
+    #[error("invitation is {0}")]
+    NotPending(InvitationStatus),
+    /// Answer to an accepted invitation (SPEC A6).
+    #[error("already accepted")]
+    AlreadyAccepted,
+    /// Answer to a rejected invitation (SPEC A6).
+    #[error("already rejected")]
+    AlreadyRejected,
+    /// Answer with an unknown, expired, revoked or superseded token (SPEC A1, A6).
+    #[error("invalid or expired")]
+    InvalidOrExpired,
+    /// The backend failed; nothing was changed (SPEC X7).
+    #[error("storage backend failed")]
+    Backend(#[source] Box<dyn StdError + Send + Sync + 'static>),
+}
+
+impl StoreError {
+    /// Wraps a backend error, keeping it as the `source()`.
+    pub fn backend(err: impl StdError + Send + Sync + 'static) -> Self {
+        StoreError::Backend(Box::new(err))
+    }
+}
+
+/// A new invitation for [`InvitationStore::create`]; the store writes it `pending`, with
+/// delivery `queued`, and records a `sent` event by `invited_by` at `sent_at`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewInvitation {
+    /// Its id.
+    pub id: InvitationId,
+    /// The enterprise.
+    pub enterprise_id: EnterpriseId,
+    /// The invited contact.
+    pub contact: Contact,
+    /// The role to assign.
+    pub role: Role,
+    /// The sender.
+    pub invited_by: Inviter,
+    /// Digest of the token (SPEC X1).
+    pub token_digest: TokenDigest,
+    /// Now.
+    pub sent_at: DateTime<Utc>,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl NewInvitation {
+    /// The record as the store must write it.
+    #[must_use]
+    pub fn into_invitation(self) -> Invitation {
+        Invitation {
+            id: self.id,
+            enterprise_id: self.enterprise_id,
+            contact: self.contact,
+            role: self.role,
+            status: InvitationStatus::Pending,
+            invited_by: self.invited_by,
+            sent_at: self.sent_at,
+            last_sent_at: self.sent_at,
+            expires_at: self.expires_at,
+            responded_at: None,
+            responded_by: None,
+            revoked_at: None,
+            revoked_by: None,
+            delivery: DeliveryStatus::Queued,
+            token_digest: self.token_digest,
+        }
+    }
+}
+
+/// Storage of invitations and their events.
+///
+/// The contract every implementation must keep is the suite in
+/// `invite_core::testing::contract` (feature `test-support`): run it against your store.
+#[async_trait]
+pub trait InvitationStore: Send + Sync + 'static {
+    /// Stores a new pending invitation, atomically refusing it with
+    /// [`StoreError::AlreadyMember`] when a member of the enterprise has the contact
+    /// (normalized) and [`StoreError::DuplicatePending`] when a pending invitation to the
+    /// contact has not expired at `new.sent_at` — also under concurrent calls from several
+    /// processes (SPEC S7). Pending rows already expired never block it.
+    async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError>;
+
+    /// Records whether the notifier took the current link (SPEC S8).
+    async fn set_delivery(&self, id: InvitationId, delivery: DeliveryStatus) -> Result<(), StoreError>;
+
+    /// The invitation `id` of `enterprise`; `None` if it does not exist there (SPEC X3).
+    async fn get(&self, enterprise: EnterpriseId, id: InvitationId) -> Result<Option<Invitation>, StoreError>;
+
+    /// The invitation whose current token has this digest.
+    async fn find_by_digest(&self, digest: &TokenDigest) -> Result<Option<Invitation>, StoreError>;
+
+    /// At most `query.limit` invitations of `enterprise`, newest first (`sent_at`, then
+    /// `id`, descending), after `query.after`, whose status derived at `now` is
+    /// `query.status` when given (SPEC R1).
+    async fn list(&self, enterprise: EnterpriseId, query: &ListQuery, now: DateTime<Utc>) -> Result<Vec<Invitation>, StoreError>;
+
+    /// Revokes a pending, unexpired invitation (SPEC R2): [`Invitation::revoke`] as one
+    /// conditional step, with a `revoked` event.
+    async fn revoke(&self, enterprise: EnterpriseId, id: InvitationId, by: UserId, now: DateTime<Utc>) -> Result<Invitation, StoreError>;
+
+    /// Gives a pending or expired invitation a new token digest and expiry (SPEC R3):
+    /// [`Invitation::resend`] as one conditional step, with a `resent` event by `by`.
+    /// Refused with [`StoreError::DuplicatePending`] when reviving an expired invitation
+    /// would make a second pending one for its contact, and [`StoreError::AlreadyMember`]
+    /// when the contact has become a member.
+    async fn resend(
+        &self,
+        enterprise: EnterpriseId,
+        id: InvitationId,
+        by: UserId,
+        digest: TokenDigest,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError>;
+
+    /// Accepts the pending invitation with this digest for `user`, in one transaction:
+    /// the invitation becomes `accepted`, `user` (saved as given) becomes a member with
+    /// its role, and an `accepted` event is written (SPEC A5, A6). If `user` is already a
+    /// member, nothing changes and the answer is [`StoreError::AlreadyMember`] (SPEC A8).
+    async fn accept(&self, digest: &TokenDigest, user: &User, now: DateTime<Utc>) -> Result<Invitation, StoreError>;
+
+    /// Rejects the pending invitation with this digest (SPEC A7), with a `rejected` event.
+    async fn reject(&self, digest: &TokenDigest, by: UserId, now: DateTime<Utc>) -> Result<Invitation, StoreError>;
+
+    /// Writes down `expired` for at most `batch` pending invitations past their expiry,
+    /// with an `expired` event each; returns how many. Optional housekeeping: every read
+    /// already derives `expired`.
+    async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError>;
+
+    /// The events of one invitation of `enterprise`, oldest first (SPEC X5).
+    async fn events(&self, enterprise: EnterpriseId, id: InvitationId) -> Result<Vec<InvitationEvent>, StoreError>;
+}
+
+/// The directory of enterprises, users and members. The store that implements
+/// [`InvitationStore`] must see the same members, since `create` and `accept` check and
+/// write memberships atomically.
+#[async_trait]
+pub trait Directory: Send + Sync + 'static {
+    /// The enterprise `id`, if it exists.
+    async fn enterprise(&self, id: EnterpriseId) -> Result<Option<Enterprise>, StoreError>;
+
+    /// The role of `user` in `enterprise`, if a member.
+    async fn role_of(&self, enterprise: EnterpriseId, user: UserId) -> Result<Option<Role>, StoreError>;
+
+    /// The user `id`, if known.
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// The user whose email or phone is `contact` (normalized), if any.
+    async fn find_user(&self, contact: &Contact) -> Result<Option<User>, StoreError>;
+
+    /// The members of `enterprise`, by name.
+    async fn members(&self, enterprise: EnterpriseId) -> Result<Vec<Member>, StoreError>;
+
+    /// The enterprises `user` belongs to, with the role there, by enterprise name.
+    async fn memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError>;
+
+    /// Creates or updates an enterprise.
+    async fn save_enterprise(&self, enterprise: &Enterprise) -> Result<(), StoreError>;
+
+    /// Creates or updates a user.
+    async fn save_user(&self, user: &User) -> Result<(), StoreError>;
+
+    /// Makes the (saved) `user` a member of `enterprise` with `role`;
+    /// [`StoreError::AlreadyMember`] if they are one.
+    async fn add_member(&self, enterprise: EnterpriseId, user: UserId, role: Role) -> Result<(), StoreError>;
+}
+
+/// A message for the notifier: where to send the link, and what to say (SPEC S5).
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The invitation.
+    pub invitation_id: InvitationId,
+    /// The contact as entered: mail and SMS go there, never to a re-spelled form (SPEC X8).
+    pub contact: Contact,
+    /// The enterprise's name.
+    pub enterprise_name: String,
+    /// The inviter's name.
+    pub inviter_name: String,
+    /// The role offered.
+    pub role: Role,
+    /// The link (its `Debug` hides the token).
+    pub link: InviteLink,
+    /// When the link expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The notifier could not deliver; the cause is kept as `source()`.
+#[derive(Debug, thiserror::Error)]
+#[error("delivery failed")]
+pub struct NotifyError(#[source] pub Box<dyn StdError + Send + Sync + 'static>);
+
+/// Delivers invitation links by email or SMS (SPEC S5). A failure leaves the invitation
+/// stored with delivery `failed`, ready to resend (SPEC S8).
+#[async_trait]
+pub trait Notifier: Send + Sync + 'static {
+    /// Sends the link to `delivery.contact`.
+    async fn deliver(&self, delivery: &Delivery) -> Result<(), NotifyError>;
+}

@@ -1,0 +1,458 @@
+//! The service: the use cases of the guide, enforcing SPEC S1–S8, R1–R3 and A1–A9 over
+//! the ports.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::{Clock, SystemClock, to_storage_precision};
+use crate::contact::ContactPolicy;
+use crate::directory::{Enterprise, User};
+use crate::error::InviteError;
+use crate::event::{EventKind, EventSink, InvitationEvent, TracingEventSink};
+use crate::expiry::TtlPolicy;
+use crate::ids::{EnterpriseId, InvitationId, UserId};
+use crate::invitation::{DeliveryStatus, Invitation, Inviter};
+use crate::page::{Cursor, DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, Page};
+use crate::ports::{Delivery, Directory, InvitationStore, NewInvitation, Notifier};
+use crate::role::{Role, RolePolicy};
+use crate::token::{InviteLink, InviteToken};
+use crate::view::InvitationView;
+
+/// A request to invite someone (SPEC §6 create body), as the client sent it; the service
+/// parses it after checking who asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendInvitation {
+    /// One email address or phone number (SPEC S3).
+    pub contact: String,
+    /// The role name (SPEC S4).
+    pub role: String,
+    /// Time-to-live, within the configured bounds (SPEC S6); `None` for the default.
+    pub expires_in: Option<Duration>,
+}
+
+impl SendInvitation {
+    /// An invitation of `contact` with `role` and the default expiry.
+    #[must_use]
+    pub fn new(contact: impl Into<String>, role: impl Into<String>) -> Self {
+        Self { contact: contact.into(), role: role.into(), expires_in: None }
+    }
+
+    /// Sets the time-to-live of this invitation.
+    #[must_use]
+    pub fn expires_in(mut self, ttl: Duration) -> Self {
+        self.expires_in = Some(ttl);
+        self
+    }
+}
+
+/// Filters of the records table (SPEC R1), as the client sent them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListInvitations {
+    /// Only this status (derived, so `expired` includes unswept rows).
+    pub status: Option<crate::invitation::InvitationStatus>,
+    /// Rows per page, 1 to 100; default 20.
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A sent (or resent) invitation with its link: the only time the link is shown (SPEC S5).
+#[derive(Clone, Debug)]
+pub struct SentInvitation {
+    /// The stored invitation, with its delivery status.
+    pub invitation: Invitation,
+    /// The link; hand it to the inviter once, never store it.
+    pub link: InviteLink,
+}
+
+/// The outcome of an accept: the new membership (SPEC A5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// The invitation, now accepted.
+    pub invitation: Invitation,
+    /// The enterprise joined.
+    pub enterprise: Enterprise,
+    /// The role received.
+    pub role: Role,
+}
+
+/// Settings of the service.
+#[derive(Clone, Debug)]
+pub struct InvitationsConfig {
+    /// Where links point: `{base_url}/invite?token=…` (SPEC S5, X10).
+    pub base_url: String,
+    /// Expiry default and bounds (SPEC S6).
+    pub ttl: TtlPolicy,
+    /// Roles an invitation may assign (SPEC S4).
+    pub roles: RolePolicy,
+    /// How contacts are parsed (SPEC S3, X8).
+    pub contacts: ContactPolicy,
+}
+
+impl InvitationsConfig {
+    /// Defaults for everything but the base URL.
+    #[must_use]
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            ttl: TtlPolicy::default(),
+            roles: RolePolicy::default(),
+            contacts: ContactPolicy::default(),
+        }
+    }
+}
+
+/// Builds an [`Invitations`] service.
+pub struct InvitationsBuilder {
+    store: Arc<dyn InvitationStore>,
+    directory: Arc<dyn Directory>,
+    notifier: Option<Arc<dyn Notifier>>,
+    clock: Arc<dyn Clock>,
+    events: Arc<dyn EventSink>,
+    config: InvitationsConfig,
+}
+
+impl InvitationsBuilder {
+    /// Where links point (SPEC X10).
+    #[must_use]
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.config.base_url = base_url.into();
+        self
+    }
+
+    /// The notifier that delivers links. Without one, links are only returned to the
+    /// inviter and delivery reads `failed`.
+    #[must_use]
+    pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Where committed events go besides the store's log (default: `tracing`).
+    #[must_use]
+    pub fn events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Expiry default and bounds (SPEC S6).
+    #[must_use]
+    pub fn ttl(mut self, ttl: TtlPolicy) -> Self {
+        self.config.ttl = ttl;
+        self
+    }
+
+    /// Assignable roles (SPEC S4).
+    #[must_use]
+    pub fn roles(mut self, roles: RolePolicy) -> Self {
+        self.config.roles = roles;
+        self
+    }
+
+    /// Contact parsing (SPEC S3).
+    #[must_use]
+    pub fn contacts(mut self, contacts: ContactPolicy) -> Self {
+        self.config.contacts = contacts;
+        self
+    }
+
+    /// The service.
+    #[must_use]
+    pub fn build(self) -> Invitations {
+        Invitations {
+            store: self.store,
+            directory: self.directory,
+            notifier: self.notifier,
+            clock: self.clock,
+            events: self.events,
+            config: self.config,
+        }
+    }
+}
+
+/// The invitation service: every use case of the guide, for inviters and invitees.
+///
+/// Cheap to clone (it holds `Arc`s); share one per process.
+#[derive(Clone)]
+pub struct Invitations {
+    store: Arc<dyn InvitationStore>,
+    directory: Arc<dyn Directory>,
+    notifier: Option<Arc<dyn Notifier>>,
+    clock: Arc<dyn Clock>,
+    events: Arc<dyn EventSink>,
+    config: InvitationsConfig,
+}
+
+impl std::fmt::Debug for Invitations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invitations").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Invitations {
+    /// Starts a service over `store`, which is both the invitation store and the directory
+    /// (so that send and accept check and write memberships atomically).
+    pub fn builder<S>(store: Arc<S>) -> InvitationsBuilder
+    where
+        S: InvitationStore + Directory,
+    {
+        InvitationsBuilder {
+            store: store.clone(),
+            directory: store,
+            notifier: None,
+            clock: Arc::new(SystemClock),
+            events: Arc::new(TracingEventSink),
+            config: InvitationsConfig::new("http://localhost:3000"),
+        }
+    }
+
+    /// The settings in force.
+    #[must_use]
+    pub fn config(&self) -> &InvitationsConfig {
+        &self.config
+    }
+
+    /// The directory the service reads, for hosts that show members.
+    #[must_use]
+    pub fn directory(&self) -> &Arc<dyn Directory> {
+        &self.directory
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        to_storage_precision(self.clock.now())
+    }
+
+    /// SPEC S1: a super_admin of *that* enterprise, and the enterprise exists.
+    async fn authorize(&self, actor: &User, enterprise: EnterpriseId) -> Result<Enterprise, InviteError> {
+        match self.directory.role_of(enterprise, actor.id).await? {
+            Some(Role::SuperAdmin) => {}
+            _ => return Err(InviteError::Forbidden),
+        }
+        self.directory.enterprise(enterprise).await?.ok_or(InviteError::Forbidden)
+    }
+
+    /// Sends an invitation (SPEC S1–S8): checks the inviter and the enterprise, parses the
+    /// contact and role, stores a pending invitation, and hands the link to the notifier.
+    /// A notifier failure is recorded as delivery `failed`; the invitation stays and can be
+    /// resent (SPEC S8).
+    ///
+    /// # Errors
+    /// `forbidden`, `enterprise_not_certified`, `invalid_contact`, `role_not_assignable`,
+    /// `invalid_request` (expiry out of bounds), `already_member`, `duplicate_pending`,
+    /// `internal`.
+    pub async fn send(&self, actor: &User, enterprise_id: EnterpriseId, request: SendInvitation) -> Result<SentInvitation, InviteError> {
+        let enterprise = self.authorize(actor, enterprise_id).await?;
+        if !enterprise.certified {
+            return Err(InviteError::EnterpriseNotCertified);
+        }
+        let contact = self.config.contacts.parse(&request.contact)?;
+        let role = self.config.roles.parse_assignable(&request.role)?;
+        let now = self.now();
+        let expires_at = self.config.ttl.expires_at(now, request.expires_in)?;
+        let token = InviteToken::generate();
+        let new = NewInvitation {
+            id: InvitationId::new(),
+            enterprise_id,
+            contact,
+            role,
+            invited_by: Inviter { user_id: actor.id, name: actor.name.clone() },
+            token_digest: token.digest(),
+            sent_at: now,
+            expires_at,
+        };
+        let invitation = self.store.create(new).await?;
+        self.publish(&invitation, EventKind::Sent, Some(actor.id), now).await;
+        self.deliver(invitation, &enterprise, &token).await
+    }
+
+    /// One page of the records table, newest first (SPEC R1).
+    ///
+    /// # Errors
+    /// `forbidden`, `invalid_request` (bad cursor or limit), `internal`.
+    pub async fn list(&self, actor: &User, enterprise_id: EnterpriseId, request: ListInvitations) -> Result<Page, InviteError> {
+        self.authorize(actor, enterprise_id).await?;
+        let limit = request.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+        if limit == 0 || limit > MAX_PAGE_SIZE {
+            return Err(InviteError::InvalidRequest(format!("limit must be between 1 and {MAX_PAGE_SIZE}")));
+        }
+        let after = request.cursor.as_deref().map(Cursor::decode).transpose()?;
+        let query = ListQuery { status: request.status, limit: limit + 1, after };
+        let mut items = self.store.list(enterprise_id, &query, self.now()).await?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|last| Cursor::after(last).encode())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// One invitation of the enterprise (SPEC X3: a foreign id is `not_found`).
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`, `internal`.
+    pub async fn get(&self, actor: &User, enterprise_id: EnterpriseId, id: InvitationId) -> Result<Invitation, InviteError> {
+        self.authorize(actor, enterprise_id).await?;
+        self.store.get(enterprise_id, id).await?.ok_or(InviteError::NotFound)
+    }
+
+    /// Revokes a pending invitation; its link stops working at once (SPEC R2).
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`, `invitation_not_pending`, `internal`.
+    pub async fn revoke(&self, actor: &User, enterprise_id: EnterpriseId, id: InvitationId) -> Result<Invitation, InviteError> {
+        self.authorize(actor, enterprise_id).await?;
+        let now = self.now();
+        let invitation = self.store.revoke(enterprise_id, id, actor.id, now).await?;
+        self.publish(&invitation, EventKind::Revoked, Some(actor.id), now).await;
+        Ok(invitation)
+    }
+
+    /// Resends a pending or expired invitation: a new token (the old link stops working),
+    /// the default expiry from now, and a new delivery (SPEC R3).
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`, `invitation_not_pending`, `duplicate_pending`,
+    /// `already_member`, `enterprise_not_certified`, `internal`.
+    pub async fn resend(&self, actor: &User, enterprise_id: EnterpriseId, id: InvitationId) -> Result<SentInvitation, InviteError> {
+        let enterprise = self.authorize(actor, enterprise_id).await?;
+        if !enterprise.certified {
+            return Err(InviteError::EnterpriseNotCertified);
+        }
+        let now = self.now();
+        let expires_at = self.config.ttl.expires_at(now, None)?;
+        let token = InviteToken::generate();
+        let invitation = self.store.resend(enterprise_id, id, actor.id, token.digest(), expires_at, now).await?;
+        self.publish(&invitation, EventKind::Resent, Some(actor.id), now).await;
+        self.deliver(invitation, &enterprise, &token).await
+    }
+
+    /// The invitee page's model (SPEC A1–A4). Changes nothing (SPEC A9), so a mail scanner
+    /// that opens the link cannot use it up.
+    ///
+    /// # Errors
+    /// `internal` only: an unknown token is a state, not an error.
+    pub async fn view(&self, token: &str, viewer: Option<&User>) -> Result<InvitationView, InviteError> {
+        let Some(invitation) = self.find(token).await? else {
+            return Ok(InvitationView::invalid(viewer));
+        };
+        let Some(enterprise) = self.directory.enterprise(invitation.enterprise_id).await? else {
+            return Ok(InvitationView::invalid(viewer));
+        };
+        Ok(InvitationView::of(&invitation, &enterprise, viewer, self.now()))
+    }
+
+    /// Accepts an invitation for the signed-in `user` (SPEC A3–A9): the user becomes a
+    /// member with the invited role, atomically with the invitation turning `accepted`.
+    ///
+    /// # Errors
+    /// `invalid_or_expired`, `already_accepted`, `already_rejected`, `account_mismatch`,
+    /// `enterprise_not_certified`, `role_not_assignable`, `already_member`, `internal`.
+    pub async fn accept(&self, token: &str, user: &User) -> Result<Accepted, InviteError> {
+        let now = self.now();
+        let invitation = self.answerable(token, user, now).await?;
+        // SPEC A9: what sending checked still holds.
+        let enterprise = self.directory.enterprise(invitation.enterprise_id).await?.ok_or(InviteError::InvalidOrExpired)?;
+        if !enterprise.certified {
+            return Err(InviteError::EnterpriseNotCertified);
+        }
+        self.config.roles.check(invitation.role)?;
+        let accepted = self.store.accept(&invitation.token_digest, user, now).await?;
+        self.publish(&accepted, EventKind::Accepted, Some(user.id), now).await;
+        let role = accepted.role;
+        Ok(Accepted { invitation: accepted, enterprise, role })
+    }
+
+    /// Rejects an invitation for the signed-in `user` (SPEC A7); no membership is made.
+    ///
+    /// # Errors
+    /// `invalid_or_expired`, `already_accepted`, `already_rejected`, `account_mismatch`,
+    /// `internal`.
+    pub async fn reject(&self, token: &str, user: &User) -> Result<Invitation, InviteError> {
+        let now = self.now();
+        let invitation = self.answerable(token, user, now).await?;
+        let rejected = self.store.reject(&invitation.token_digest, user.id, now).await?;
+        self.publish(&rejected, EventKind::Rejected, Some(user.id), now).await;
+        Ok(rejected)
+    }
+
+    /// The audit trail of one invitation (SPEC X5).
+    ///
+    /// # Errors
+    /// `forbidden`, `not_found`, `internal`.
+    pub async fn events(&self, actor: &User, enterprise_id: EnterpriseId, id: InvitationId) -> Result<Vec<InvitationEvent>, InviteError> {
+        self.get(actor, enterprise_id, id).await?;
+        Ok(self.store.events(enterprise_id, id).await?)
+    }
+
+    /// Writes down `expired` for up to `batch` overdue invitations; returns how many.
+    ///
+    /// # Errors
+    /// `internal`.
+    pub async fn sweep_expired(&self, batch: usize) -> Result<usize, InviteError> {
+        Ok(self.store.sweep_expired(self.now(), batch).await?)
+    }
+
+    async fn find(&self, token: &str) -> Result<Option<Invitation>, InviteError> {
+        match InviteToken::parse(token) {
+            Some(token) => Ok(self.store.find_by_digest(&token.digest()).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// The invitation behind `token`, if `user` may answer it now (SPEC A4, A6). The store
+    /// decides again atomically; this only picks the right refusal early.
+    async fn answerable(&self, token: &str, user: &User, now: DateTime<Utc>) -> Result<Invitation, InviteError> {
+        let invitation = self.find(token).await?.ok_or(InviteError::InvalidOrExpired)?;
+        invitation.check_answerable(now)?;
+        if !user.is_reached_by(&invitation.contact) {
+            return Err(InviteError::AccountMismatch);
+        }
+        Ok(invitation)
+    }
+
+    async fn deliver(&self, mut invitation: Invitation, enterprise: &Enterprise, token: &InviteToken) -> Result<SentInvitation, InviteError> {
+        let link = InviteLink::new(&self.config.base_url, token);
+        let delivery = Delivery {
+            invitation_id: invitation.id,
+            contact: invitation.contact.clone(),
+            enterprise_name: enterprise.name.clone(),
+            inviter_name: invitation.invited_by.name.clone(),
+            role: invitation.role,
+            link: link.clone(),
+            expires_at: invitation.expires_at,
+        };
+        let outcome = match &self.notifier {
+            Some(notifier) => notifier.deliver(&delivery).await,
+            None => Err(crate::ports::NotifyError("no notifier configured".into())),
+        };
+        invitation.delivery = match outcome {
+            Ok(()) => DeliveryStatus::Delivered,
+            Err(err) => {
+                tracing::warn!(invitation_id = %invitation.id, error = %err, cause = ?std::error::Error::source(&err), "invitation delivery failed; it can be resent");
+                DeliveryStatus::Failed
+            }
+        };
+        // The invitation and its link exist whatever this write does: a failure here leaves
+        // delivery `queued`, which is true and resendable (SPEC S8, X7).
+        if let Err(err) = self.store.set_delivery(invitation.id, invitation.delivery).await {
+            tracing::error!(invitation_id = %invitation.id, error = ?err, "could not record delivery status");
+            invitation.delivery = DeliveryStatus::Queued;
+        }
+        Ok(SentInvitation { invitation, link })
+    }
+
+    async fn publish(&self, invitation: &Invitation, kind: EventKind, actor: Option<UserId>, at: DateTime<Utc>) {
+        let event = InvitationEvent { invitation_id: invitation.id, enterprise_id: invitation.enterprise_id, kind, actor, at };
+        self.events.publish(&event).await;
+    }
+}
