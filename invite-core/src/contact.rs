@@ -104,7 +104,11 @@ impl ContactPolicy {
     /// [`ContactError::InvalidPhone`] when `region` is not an ISO 3166 alpha-2 code known
     /// to the phone metadata.
     pub fn with_default_region(mut self, region: &str) -> Result<Self, ContactError> {
-        let id = region.trim().to_ascii_uppercase().parse::<country::Id>().map_err(|_| ContactError::InvalidPhone)?;
+        let id = region
+            .trim()
+            .to_ascii_uppercase()
+            .parse::<country::Id>()
+            .map_err(|_| ContactError::InvalidPhone)?;
         self.default_region = Some(id);
         Ok(self)
     }
@@ -163,8 +167,12 @@ impl ContactPolicy {
             .without_domain_literal()
             .with_required_tld();
         // The syntax check runs on the ASCII-domain form, so IDN domains pass once mapped.
-        email_address::EmailAddress::parse_with_options(&normalized, options).map_err(|_| ContactError::InvalidEmail)?;
-        Ok(Email { entered: entered.to_owned(), normalized })
+        email_address::EmailAddress::parse_with_options(&normalized, options)
+            .map_err(|_| ContactError::InvalidEmail)?;
+        Ok(Email {
+            entered: entered.to_owned(),
+            normalized,
+        })
     }
 
     /// Parses a phone number to E.164. Without a leading `+` the configured default
@@ -178,7 +186,9 @@ impl ContactPolicy {
             return Err(ContactError::Empty);
         }
         if entered.len() > MAX_PHONE_INPUT_LEN
-            || !entered.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
+            || !entered
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
         {
             return Err(ContactError::InvalidPhone);
         }
@@ -192,7 +202,10 @@ impl ContactPolicy {
             return Err(ContactError::InvalidPhone);
         }
         let normalized = number.format().mode(phonenumber::Mode::E164).to_string();
-        Ok(Phone { entered: entered.to_owned(), normalized })
+        Ok(Phone {
+            entered: entered.to_owned(),
+            normalized,
+        })
     }
 }
 
@@ -360,11 +373,17 @@ mod tests {
     #[test]
     fn non_ascii_local_part_refused_by_default_and_never_case_folded() {
         // SPEC X8 — the "dotless i" takeover: no Unicode case folding of the local part.
-        assert_eq!(policy().parse_email("ıan@example.com"), Err(ContactError::NonAsciiLocalPart));
+        assert_eq!(
+            policy().parse_email("ıan@example.com"),
+            Err(ContactError::NonAsciiLocalPart)
+        );
         let lenient = policy().allow_non_ascii_local_part(true);
         let e = lenient.parse_email("İAN@example.com").unwrap();
         assert_eq!(e.normalized(), "İan@example.com");
-        assert_ne!(e.normalized(), lenient.parse_email("ian@example.com").unwrap().normalized());
+        assert_ne!(
+            e.normalized(),
+            lenient.parse_email("ian@example.com").unwrap().normalized()
+        );
     }
 
     #[test]
@@ -372,15 +391,30 @@ mod tests {
         // SPEC X8
         let local = "a".repeat(64);
         assert!(policy().parse_email(&format!("{local}@example.com")).is_ok());
-        assert_eq!(policy().parse_email(&format!("a{local}@example.com")), Err(ContactError::EmailTooLong));
+        assert_eq!(
+            policy().parse_email(&format!("a{local}@example.com")),
+            Err(ContactError::EmailTooLong)
+        );
         let long_domain = format!("{}.com", ["a".repeat(60); 4].join("."));
-        assert_eq!(policy().parse_email(&format!("bob@{long_domain}")), Err(ContactError::EmailTooLong));
+        assert_eq!(
+            policy().parse_email(&format!("bob@{long_domain}")),
+            Err(ContactError::EmailTooLong)
+        );
     }
 
     #[test]
     fn malformed_emails_are_invalid() {
         // SPEC S3
-        for bad in ["@example.com", "bob@", "bob@@example.com", "Bob <bob@example.com>", "bob@[127.0.0.1]", "bob@localhost", "bob smith@example.com", "a@b@c"] {
+        for bad in [
+            "@example.com",
+            "bob@",
+            "bob@@example.com",
+            "Bob <bob@example.com>",
+            "bob@[127.0.0.1]",
+            "bob@localhost",
+            "bob smith@example.com",
+            "a@b@c",
+        ] {
             assert!(policy().parse(bad).is_err(), "{bad} should be refused");
         }
     }
@@ -398,7 +432,10 @@ mod tests {
     #[test]
     fn phone_without_country_code_needs_default_region() {
         // SPEC S3
-        assert_eq!(policy().parse("(415) 555-0100"), Err(ContactError::MissingCountryCode));
+        assert_eq!(
+            policy().parse("(415) 555-0100"),
+            Err(ContactError::MissingCountryCode)
+        );
         let us = policy().with_default_region("us").unwrap();
         assert_eq!(us.parse("(415) 555-0100").unwrap().normalized(), "+14155550100");
         assert!(policy().with_default_region("ZZZ").is_err());
@@ -407,7 +444,15 @@ mod tests {
     #[test]
     fn invalid_phones_are_refused() {
         // SPEC S3
-        for bad in ["", "   ", "+1", "+999 123", "call me", "+1 415 555 01000000000", "12345"] {
+        for bad in [
+            "",
+            "   ",
+            "+1",
+            "+999 123",
+            "call me",
+            "+1 415 555 01000000000",
+            "12345",
+        ] {
             assert!(policy().parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -415,7 +460,10 @@ mod tests {
     #[test]
     fn masking() {
         // SPEC A4
-        assert_eq!(policy().parse("bob@example.com").unwrap().masked(), "b***@example.com");
+        assert_eq!(
+            policy().parse("bob@example.com").unwrap().masked(),
+            "b***@example.com"
+        );
         assert_eq!(policy().parse("+14155550100").unwrap().masked(), "+1******0100");
     }
 

@@ -116,14 +116,23 @@ mod tests {
             (InviteError::NotFound, "not_found"),
             (InviteError::AlreadyMember, "already_member"),
             (InviteError::DuplicatePending, "duplicate_pending"),
-            (InviteError::InvitationNotPending(InvitationStatus::Accepted), "invitation_not_pending"),
+            (
+                InviteError::InvitationNotPending(InvitationStatus::Accepted),
+                "invitation_not_pending",
+            ),
             (InviteError::AlreadyAccepted, "already_accepted"),
             (InviteError::AlreadyRejected, "already_rejected"),
             (InviteError::InvalidOrExpired, "invalid_or_expired"),
-            (InviteError::InvalidContact(ContactError::Empty), "invalid_contact"),
+            (
+                InviteError::InvalidContact(ContactError::Empty),
+                "invalid_contact",
+            ),
             (InviteError::RoleNotAssignable, "role_not_assignable"),
             (InviteError::RateLimited, "rate_limited"),
-            (InviteError::Internal(StoreError::backend(std::io::Error::other("disk"))), "internal"),
+            (
+                InviteError::Internal(StoreError::backend(std::io::Error::other("disk"))),
+                "internal",
+            ),
         ];
         for (err, code) in cases {
             assert_eq!(err.code(), code);

@@ -41,9 +41,16 @@ impl EventKind {
     /// Reads a name written by [`EventKind::as_str`].
     #[must_use]
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Sent, Self::Resent, Self::Revoked, Self::Accepted, Self::Rejected, Self::Expired]
-            .into_iter()
-            .find(|k| k.as_str() == name)
+        [
+            Self::Sent,
+            Self::Resent,
+            Self::Revoked,
+            Self::Accepted,
+            Self::Rejected,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
     }
 }
 

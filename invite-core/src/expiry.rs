@@ -66,7 +66,11 @@ impl TtlPolicy {
     ///
     /// # Errors
     /// `invalid_request` when the requested time-to-live is outside the bounds.
-    pub fn expires_at(&self, now: DateTime<Utc>, requested: Option<Duration>) -> Result<DateTime<Utc>, InviteError> {
+    pub fn expires_at(
+        &self,
+        now: DateTime<Utc>,
+        requested: Option<Duration>,
+    ) -> Result<DateTime<Utc>, InviteError> {
         let ttl = requested.unwrap_or(self.default);
         if ttl < self.min || ttl > self.max {
             return Err(InviteError::InvalidRequest(format!(
@@ -75,7 +79,8 @@ impl TtlPolicy {
                 self.max.as_secs()
             )));
         }
-        let delta = TimeDelta::from_std(ttl).map_err(|_| InviteError::InvalidRequest("expiry too long".into()))?;
+        let delta =
+            TimeDelta::from_std(ttl).map_err(|_| InviteError::InvalidRequest("expiry too long".into()))?;
         Ok(now + delta)
     }
 }
@@ -110,9 +115,18 @@ mod tests {
         let policy = TtlPolicy::default();
         let now = DateTime::<Utc>::UNIX_EPOCH;
         assert_eq!(policy.expires_at(now, None).unwrap(), now + TimeDelta::days(7));
-        assert_eq!(policy.expires_at(now, Some(Duration::from_secs(60))).unwrap(), now + TimeDelta::minutes(1));
-        assert!(matches!(policy.expires_at(now, Some(Duration::from_secs(59))), Err(InviteError::InvalidRequest(_))));
-        assert!(matches!(policy.expires_at(now, Some(Duration::from_secs(31 * 86400))), Err(InviteError::InvalidRequest(_))));
+        assert_eq!(
+            policy.expires_at(now, Some(Duration::from_secs(60))).unwrap(),
+            now + TimeDelta::minutes(1)
+        );
+        assert!(matches!(
+            policy.expires_at(now, Some(Duration::from_secs(59))),
+            Err(InviteError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            policy.expires_at(now, Some(Duration::from_secs(31 * 86400))),
+            Err(InviteError::InvalidRequest(_))
+        ));
     }
 
     #[test]

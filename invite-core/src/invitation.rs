@@ -41,7 +41,13 @@ pub enum InvitationStatus {
 
 impl InvitationStatus {
     /// Every status.
-    pub const ALL: [InvitationStatus; 5] = [Self::Pending, Self::Accepted, Self::Rejected, Self::Expired, Self::Revoked];
+    pub const ALL: [InvitationStatus; 5] = [
+        Self::Pending,
+        Self::Accepted,
+        Self::Rejected,
+        Self::Expired,
+        Self::Revoked,
+    ];
 
     /// The SPEC's name of the status.
     #[must_use]
@@ -100,7 +106,9 @@ impl DeliveryStatus {
     /// Reads a name written by [`DeliveryStatus::as_str`].
     #[must_use]
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Queued, Self::Delivered, Self::Failed].into_iter().find(|s| s.as_str() == name)
+        [Self::Queued, Self::Delivered, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == name)
     }
 }
 
@@ -181,7 +189,12 @@ impl Invitation {
     ///
     /// # Errors
     /// [`StoreError::NotPending`] for an accepted, rejected or revoked invitation.
-    pub fn resend(&mut self, digest: TokenDigest, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn resend(
+        &mut self,
+        digest: TokenDigest,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         match self.status_at(now) {
             InvitationStatus::Pending | InvitationStatus::Expired => {
                 self.status = InvitationStatus::Pending;

@@ -82,6 +82,9 @@ pub use invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter};
 pub use page::{Cursor, ListQuery, Page};
 pub use ports::{Delivery, Directory, InvitationStore, NewInvitation, Notifier, NotifyError, StoreError};
 pub use role::{Role, RolePolicy};
-pub use service::{Accepted, Invitations, InvitationsBuilder, InvitationsConfig, ListInvitations, SendInvitation, SentInvitation};
+pub use service::{
+    Accepted, Invitations, InvitationsBuilder, InvitationsConfig, ListInvitations, SendInvitation,
+    SentInvitation,
+};
 pub use token::{InviteLink, InviteToken, TokenDigest};
 pub use view::{InvitationInfo, InvitationView, ViewState, Viewer};

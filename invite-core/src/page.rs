@@ -28,7 +28,10 @@ impl Cursor {
     /// The cursor that continues after `invitation`.
     #[must_use]
     pub fn after(invitation: &Invitation) -> Self {
-        Self { sent_at: invitation.sent_at, id: invitation.id }
+        Self {
+            sent_at: invitation.sent_at,
+            id: invitation.id,
+        }
     }
 
     /// The opaque text handed to clients.
@@ -52,7 +55,10 @@ impl Cursor {
         let micros: i64 = micros.parse().map_err(|_| bad())?;
         let sent_at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
         let id = Uuid::parse_str(id).map_err(|_| bad())?;
-        Ok(Self { sent_at, id: InvitationId::from_uuid(id) })
+        Ok(Self {
+            sent_at,
+            id: InvitationId::from_uuid(id),
+        })
     }
 }
 
@@ -89,8 +95,17 @@ mod tests {
             id: InvitationId::new(),
         };
         assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
-        for bad in ["", "!!", "djE6", &URL_SAFE_NO_PAD.encode("v2:1:x"), &URL_SAFE_NO_PAD.encode("v1:abc:x")] {
-            assert!(matches!(Cursor::decode(bad), Err(InviteError::InvalidRequest(_))), "{bad}");
+        for bad in [
+            "",
+            "!!",
+            "djE6",
+            &URL_SAFE_NO_PAD.encode("v2:1:x"),
+            &URL_SAFE_NO_PAD.encode("v1:abc:x"),
+        ] {
+            assert!(
+                matches!(Cursor::decode(bad), Err(InviteError::InvalidRequest(_))),
+                "{bad}"
+            );
         }
     }
 }

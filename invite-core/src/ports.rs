@@ -122,7 +122,8 @@ pub trait InvitationStore: Send + Sync + 'static {
     async fn set_delivery(&self, id: InvitationId, delivery: DeliveryStatus) -> Result<(), StoreError>;
 
     /// The invitation `id` of `enterprise`; `None` if it does not exist there (SPEC X3).
-    async fn get(&self, enterprise: EnterpriseId, id: InvitationId) -> Result<Option<Invitation>, StoreError>;
+    async fn get(&self, enterprise: EnterpriseId, id: InvitationId)
+    -> Result<Option<Invitation>, StoreError>;
 
     /// The invitation whose current token has this digest.
     async fn find_by_digest(&self, digest: &TokenDigest) -> Result<Option<Invitation>, StoreError>;
@@ -130,11 +131,22 @@ pub trait InvitationStore: Send + Sync + 'static {
     /// At most `query.limit` invitations of `enterprise`, newest first (`sent_at`, then
     /// `id`, descending), after `query.after`, whose status derived at `now` is
     /// `query.status` when given (SPEC R1).
-    async fn list(&self, enterprise: EnterpriseId, query: &ListQuery, now: DateTime<Utc>) -> Result<Vec<Invitation>, StoreError>;
+    async fn list(
+        &self,
+        enterprise: EnterpriseId,
+        query: &ListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>, StoreError>;
 
     /// Revokes a pending, unexpired invitation (SPEC R2): [`Invitation::revoke`] as one
     /// conditional step, with a `revoked` event.
-    async fn revoke(&self, enterprise: EnterpriseId, id: InvitationId, by: UserId, now: DateTime<Utc>) -> Result<Invitation, StoreError>;
+    async fn revoke(
+        &self,
+        enterprise: EnterpriseId,
+        id: InvitationId,
+        by: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError>;
 
     /// Gives a pending or expired invitation a new token digest and expiry (SPEC R3):
     /// [`Invitation::resend`] as one conditional step, with a `resent` event by `by`.
@@ -155,10 +167,20 @@ pub trait InvitationStore: Send + Sync + 'static {
     /// the invitation becomes `accepted`, `user` (saved as given) becomes a member with
     /// its role, and an `accepted` event is written (SPEC A5, A6). If `user` is already a
     /// member, nothing changes and the answer is [`StoreError::AlreadyMember`] (SPEC A8).
-    async fn accept(&self, digest: &TokenDigest, user: &User, now: DateTime<Utc>) -> Result<Invitation, StoreError>;
+    async fn accept(
+        &self,
+        digest: &TokenDigest,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError>;
 
     /// Rejects the pending invitation with this digest (SPEC A7), with a `rejected` event.
-    async fn reject(&self, digest: &TokenDigest, by: UserId, now: DateTime<Utc>) -> Result<Invitation, StoreError>;
+    async fn reject(
+        &self,
+        digest: &TokenDigest,
+        by: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError>;
 
     /// Writes down `expired` for at most `batch` pending invitations past their expiry,
     /// with an `expired` event each; returns how many. Optional housekeeping: every read
@@ -166,7 +188,11 @@ pub trait InvitationStore: Send + Sync + 'static {
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError>;
 
     /// The events of one invitation of `enterprise`, oldest first (SPEC X5).
-    async fn events(&self, enterprise: EnterpriseId, id: InvitationId) -> Result<Vec<InvitationEvent>, StoreError>;
+    async fn events(
+        &self,
+        enterprise: EnterpriseId,
+        id: InvitationId,
+    ) -> Result<Vec<InvitationEvent>, StoreError>;
 }
 
 /// The directory of enterprises, users and members. The store that implements

@@ -141,9 +141,18 @@ mod tests {
     fn default_policy_assigns_exactly_three_roles() {
         // SPEC S4
         let policy = RolePolicy::default();
-        assert_eq!(policy.assignable(), &[Role::FinanceAdmin, Role::DevAdmin, Role::Member]);
-        assert!(matches!(policy.parse_assignable("super_admin"), Err(InviteError::RoleNotAssignable)));
-        assert!(matches!(policy.parse_assignable("root"), Err(InviteError::RoleNotAssignable)));
+        assert_eq!(
+            policy.assignable(),
+            &[Role::FinanceAdmin, Role::DevAdmin, Role::Member]
+        );
+        assert!(matches!(
+            policy.parse_assignable("super_admin"),
+            Err(InviteError::RoleNotAssignable)
+        ));
+        assert!(matches!(
+            policy.parse_assignable("root"),
+            Err(InviteError::RoleNotAssignable)
+        ));
         assert!(matches!(policy.parse_assignable("dev_admin"), Ok(Role::DevAdmin)));
     }
 
@@ -152,6 +161,9 @@ mod tests {
         // SPEC S4
         let policy = RolePolicy::new(Role::ALL);
         assert!(!policy.allows(Role::SuperAdmin));
-        assert!(matches!(policy.check(Role::SuperAdmin), Err(InviteError::RoleNotAssignable)));
+        assert!(matches!(
+            policy.check(Role::SuperAdmin),
+            Err(InviteError::RoleNotAssignable)
+        ));
     }
 }

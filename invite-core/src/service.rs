@@ -36,7 +36,11 @@ impl SendInvitation {
     /// An invitation of `contact` with `role` and the default expiry.
     #[must_use]
     pub fn new(contact: impl Into<String>, role: impl Into<String>) -> Self {
-        Self { contact: contact.into(), role: role.into(), expires_in: None }
+        Self {
+            contact: contact.into(),
+            role: role.into(),
+            expires_in: None,
+        }
     }
 
     /// Sets the time-to-live of this invitation.
@@ -194,7 +198,9 @@ pub struct Invitations {
 
 impl std::fmt::Debug for Invitations {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Invitations").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Invitations")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -237,7 +243,10 @@ impl Invitations {
             Some(Role::SuperAdmin) => {}
             _ => return Err(InviteError::Forbidden),
         }
-        self.directory.enterprise(enterprise).await?.ok_or(InviteError::Forbidden)
+        self.directory
+            .enterprise(enterprise)
+            .await?
+            .ok_or(InviteError::Forbidden)
     }
 
     /// Sends an invitation (SPEC S1–S8): checks the inviter and the enterprise, parses the
@@ -249,7 +258,12 @@ impl Invitations {
     /// `forbidden`, `enterprise_not_certified`, `invalid_contact`, `role_not_assignable`,
     /// `invalid_request` (expiry out of bounds), `already_member`, `duplicate_pending`,
     /// `internal`.
-    pub async fn send(&self, actor: &User, enterprise_id: EnterpriseId, request: SendInvitation) -> Result<SentInvitation, InviteError> {
+    pub async fn send(
+        &self,
+        actor: &User,
+        enterprise_id: EnterpriseId,
+        request: SendInvitation,
+    ) -> Result<SentInvitation, InviteError> {
         let enterprise = self.authorize(actor, enterprise_id).await?;
         if !enterprise.certified {
             return Err(InviteError::EnterpriseNotCertified);
@@ -264,13 +278,17 @@ impl Invitations {
             enterprise_id,
             contact,
             role,
-            invited_by: Inviter { user_id: actor.id, name: actor.name.clone() },
+            invited_by: Inviter {
+                user_id: actor.id,
+                name: actor.name.clone(),
+            },
             token_digest: token.digest(),
             sent_at: now,
             expires_at,
         };
         let invitation = self.store.create(new).await?;
-        self.publish(&invitation, EventKind::Sent, Some(actor.id), now).await;
+        self.publish(&invitation, EventKind::Sent, Some(actor.id), now)
+            .await;
         self.deliver(invitation, &enterprise, &token).await
     }
 
@@ -278,14 +296,25 @@ impl Invitations {
     ///
     /// # Errors
     /// `forbidden`, `invalid_request` (bad cursor or limit), `internal`.
-    pub async fn list(&self, actor: &User, enterprise_id: EnterpriseId, request: ListInvitations) -> Result<Page, InviteError> {
+    pub async fn list(
+        &self,
+        actor: &User,
+        enterprise_id: EnterpriseId,
+        request: ListInvitations,
+    ) -> Result<Page, InviteError> {
         self.authorize(actor, enterprise_id).await?;
         let limit = request.limit.unwrap_or(DEFAULT_PAGE_SIZE);
         if limit == 0 || limit > MAX_PAGE_SIZE {
-            return Err(InviteError::InvalidRequest(format!("limit must be between 1 and {MAX_PAGE_SIZE}")));
+            return Err(InviteError::InvalidRequest(format!(
+                "limit must be between 1 and {MAX_PAGE_SIZE}"
+            )));
         }
         let after = request.cursor.as_deref().map(Cursor::decode).transpose()?;
-        let query = ListQuery { status: request.status, limit: limit + 1, after };
+        let query = ListQuery {
+            status: request.status,
+            limit: limit + 1,
+            after,
+        };
         let mut items = self.store.list(enterprise_id, &query, self.now()).await?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
@@ -300,20 +329,34 @@ impl Invitations {
     ///
     /// # Errors
     /// `forbidden`, `not_found`, `internal`.
-    pub async fn get(&self, actor: &User, enterprise_id: EnterpriseId, id: InvitationId) -> Result<Invitation, InviteError> {
+    pub async fn get(
+        &self,
+        actor: &User,
+        enterprise_id: EnterpriseId,
+        id: InvitationId,
+    ) -> Result<Invitation, InviteError> {
         self.authorize(actor, enterprise_id).await?;
-        self.store.get(enterprise_id, id).await?.ok_or(InviteError::NotFound)
+        self.store
+            .get(enterprise_id, id)
+            .await?
+            .ok_or(InviteError::NotFound)
     }
 
     /// Revokes a pending invitation; its link stops working at once (SPEC R2).
     ///
     /// # Errors
     /// `forbidden`, `not_found`, `invitation_not_pending`, `internal`.
-    pub async fn revoke(&self, actor: &User, enterprise_id: EnterpriseId, id: InvitationId) -> Result<Invitation, InviteError> {
+    pub async fn revoke(
+        &self,
+        actor: &User,
+        enterprise_id: EnterpriseId,
+        id: InvitationId,
+    ) -> Result<Invitation, InviteError> {
         self.authorize(actor, enterprise_id).await?;
         let now = self.now();
         let invitation = self.store.revoke(enterprise_id, id, actor.id, now).await?;
-        self.publish(&invitation, EventKind::Revoked, Some(actor.id), now).await;
+        self.publish(&invitation, EventKind::Revoked, Some(actor.id), now)
+            .await;
         Ok(invitation)
     }
 
@@ -323,7 +366,12 @@ impl Invitations {
     /// # Errors
     /// `forbidden`, `not_found`, `invitation_not_pending`, `duplicate_pending`,
     /// `already_member`, `enterprise_not_certified`, `internal`.
-    pub async fn resend(&self, actor: &User, enterprise_id: EnterpriseId, id: InvitationId) -> Result<SentInvitation, InviteError> {
+    pub async fn resend(
+        &self,
+        actor: &User,
+        enterprise_id: EnterpriseId,
+        id: InvitationId,
+    ) -> Result<SentInvitation, InviteError> {
         let enterprise = self.authorize(actor, enterprise_id).await?;
         if !enterprise.certified {
             return Err(InviteError::EnterpriseNotCertified);
@@ -331,8 +379,12 @@ impl Invitations {
         let now = self.now();
         let expires_at = self.config.ttl.expires_at(now, None)?;
         let token = InviteToken::generate();
-        let invitation = self.store.resend(enterprise_id, id, actor.id, token.digest(), expires_at, now).await?;
-        self.publish(&invitation, EventKind::Resent, Some(actor.id), now).await;
+        let invitation = self
+            .store
+            .resend(enterprise_id, id, actor.id, token.digest(), expires_at, now)
+            .await?;
+        self.publish(&invitation, EventKind::Resent, Some(actor.id), now)
+            .await;
         self.deliver(invitation, &enterprise, &token).await
     }
 
@@ -361,15 +413,24 @@ impl Invitations {
         let now = self.now();
         let invitation = self.answerable(token, user, now).await?;
         // SPEC A9: what sending checked still holds.
-        let enterprise = self.directory.enterprise(invitation.enterprise_id).await?.ok_or(InviteError::InvalidOrExpired)?;
+        let enterprise = self
+            .directory
+            .enterprise(invitation.enterprise_id)
+            .await?
+            .ok_or(InviteError::InvalidOrExpired)?;
         if !enterprise.certified {
             return Err(InviteError::EnterpriseNotCertified);
         }
         self.config.roles.check(invitation.role)?;
         let accepted = self.store.accept(&invitation.token_digest, user, now).await?;
-        self.publish(&accepted, EventKind::Accepted, Some(user.id), now).await;
+        self.publish(&accepted, EventKind::Accepted, Some(user.id), now)
+            .await;
         let role = accepted.role;
-        Ok(Accepted { invitation: accepted, enterprise, role })
+        Ok(Accepted {
+            invitation: accepted,
+            enterprise,
+            role,
+        })
     }
 
     /// Rejects an invitation for the signed-in `user` (SPEC A7); no membership is made.
@@ -381,7 +442,8 @@ impl Invitations {
         let now = self.now();
         let invitation = self.answerable(token, user, now).await?;
         let rejected = self.store.reject(&invitation.token_digest, user.id, now).await?;
-        self.publish(&rejected, EventKind::Rejected, Some(user.id), now).await;
+        self.publish(&rejected, EventKind::Rejected, Some(user.id), now)
+            .await;
         Ok(rejected)
     }
 
@@ -389,7 +451,12 @@ impl Invitations {
     ///
     /// # Errors
     /// `forbidden`, `not_found`, `internal`.
-    pub async fn events(&self, actor: &User, enterprise_id: EnterpriseId, id: InvitationId) -> Result<Vec<InvitationEvent>, InviteError> {
+    pub async fn events(
+        &self,
+        actor: &User,
+        enterprise_id: EnterpriseId,
+        id: InvitationId,
+    ) -> Result<Vec<InvitationEvent>, InviteError> {
         self.get(actor, enterprise_id, id).await?;
         Ok(self.store.events(enterprise_id, id).await?)
     }
@@ -411,7 +478,12 @@ impl Invitations {
 
     /// The invitation behind `token`, if `user` may answer it now (SPEC A4, A6). The store
     /// decides again atomically; this only picks the right refusal early.
-    async fn answerable(&self, token: &str, user: &User, now: DateTime<Utc>) -> Result<Invitation, InviteError> {
+    async fn answerable(
+        &self,
+        token: &str,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, InviteError> {
         let invitation = self.find(token).await?.ok_or(InviteError::InvalidOrExpired)?;
         invitation.check_answerable(now)?;
         if !user.is_reached_by(&invitation.contact) {
@@ -420,7 +492,12 @@ impl Invitations {
         Ok(invitation)
     }
 
-    async fn deliver(&self, mut invitation: Invitation, enterprise: &Enterprise, token: &InviteToken) -> Result<SentInvitation, InviteError> {
+    async fn deliver(
+        &self,
+        mut invitation: Invitation,
+        enterprise: &Enterprise,
+        token: &InviteToken,
+    ) -> Result<SentInvitation, InviteError> {
         let link = InviteLink::new(&self.config.base_url, token);
         let delivery = Delivery {
             invitation_id: invitation.id,
@@ -451,8 +528,20 @@ impl Invitations {
         Ok(SentInvitation { invitation, link })
     }
 
-    async fn publish(&self, invitation: &Invitation, kind: EventKind, actor: Option<UserId>, at: DateTime<Utc>) {
-        let event = InvitationEvent { invitation_id: invitation.id, enterprise_id: invitation.enterprise_id, kind, actor, at };
+    async fn publish(
+        &self,
+        invitation: &Invitation,
+        kind: EventKind,
+        actor: Option<UserId>,
+        at: DateTime<Utc>,
+    ) {
+        let event = InvitationEvent {
+            invitation_id: invitation.id,
+            enterprise_id: invitation.enterprise_id,
+            kind,
+            actor,
+            at,
+        };
         self.events.publish(&event).await;
     }
 }

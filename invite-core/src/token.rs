@@ -33,7 +33,9 @@ impl InviteToken {
     #[must_use]
     pub fn parse(presented: &str) -> Option<Self> {
         let shaped = presented.len() == TOKEN_LEN
-            && presented.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && presented
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         shaped.then(|| Self(presented.to_owned()))
     }
 
@@ -90,7 +92,11 @@ impl TokenDigest {
 impl fmt::Debug for TokenDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A short prefix is enough to tell digests apart in a test failure.
-        write!(f, "TokenDigest({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+        write!(
+            f,
+            "TokenDigest({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
     }
 }
 
@@ -103,7 +109,11 @@ impl InviteLink {
     /// Builds the link from the configured base URL (never a request's Host, SPEC X10).
     #[must_use]
     pub fn new(base_url: &str, token: &InviteToken) -> Self {
-        Self(format!("{}/invite?token={}", base_url.trim_end_matches('/'), token.expose_secret()))
+        Self(format!(
+            "{}/invite?token={}",
+            base_url.trim_end_matches('/'),
+            token.expose_secret()
+        ))
     }
 
     /// The URL, secret included. Do not log it.
@@ -129,11 +139,16 @@ mod tests {
     #[test]
     fn tokens_are_256_bit_url_safe_and_unique() {
         // SPEC S5, X1
-        let tokens: HashSet<String> = (0..1000).map(|_| InviteToken::generate().expose_secret().to_owned()).collect();
+        let tokens: HashSet<String> = (0..1000)
+            .map(|_| InviteToken::generate().expose_secret().to_owned())
+            .collect();
         assert_eq!(tokens.len(), 1000);
         for t in &tokens {
             assert_eq!(t.len(), TOKEN_LEN);
-            assert!(t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            assert!(
+                t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            );
             assert_eq!(URL_SAFE_NO_PAD.decode(t).unwrap().len(), TOKEN_BYTES);
         }
     }
@@ -146,7 +161,10 @@ mod tests {
         assert!(!format!("{token:?}").contains(&secret));
         assert!(!format!("{token}").contains(&secret));
         let link = InviteLink::new("https://app.example/", &token);
-        assert_eq!(link.expose_secret(), format!("https://app.example/invite?token={secret}"));
+        assert_eq!(
+            link.expose_secret(),
+            format!("https://app.example/invite?token={secret}")
+        );
         assert!(!format!("{link:?}").contains(&secret));
     }
 

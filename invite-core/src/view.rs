@@ -63,12 +63,21 @@ impl InvitationView {
     /// The view of an unknown token.
     #[must_use]
     pub fn invalid(viewer: Option<&User>) -> Self {
-        Self { state: ViewState::InvalidOrExpired, viewer: viewer_kind(None, viewer), invitation: None }
+        Self {
+            state: ViewState::InvalidOrExpired,
+            viewer: viewer_kind(None, viewer),
+            invitation: None,
+        }
     }
 
     /// The view of `invitation` of `enterprise` at `now`, for `viewer`.
     #[must_use]
-    pub fn of(invitation: &Invitation, enterprise: &Enterprise, viewer: Option<&User>, now: DateTime<Utc>) -> Self {
+    pub fn of(
+        invitation: &Invitation,
+        enterprise: &Enterprise,
+        viewer: Option<&User>,
+        now: DateTime<Utc>,
+    ) -> Self {
         let viewer = viewer_kind(Some(invitation), viewer);
         let state = match invitation.status_at(now) {
             InvitationStatus::Pending => ViewState::InvitationInfo,
@@ -83,7 +92,11 @@ impl InvitationView {
             contact_masked: invitation.contact.masked(),
             expires_at: invitation.expires_at,
         });
-        Self { state, viewer, invitation: info }
+        Self {
+            state,
+            viewer,
+            invitation: info,
+        }
     }
 }
 

@@ -1,0 +1,1 @@
+//! Test support for integrators and adapters (feature `test-support`).
