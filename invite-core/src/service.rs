@@ -233,7 +233,10 @@ impl Invitations {
         &self.directory
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    /// The service's current time (from its clock, at storage precision). Adapters use it
+    /// to derive statuses with [`Invitation::status_at`] exactly as the service does.
+    #[must_use]
+    pub fn now(&self) -> DateTime<Utc> {
         to_storage_precision(self.clock.now())
     }
 
