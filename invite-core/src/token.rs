@@ -116,6 +116,12 @@ impl InviteLink {
         ))
     }
 
+    /// The token inside the link (its `token` query parameter). Do not log it.
+    #[must_use]
+    pub fn token(&self) -> &str {
+        self.0.rsplit_once("token=").map_or("", |(_, token)| token)
+    }
+
     /// The URL, secret included. Do not log it.
     #[must_use]
     pub fn expose_secret(&self) -> &str {
@@ -166,6 +172,7 @@ mod tests {
             format!("https://app.example/invite?token={secret}")
         );
         assert!(!format!("{link:?}").contains(&secret));
+        assert_eq!(link.token(), secret);
     }
 
     #[test]

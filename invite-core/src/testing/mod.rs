@@ -1,1 +1,22 @@
-//! Test support for integrators and adapters (feature `test-support`).
+//! Test support for integrators and adapters (feature `test-support`):
+//!
+//! - [`MemoryStore`]: an in-memory [`InvitationStore`](crate::InvitationStore) and
+//!   [`Directory`](crate::Directory), correct under concurrent use (one lock per call);
+//! - [`ManualClock`]: a clock you move by hand;
+//! - [`RecordingNotifier`]: keeps every delivery, and can be told to fail;
+//! - [`seed`]: the demo data of the SPEC (§7) through the `Directory` port;
+//! - [`strategies`]: proptest strategies for contacts, roles and commands;
+//! - [`contract`]: the store contract suite every storage adapter must pass, and the
+//!   [`store_contract_suite!`](crate::store_contract_suite) macro that runs it.
+
+mod clock;
+pub mod contract;
+mod memory;
+mod notifier;
+pub mod seed;
+pub mod strategies;
+
+pub use clock::ManualClock;
+pub use memory::MemoryStore;
+pub use notifier::RecordingNotifier;
+pub use seed::World;

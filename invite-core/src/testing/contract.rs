@@ -1,0 +1,783 @@
+//! The store contract suite: what every [`InvitationStore`] + [`Directory`] must do, as
+//! async functions that take a fresh store. Run them all with
+//! [`store_contract_suite!`](crate::store_contract_suite):
+//!
+//! ```ignore
+//! async fn fresh_store() -> std::sync::Arc<MyStore> { /* a new, empty, migrated store */ }
+//! invite_core::store_contract_suite!(fresh_store);
+//! ```
+//!
+//! The macro expands to one `#[tokio::test]` per contract case (multi-threaded runtime),
+//! so the calling crate needs `tokio` with the `macros` and `rt-multi-thread` features.
+//! Each case calls the factory once: give every case its own database.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::contact::ContactPolicy;
+use crate::directory::User;
+use crate::event::EventKind;
+use crate::ids::{InvitationId, UserId};
+use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter};
+use crate::page::{Cursor, ListQuery};
+use crate::ports::{Directory, InvitationStore, NewInvitation, StoreError};
+use crate::role::Role;
+use crate::testing::seed::{self, World};
+use crate::token::InviteToken;
+
+/// A store under test with the demo data of SPEC §7.
+pub struct Fixture<S> {
+    /// The store.
+    pub store: Arc<S>,
+    /// The demo data.
+    pub world: World,
+    /// A fixed "now" the cases move from.
+    pub now: DateTime<Utc>,
+}
+
+impl<S: InvitationStore + Directory> Fixture<S> {
+    /// Seeds `store` with the demo data.
+    ///
+    /// # Panics
+    /// If seeding fails: the store is broken.
+    pub async fn new(store: Arc<S>) -> Self {
+        let world = seed::demo(&*store).await.expect("seeding the demo data");
+        let now = DateTime::from_timestamp_micros(1_893_456_000_123_456).expect("valid time");
+        Self { store, world, now }
+    }
+
+    /// A new invitation from Alice to Acme for `contact` with `role`, sent at `at`,
+    /// expiring a day later, and its token.
+    ///
+    /// # Panics
+    /// If `contact` is not valid.
+    pub fn invitation(&self, contact: &str, role: Role, at: DateTime<Utc>) -> (NewInvitation, InviteToken) {
+        let token = InviteToken::generate();
+        let new = NewInvitation {
+            id: InvitationId::new(),
+            enterprise_id: self.world.acme.id,
+            contact: ContactPolicy::default().parse(contact).expect("valid contact"),
+            role,
+            invited_by: Inviter {
+                user_id: self.world.alice.id,
+                name: self.world.alice.name.clone(),
+            },
+            token_digest: token.digest(),
+            sent_at: at,
+            expires_at: at + TimeDelta::days(1),
+        };
+        (new, token)
+    }
+
+    /// Sends an invitation to `contact` at `at` and returns it with its token.
+    ///
+    /// # Panics
+    /// If the store refuses it.
+    pub async fn send(&self, contact: &str, at: DateTime<Utc>) -> (Invitation, InviteToken) {
+        let (new, token) = self.invitation(contact, Role::DevAdmin, at);
+        let invitation = self.store.create(new).await.expect("create");
+        (invitation, token)
+    }
+
+    async fn membership_count(&self, user: UserId) -> usize {
+        self.store.memberships(user).await.expect("memberships").len()
+    }
+}
+
+/// Generates one `#[tokio::test]` per contract case, each calling `$factory().await` for
+/// a fresh `Arc<Store>`. See the [module docs](crate::testing::contract).
+#[macro_export]
+macro_rules! store_contract_suite {
+    ($factory:path) => {
+        $crate::store_contract_suite!(@cases $factory;
+            create_round_trips,
+            duplicate_pending_is_refused,
+            expired_pending_never_blocks,
+            already_member_is_refused,
+            tenant_isolation,
+            list_is_newest_first_with_keyset_pages,
+            list_filters_by_derived_status,
+            revoke_only_pending,
+            resend_rotates_the_token,
+            resend_refuses_a_second_pending,
+            accept_makes_a_member_once,
+            accept_refuses_expired_and_revoked,
+            accept_by_a_member_changes_nothing,
+            reject_makes_no_member,
+            concurrent_accepts_have_one_winner,
+            concurrent_sends_make_one_pending,
+            events_record_every_change,
+            sweep_writes_expired_down,
+            delivery_status_is_recorded,
+            directory_round_trips
+        );
+    };
+    (@cases $factory:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                $crate::testing::contract::$case($factory().await).await;
+            }
+        )*
+    };
+}
+
+/// What `create` writes is what `get` and `find_by_digest` read (SPEC §1, X1).
+pub async fn create_round_trips<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let (new, token) = f.invitation(" Bob@Example.com ", Role::FinanceAdmin, f.now);
+    let created = f.store.create(new.clone()).await.expect("create");
+    assert_eq!(created, new.into_invitation());
+    let by_id = f.store.get(f.world.acme.id, created.id).await.expect("get");
+    assert_eq!(by_id.as_ref(), Some(&created));
+    let by_digest = f.store.find_by_digest(&token.digest()).await.expect("find");
+    assert_eq!(by_digest.as_ref(), Some(&created));
+    assert_eq!(created.contact.entered(), "Bob@Example.com");
+    assert_eq!(created.contact.normalized(), "bob@example.com");
+    let unknown = f
+        .store
+        .find_by_digest(&InviteToken::generate().digest())
+        .await
+        .expect("find");
+    assert_eq!(unknown, None);
+}
+
+/// SPEC S7: one pending invitation per (enterprise, contact), by normalized contact; other
+/// enterprises are not affected.
+pub async fn duplicate_pending_is_refused<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    f.send("bob@example.com", f.now).await;
+    let (again, _) = f.invitation("BOB@EXAMPLE.COM", Role::Member, f.now + TimeDelta::seconds(1));
+    assert!(matches!(
+        f.store.create(again).await,
+        Err(StoreError::DuplicatePending)
+    ));
+    let (mut globex, _) = f.invitation("bob@example.com", Role::Member, f.now);
+    globex.enterprise_id = f.world.globex.id;
+    f.store
+        .create(globex)
+        .await
+        .expect("another enterprise may invite the same contact");
+}
+
+/// SPEC S7, §1: a pending invitation past its expiry never blocks a new one, swept or not.
+pub async fn expired_pending_never_blocks<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let (old, _) = f.send("bob@example.com", f.now).await;
+    let later = old.expires_at;
+    let (new, _) = f.invitation("bob@example.com", Role::Member, later);
+    let created = f.store.create(new).await.expect("expired pending does not block");
+    let old_now = f
+        .store
+        .get(f.world.acme.id, old.id)
+        .await
+        .expect("get")
+        .expect("still there");
+    assert_eq!(old_now.status_at(later), InvitationStatus::Expired);
+    assert_eq!(created.status_at(later), InvitationStatus::Pending);
+}
+
+/// SPEC S7: a contact that belongs to a member gets `already_member`, by normalized forms.
+pub async fn already_member_is_refused<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let (new, _) = f.invitation("ALICE@example.com", Role::Member, f.now);
+    assert!(matches!(
+        f.store.create(new).await,
+        Err(StoreError::AlreadyMember)
+    ));
+    f.store
+        .add_member(f.world.acme.id, f.world.carol.id, Role::Member)
+        .await
+        .expect("add carol");
+    let (by_phone, _) = f.invitation("+1 (415) 555-0100", Role::Member, f.now);
+    assert!(matches!(
+        f.store.create(by_phone).await,
+        Err(StoreError::AlreadyMember)
+    ));
+}
+
+/// SPEC X3: an invitation id is only reachable under its own enterprise.
+pub async fn tenant_isolation<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let (inv, _) = f.send("bob@example.com", f.now).await;
+    let globex = f.world.globex.id;
+    assert_eq!(f.store.get(globex, inv.id).await.expect("get"), None);
+    assert!(matches!(
+        f.store.revoke(globex, inv.id, f.world.grace.id, f.now).await,
+        Err(StoreError::NotFound)
+    ));
+    let digest = InviteToken::generate().digest();
+    let resent = f
+        .store
+        .resend(
+            globex,
+            inv.id,
+            f.world.grace.id,
+            digest,
+            f.now + TimeDelta::days(1),
+            f.now,
+        )
+        .await;
+    assert!(matches!(resent, Err(StoreError::NotFound)));
+    assert!(matches!(f.store.events(globex, inv.id).await.as_deref(), Ok([])));
+    let query = ListQuery {
+        status: None,
+        limit: 10,
+        after: None,
+    };
+    assert!(
+        f.store
+            .list(globex, &query, f.now)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    let still = f
+        .store
+        .get(f.world.acme.id, inv.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(still.status, InvitationStatus::Pending);
+}
+
+/// SPEC R1: newest first; pages continue exactly after the cursor, with ties on `sent_at`
+/// broken by id.
+pub async fn list_is_newest_first_with_keyset_pages<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let mut sent = Vec::new();
+    for i in 0..7_i64 {
+        // Two invitations share each second, to exercise the id tie-break.
+        let (inv, _) = f
+            .send(&format!("user{i}@example.com"), f.now + TimeDelta::seconds(i / 2))
+            .await;
+        sent.push(inv);
+    }
+    sent.sort_by(|a, b| (b.sent_at, b.id).cmp(&(a.sent_at, a.id)));
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let query = ListQuery {
+            status: None,
+            limit: 3,
+            after,
+        };
+        let page = f.store.list(f.world.acme.id, &query, f.now).await.expect("list");
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = Some(Cursor::after(last));
+        seen.extend(page);
+    }
+    assert_eq!(seen, sent);
+}
+
+/// SPEC §1, R1: the status filter reads the derived status, so an unswept pending row past
+/// its expiry lists as `expired`, not `pending`.
+pub async fn list_filters_by_derived_status<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let (stale, _) = f.send("old@example.com", f.now - TimeDelta::days(2)).await;
+    let (live, _) = f.send("new@example.com", f.now).await;
+    let (gone, _) = f.send("gone@example.com", f.now).await;
+    f.store
+        .revoke(f.world.acme.id, gone.id, f.world.alice.id, f.now)
+        .await
+        .expect("revoke");
+    let ids = |status| {
+        let store = f.store.clone();
+        let acme = f.world.acme.id;
+        let now = f.now;
+        async move {
+            let query = ListQuery {
+                status: Some(status),
+                limit: 10,
+                after: None,
+            };
+            store
+                .list(acme, &query, now)
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|i| i.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids(InvitationStatus::Pending).await, vec![live.id]);
+    assert_eq!(ids(InvitationStatus::Expired).await, vec![stale.id]);
+    assert_eq!(ids(InvitationStatus::Revoked).await, vec![gone.id]);
+    assert_eq!(ids(InvitationStatus::Accepted).await, Vec::<InvitationId>::new());
+}
+
+/// SPEC R2: revoke works on a pending invitation only, and the link dies at once.
+pub async fn revoke_only_pending<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let acme = f.world.acme.id;
+    let alice = f.world.alice.id;
+    let (inv, token) = f.send("bob@example.com", f.now).await;
+    let revoked = f.store.revoke(acme, inv.id, alice, f.now).await.expect("revoke");
+    assert_eq!(revoked.status, InvitationStatus::Revoked);
+    assert_eq!(revoked.revoked_by, Some(alice));
+    assert_eq!(revoked.revoked_at, Some(f.now));
+    let again = f.store.revoke(acme, inv.id, alice, f.now).await;
+    assert!(matches!(
+        again,
+        Err(StoreError::NotPending(InvitationStatus::Revoked))
+    ));
+    let accept = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
+    assert!(matches!(accept, Err(StoreError::InvalidOrExpired)));
+    let (old, _) = f.send("carol@example.com", f.now).await;
+    let expired = f.store.revoke(acme, old.id, alice, old.expires_at).await;
+    assert!(matches!(
+        expired,
+        Err(StoreError::NotPending(InvitationStatus::Expired))
+    ));
+    let missing = f.store.revoke(acme, InvitationId::new(), alice, f.now).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)));
+}
+
+/// SPEC R3: resend gives a pending or expired invitation a new token and expiry; the old
+/// link stops working at once; answered invitations cannot be resent.
+pub async fn resend_rotates_the_token<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let acme = f.world.acme.id;
+    let alice = f.world.alice.id;
+    let (inv, old_token) = f.send("bob@example.com", f.now).await;
+    let later = inv.expires_at + TimeDelta::hours(1);
+    let new_token = InviteToken::generate();
+    let resent = f
+        .store
+        .resend(
+            acme,
+            inv.id,
+            alice,
+            new_token.digest(),
+            later + TimeDelta::days(1),
+            later,
+        )
+        .await
+        .expect("resend an expired invitation");
+    assert_eq!(resent.status_at(later), InvitationStatus::Pending);
+    assert_eq!(resent.expires_at, later + TimeDelta::days(1));
+    assert_eq!(resent.last_sent_at, later);
+    assert_eq!(resent.sent_at, inv.sent_at);
+    assert_eq!(resent.delivery, DeliveryStatus::Queued);
+    assert_eq!(
+        f.store.find_by_digest(&old_token.digest()).await.expect("find"),
+        None
+    );
+    let found = f.store.find_by_digest(&new_token.digest()).await.expect("find");
+    assert_eq!(found.map(|i| i.id), Some(inv.id));
+    f.store
+        .accept(&new_token.digest(), &f.world.bob, later)
+        .await
+        .expect("accept with the new token");
+    let after = f
+        .store
+        .resend(
+            acme,
+            inv.id,
+            alice,
+            InviteToken::generate().digest(),
+            later,
+            later,
+        )
+        .await;
+    assert!(matches!(
+        after,
+        Err(StoreError::NotPending(InvitationStatus::Accepted))
+    ));
+}
+
+/// SPEC S7, R3: reviving an expired invitation must not make a second pending one.
+pub async fn resend_refuses_a_second_pending<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let (old, _) = f.send("bob@example.com", f.now).await;
+    let later = old.expires_at;
+    let (newer, _) = f.send("bob@example.com", later).await;
+    let digest = InviteToken::generate().digest();
+    let resent = f
+        .store
+        .resend(
+            f.world.acme.id,
+            old.id,
+            f.world.alice.id,
+            digest,
+            later + TimeDelta::days(1),
+            later,
+        )
+        .await;
+    assert!(matches!(resent, Err(StoreError::DuplicatePending)));
+    let kept = f
+        .store
+        .get(f.world.acme.id, newer.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(kept.status_at(later), InvitationStatus::Pending);
+}
+
+/// SPEC A5, A6: accept makes the member with the invited role, once.
+pub async fn accept_makes_a_member_once<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let (inv, token) = f.send("bob@example.com", f.now).await;
+    let accepted = f
+        .store
+        .accept(&token.digest(), &f.world.bob, f.now)
+        .await
+        .expect("accept");
+    assert_eq!(accepted.status, InvitationStatus::Accepted);
+    assert_eq!(accepted.responded_by, Some(f.world.bob.id));
+    assert_eq!(accepted.responded_at, Some(f.now));
+    assert_eq!(
+        f.store
+            .role_of(f.world.acme.id, f.world.bob.id)
+            .await
+            .expect("role"),
+        Some(inv.role)
+    );
+    let twice = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
+    assert!(matches!(twice, Err(StoreError::AlreadyAccepted)));
+    let reject = f.store.reject(&token.digest(), f.world.bob.id, f.now).await;
+    assert!(matches!(reject, Err(StoreError::AlreadyAccepted)));
+    assert_eq!(f.membership_count(f.world.bob.id).await, 1);
+}
+
+/// SPEC A1, A6: expired, revoked and unknown tokens are all `invalid_or_expired`.
+pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let (inv, token) = f.send("bob@example.com", f.now).await;
+    let at_expiry = f
+        .store
+        .accept(&token.digest(), &f.world.bob, inv.expires_at)
+        .await;
+    assert!(matches!(at_expiry, Err(StoreError::InvalidOrExpired)));
+    let reject = f
+        .store
+        .reject(&token.digest(), f.world.bob.id, inv.expires_at)
+        .await;
+    assert!(matches!(reject, Err(StoreError::InvalidOrExpired)));
+    let unknown = f
+        .store
+        .accept(&InviteToken::generate().digest(), &f.world.bob, f.now)
+        .await;
+    assert!(matches!(unknown, Err(StoreError::InvalidOrExpired)));
+    assert_eq!(f.membership_count(f.world.bob.id).await, 0);
+    let still = f
+        .store
+        .get(f.world.acme.id, inv.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        still.status,
+        InvitationStatus::Pending,
+        "a refused accept changes nothing"
+    );
+}
+
+/// SPEC A8: accepting when already a member leaves role and invitation unchanged.
+pub async fn accept_by_a_member_changes_nothing<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let (inv, token) = f.send("bob@example.com", f.now).await;
+    f.store
+        .add_member(f.world.acme.id, f.world.bob.id, Role::Member)
+        .await
+        .expect("join by another path");
+    let accept = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
+    assert!(matches!(accept, Err(StoreError::AlreadyMember)));
+    assert_eq!(
+        f.store
+            .role_of(f.world.acme.id, f.world.bob.id)
+            .await
+            .expect("role"),
+        Some(Role::Member)
+    );
+    let still = f
+        .store
+        .get(f.world.acme.id, inv.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(still.status, InvitationStatus::Pending);
+    let events = f.store.events(f.world.acme.id, inv.id).await.expect("events");
+    assert!(events.iter().all(|e| e.kind != EventKind::Accepted));
+}
+
+/// SPEC A7: reject marks the invitation rejected and makes no member.
+pub async fn reject_makes_no_member<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let (_, token) = f.send("bob@example.com", f.now).await;
+    let rejected = f
+        .store
+        .reject(&token.digest(), f.world.bob.id, f.now)
+        .await
+        .expect("reject");
+    assert_eq!(rejected.status, InvitationStatus::Rejected);
+    assert_eq!(rejected.responded_by, Some(f.world.bob.id));
+    assert_eq!(f.membership_count(f.world.bob.id).await, 0);
+    let accept = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
+    assert!(matches!(accept, Err(StoreError::AlreadyRejected)));
+}
+
+/// SPEC A6: of 32 concurrent accepts of one token exactly one succeeds, and exactly one
+/// membership exists.
+pub async fn concurrent_accepts_have_one_winner<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let (_, token) = f.send("bob@example.com", f.now).await;
+    let digest = token.digest();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let store = f.store.clone();
+            let bob = f.world.bob.clone();
+            let now = f.now;
+            tokio::spawn(async move { store.accept(&digest, &bob, now).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => wins += 1,
+            Err(StoreError::AlreadyAccepted) => {}
+            Err(other) => panic!("unexpected outcome of a concurrent accept: {other:?}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(f.membership_count(f.world.bob.id).await, 1);
+}
+
+/// SPEC S7: of 16 concurrent sends to one contact exactly one makes a pending invitation.
+pub async fn concurrent_sends_make_one_pending<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let (new, _) = f.invitation(
+                if i % 2 == 0 {
+                    "bob@example.com"
+                } else {
+                    "BOB@example.COM"
+                },
+                Role::Member,
+                f.now,
+            );
+            let store = f.store.clone();
+            tokio::spawn(async move { store.create(new).await })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => created += 1,
+            Err(StoreError::DuplicatePending) => {}
+            Err(other) => panic!("unexpected outcome of a concurrent send: {other:?}"),
+        }
+    }
+    assert_eq!(created, 1);
+    let query = ListQuery {
+        status: Some(InvitationStatus::Pending),
+        limit: 100,
+        after: None,
+    };
+    assert_eq!(
+        f.store
+            .list(f.world.acme.id, &query, f.now)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+/// SPEC X5: every state change is an event with actor and time, in order.
+pub async fn events_record_every_change<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let acme = f.world.acme.id;
+    let (inv, _) = f.send("bob@example.com", f.now).await;
+    let t1 = f.now + TimeDelta::seconds(1);
+    let token = InviteToken::generate();
+    f.store
+        .resend(
+            acme,
+            inv.id,
+            f.world.alice.id,
+            token.digest(),
+            t1 + TimeDelta::days(1),
+            t1,
+        )
+        .await
+        .expect("resend");
+    let t2 = f.now + TimeDelta::seconds(2);
+    f.store
+        .accept(&token.digest(), &f.world.bob, t2)
+        .await
+        .expect("accept");
+    let (other, _) = f.send("carol@example.com", f.now).await;
+    f.store
+        .revoke(acme, other.id, f.world.alice.id, t2)
+        .await
+        .expect("revoke");
+    let (rej, rej_token) = f.send("dave@example.com", f.now).await;
+    f.store
+        .reject(&rej_token.digest(), f.world.mallory.id, t2)
+        .await
+        .expect("reject");
+
+    let kinds = |events: Vec<crate::event::InvitationEvent>| {
+        events
+            .into_iter()
+            .map(|e| (e.kind, e.actor, e.at))
+            .collect::<Vec<_>>()
+    };
+    let alice = Some(f.world.alice.id);
+    assert_eq!(
+        kinds(f.store.events(acme, inv.id).await.expect("events")),
+        vec![
+            (EventKind::Sent, alice, f.now),
+            (EventKind::Resent, alice, t1),
+            (EventKind::Accepted, Some(f.world.bob.id), t2)
+        ]
+    );
+    assert_eq!(
+        kinds(f.store.events(acme, other.id).await.expect("events")),
+        vec![(EventKind::Sent, alice, f.now), (EventKind::Revoked, alice, t2)]
+    );
+    assert_eq!(
+        kinds(f.store.events(acme, rej.id).await.expect("events")),
+        vec![
+            (EventKind::Sent, alice, f.now),
+            (EventKind::Rejected, Some(f.world.mallory.id), t2)
+        ]
+    );
+}
+
+/// SPEC §1, X5: a sweep writes `expired` down in batches, with an event, and touches
+/// nothing else.
+pub async fn sweep_writes_expired_down<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let mut old = Vec::new();
+    for i in 0..3 {
+        old.push(
+            f.send(&format!("old{i}@example.com"), f.now - TimeDelta::days(2))
+                .await
+                .0,
+        );
+    }
+    let (live, _) = f.send("live@example.com", f.now).await;
+    assert_eq!(f.store.sweep_expired(f.now, 2).await.expect("sweep"), 2);
+    assert_eq!(f.store.sweep_expired(f.now, 2).await.expect("sweep"), 1);
+    assert_eq!(f.store.sweep_expired(f.now, 2).await.expect("sweep"), 0);
+    for inv in &old {
+        let stored = f
+            .store
+            .get(f.world.acme.id, inv.id)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(stored.status, InvitationStatus::Expired);
+        let events = f.store.events(f.world.acme.id, inv.id).await.expect("events");
+        assert_eq!(
+            events.last().map(|e| (e.kind, e.actor)),
+            Some((EventKind::Expired, None))
+        );
+    }
+    let live = f
+        .store
+        .get(f.world.acme.id, live.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(live.status, InvitationStatus::Pending);
+}
+
+/// SPEC S8: the delivery status is stored and read back.
+pub async fn delivery_status_is_recorded<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let (inv, _) = f.send("bob@example.com", f.now).await;
+    assert_eq!(inv.delivery, DeliveryStatus::Queued);
+    f.store
+        .set_delivery(inv.id, DeliveryStatus::Failed)
+        .await
+        .expect("set");
+    let stored = f
+        .store
+        .get(f.world.acme.id, inv.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(stored.delivery, DeliveryStatus::Failed);
+    f.store
+        .set_delivery(inv.id, DeliveryStatus::Delivered)
+        .await
+        .expect("set");
+    let stored = f
+        .store
+        .get(f.world.acme.id, inv.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(stored.delivery, DeliveryStatus::Delivered);
+}
+
+/// The directory reads back what was written: users by contact, members, memberships.
+pub async fn directory_round_trips<S: InvitationStore + Directory>(store: Arc<S>) {
+    let f = Fixture::new(store).await;
+    let w = &f.world;
+    assert_eq!(
+        f.store.enterprise(w.unverified.id).await.expect("enterprise"),
+        Some(w.unverified.clone())
+    );
+    assert_eq!(
+        f.store.user(w.carol.id).await.expect("user"),
+        Some(w.carol.clone())
+    );
+    let by_phone = ContactPolicy::default().parse("+1 415 555 0100").expect("phone");
+    assert_eq!(
+        f.store.find_user(&by_phone).await.expect("find"),
+        Some(w.carol.clone())
+    );
+    let by_email = ContactPolicy::default()
+        .parse("MALLORY@example.com")
+        .expect("email");
+    assert_eq!(
+        f.store.find_user(&by_email).await.expect("find"),
+        Some(w.mallory.clone())
+    );
+    assert_eq!(
+        f.store.role_of(w.acme.id, w.alice.id).await.expect("role"),
+        Some(Role::SuperAdmin)
+    );
+    assert_eq!(
+        f.store.role_of(w.globex.id, w.alice.id).await.expect("role"),
+        None
+    );
+    let dup = f.store.add_member(w.acme.id, w.alice.id, Role::Member).await;
+    assert!(matches!(dup, Err(StoreError::AlreadyMember)));
+    f.store
+        .add_member(w.acme.id, w.bob.id, Role::Member)
+        .await
+        .expect("add bob");
+    let members: Vec<(String, Role)> = f
+        .store
+        .members(w.acme.id)
+        .await
+        .expect("members")
+        .into_iter()
+        .map(|m| (m.user.name, m.role))
+        .collect();
+    assert_eq!(
+        members,
+        vec![
+            ("Alice Admin".to_owned(), Role::SuperAdmin),
+            ("Bob Builder".to_owned(), Role::Member)
+        ]
+    );
+    let renamed = User {
+        name: "Robert Builder".into(),
+        ..w.bob.clone()
+    };
+    f.store.save_user(&renamed).await.expect("update");
+    assert_eq!(f.store.user(w.bob.id).await.expect("user"), Some(renamed));
+    let memberships = f.store.memberships(w.alice.id).await.expect("memberships");
+    assert_eq!(memberships.len(), 1);
+    assert_eq!(memberships[0].enterprise, w.acme);
+    assert_eq!(memberships[0].role, Role::SuperAdmin);
+}

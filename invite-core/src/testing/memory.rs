@@ -1,0 +1,346 @@
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::contact::Contact;
+use crate::directory::{Enterprise, Member, Membership, User};
+use crate::event::{EventKind, InvitationEvent};
+use crate::ids::{EnterpriseId, InvitationId, UserId};
+use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus};
+use crate::page::ListQuery;
+use crate::ports::{Directory, InvitationStore, NewInvitation, StoreError};
+use crate::role::Role;
+use crate::token::TokenDigest;
+
+/// An in-memory store and directory. Every call takes one lock, so each port call is
+/// atomic, as the contract demands of real databases. For tests, examples and prototypes.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    invitations: Vec<Invitation>,
+    events: Vec<InvitationEvent>,
+    enterprises: HashMap<EnterpriseId, Enterprise>,
+    users: HashMap<UserId, User>,
+    members: HashMap<(EnterpriseId, UserId), Role>,
+}
+
+impl MemoryStore {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn has_member_with(&self, enterprise: EnterpriseId, contact: &Contact) -> bool {
+        self.members.keys().any(|(e, u)| {
+            *e == enterprise && self.users.get(u).is_some_and(|user| user.is_reached_by(contact))
+        })
+    }
+
+    fn has_live_pending(
+        &self,
+        enterprise: EnterpriseId,
+        contact: &Contact,
+        except: Option<InvitationId>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        self.invitations.iter().any(|i| {
+            i.enterprise_id == enterprise
+                && Some(i.id) != except
+                && i.contact.normalized() == contact.normalized()
+                && i.status_at(now) == InvitationStatus::Pending
+        })
+    }
+
+    fn by_id(&mut self, enterprise: EnterpriseId, id: InvitationId) -> Result<&mut Invitation, StoreError> {
+        self.invitations
+            .iter_mut()
+            .find(|i| i.id == id && i.enterprise_id == enterprise)
+            .ok_or(StoreError::NotFound)
+    }
+
+    fn by_digest(&mut self, digest: &TokenDigest) -> Result<&mut Invitation, StoreError> {
+        self.invitations
+            .iter_mut()
+            .find(|i| i.token_digest == *digest)
+            .ok_or(StoreError::InvalidOrExpired)
+    }
+
+    fn record(&mut self, invitation: &Invitation, kind: EventKind, actor: Option<UserId>, at: DateTime<Utc>) {
+        self.events.push(InvitationEvent {
+            invitation_id: invitation.id,
+            enterprise_id: invitation.enterprise_id,
+            kind,
+            actor,
+            at,
+        });
+    }
+}
+
+#[async_trait]
+impl InvitationStore for MemoryStore {
+    async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError> {
+        let mut state = self.lock();
+        if state.has_member_with(new.enterprise_id, &new.contact) {
+            return Err(StoreError::AlreadyMember);
+        }
+        if state.has_live_pending(new.enterprise_id, &new.contact, None, new.sent_at) {
+            return Err(StoreError::DuplicatePending);
+        }
+        let actor = new.invited_by.user_id;
+        let invitation = new.into_invitation();
+        state.record(&invitation, EventKind::Sent, Some(actor), invitation.sent_at);
+        state.invitations.push(invitation.clone());
+        Ok(invitation)
+    }
+
+    async fn set_delivery(&self, id: InvitationId, delivery: DeliveryStatus) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let invitation = state
+            .invitations
+            .iter_mut()
+            .find(|i| i.id == id)
+            .ok_or(StoreError::NotFound)?;
+        invitation.delivery = delivery;
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        enterprise: EnterpriseId,
+        id: InvitationId,
+    ) -> Result<Option<Invitation>, StoreError> {
+        Ok(self
+            .lock()
+            .invitations
+            .iter()
+            .find(|i| i.id == id && i.enterprise_id == enterprise)
+            .cloned())
+    }
+
+    async fn find_by_digest(&self, digest: &TokenDigest) -> Result<Option<Invitation>, StoreError> {
+        Ok(self
+            .lock()
+            .invitations
+            .iter()
+            .find(|i| i.token_digest == *digest)
+            .cloned())
+    }
+
+    async fn list(
+        &self,
+        enterprise: EnterpriseId,
+        query: &ListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        let state = self.lock();
+        let mut rows: Vec<Invitation> = state
+            .invitations
+            .iter()
+            .filter(|i| i.enterprise_id == enterprise)
+            .filter(|i| query.status.is_none_or(|s| i.status_at(now) == s))
+            .filter(|i| query.after.is_none_or(|c| (i.sent_at, i.id) < (c.sent_at, c.id)))
+            .cloned()
+            .collect();
+        rows.sort_by(|a, b| (b.sent_at, b.id).cmp(&(a.sent_at, a.id)));
+        rows.truncate(query.limit);
+        Ok(rows)
+    }
+
+    async fn revoke(
+        &self,
+        enterprise: EnterpriseId,
+        id: InvitationId,
+        by: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        let mut state = self.lock();
+        let invitation = state.by_id(enterprise, id)?;
+        invitation.revoke(by, now)?;
+        let invitation = invitation.clone();
+        state.record(&invitation, EventKind::Revoked, Some(by), now);
+        Ok(invitation)
+    }
+
+    async fn resend(
+        &self,
+        enterprise: EnterpriseId,
+        id: InvitationId,
+        by: UserId,
+        digest: TokenDigest,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        let mut state = self.lock();
+        let current = state.by_id(enterprise, id)?.clone();
+        let mut next = current.clone();
+        next.resend(digest, expires_at, now)?;
+        if state.has_member_with(enterprise, &current.contact) {
+            return Err(StoreError::AlreadyMember);
+        }
+        if state.has_live_pending(enterprise, &current.contact, Some(id), now) {
+            return Err(StoreError::DuplicatePending);
+        }
+        *state.by_id(enterprise, id)? = next.clone();
+        state.record(&next, EventKind::Resent, Some(by), now);
+        Ok(next)
+    }
+
+    async fn accept(
+        &self,
+        digest: &TokenDigest,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        let mut state = self.lock();
+        let current = state.by_digest(digest)?.clone();
+        current.check_answerable(now)?;
+        if state.members.contains_key(&(current.enterprise_id, user.id)) {
+            return Err(StoreError::AlreadyMember);
+        }
+        let invitation = state.by_digest(digest)?;
+        invitation.accept(user.id, now)?;
+        let invitation = invitation.clone();
+        state.users.insert(user.id, user.clone());
+        state
+            .members
+            .insert((invitation.enterprise_id, user.id), invitation.role);
+        state.record(&invitation, EventKind::Accepted, Some(user.id), now);
+        Ok(invitation)
+    }
+
+    async fn reject(
+        &self,
+        digest: &TokenDigest,
+        by: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        let mut state = self.lock();
+        let invitation = state.by_digest(digest)?;
+        invitation.reject(by, now)?;
+        let invitation = invitation.clone();
+        state.record(&invitation, EventKind::Rejected, Some(by), now);
+        Ok(invitation)
+    }
+
+    async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {
+        let mut state = self.lock();
+        let mut swept = Vec::new();
+        for invitation in &mut state.invitations {
+            if swept.len() == batch {
+                break;
+            }
+            if invitation.expire(now) {
+                swept.push(invitation.clone());
+            }
+        }
+        for invitation in &swept {
+            state.record(invitation, EventKind::Expired, None, now);
+        }
+        Ok(swept.len())
+    }
+
+    async fn events(
+        &self,
+        enterprise: EnterpriseId,
+        id: InvitationId,
+    ) -> Result<Vec<InvitationEvent>, StoreError> {
+        Ok(self
+            .lock()
+            .events
+            .iter()
+            .filter(|e| e.invitation_id == id && e.enterprise_id == enterprise)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Directory for MemoryStore {
+    async fn enterprise(&self, id: EnterpriseId) -> Result<Option<Enterprise>, StoreError> {
+        Ok(self.lock().enterprises.get(&id).cloned())
+    }
+
+    async fn role_of(&self, enterprise: EnterpriseId, user: UserId) -> Result<Option<Role>, StoreError> {
+        Ok(self.lock().members.get(&(enterprise, user)).copied())
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users.get(&id).cloned())
+    }
+
+    async fn find_user(&self, contact: &Contact) -> Result<Option<User>, StoreError> {
+        let state = self.lock();
+        let mut found: Vec<&User> = state
+            .users
+            .values()
+            .filter(|u| u.is_reached_by(contact))
+            .collect();
+        found.sort_by_key(|u| u.id);
+        Ok(found.first().map(|u| (*u).clone()))
+    }
+
+    async fn members(&self, enterprise: EnterpriseId) -> Result<Vec<Member>, StoreError> {
+        let state = self.lock();
+        let mut members: Vec<Member> = state
+            .members
+            .iter()
+            .filter(|((e, _), _)| *e == enterprise)
+            .filter_map(|((_, u), role)| {
+                state.users.get(u).map(|user| Member {
+                    user: user.clone(),
+                    role: *role,
+                })
+            })
+            .collect();
+        members.sort_by(|a, b| (&a.user.name, a.user.id).cmp(&(&b.user.name, b.user.id)));
+        Ok(members)
+    }
+
+    async fn memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
+        let state = self.lock();
+        let mut memberships: Vec<Membership> = state
+            .members
+            .iter()
+            .filter(|((_, u), _)| *u == user)
+            .filter_map(|((e, _), role)| {
+                state.enterprises.get(e).map(|enterprise| Membership {
+                    enterprise: enterprise.clone(),
+                    role: *role,
+                })
+            })
+            .collect();
+        memberships.sort_by(|a, b| {
+            (&a.enterprise.name, a.enterprise.id).cmp(&(&b.enterprise.name, b.enterprise.id))
+        });
+        Ok(memberships)
+    }
+
+    async fn save_enterprise(&self, enterprise: &Enterprise) -> Result<(), StoreError> {
+        self.lock().enterprises.insert(enterprise.id, enterprise.clone());
+        Ok(())
+    }
+
+    async fn save_user(&self, user: &User) -> Result<(), StoreError> {
+        self.lock().users.insert(user.id, user.clone());
+        Ok(())
+    }
+
+    async fn add_member(&self, enterprise: EnterpriseId, user: UserId, role: Role) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if !state.enterprises.contains_key(&enterprise) || !state.users.contains_key(&user) {
+            return Err(StoreError::NotFound);
+        }
+        if state.members.contains_key(&(enterprise, user)) {
+            return Err(StoreError::AlreadyMember);
+        }
+        state.members.insert((enterprise, user), role);
+        Ok(())
+    }
+}
