@@ -254,7 +254,7 @@ pub async fn list_is_newest_first_with_keyset_pages<S: InvitationStore + Directo
             .await;
         sent.push(inv);
     }
-    sent.sort_by(|a, b| (b.sent_at, b.id).cmp(&(a.sent_at, a.id)));
+    sent.sort_by_key(|i| std::cmp::Reverse((i.sent_at, i.id)));
     let mut seen = Vec::new();
     let mut after = None;
     loop {

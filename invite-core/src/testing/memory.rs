@@ -148,7 +148,7 @@ impl InvitationStore for MemoryStore {
             .filter(|i| query.after.is_none_or(|c| (i.sent_at, i.id) < (c.sent_at, c.id)))
             .cloned()
             .collect();
-        rows.sort_by(|a, b| (b.sent_at, b.id).cmp(&(a.sent_at, a.id)));
+        rows.sort_by_key(|i| std::cmp::Reverse((i.sent_at, i.id)));
         rows.truncate(query.limit);
         Ok(rows)
     }
