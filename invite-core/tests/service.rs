@@ -1,4 +1,5 @@
 //! The service against the SPEC, rule by rule, over the in-memory store.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

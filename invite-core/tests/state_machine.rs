@@ -6,6 +6,7 @@
 //! - terminal states never change (SPEC R2, A6);
 //! - at most one pending invitation per (enterprise, contact) (SPEC S7);
 //! - members only from accepted invitations (SPEC A5).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
