@@ -1,0 +1,120 @@
+//! How the host tells the router who is signed in: the [`Identify`] trait, and
+//! [`build_user`] to turn the host's raw strings into an [`invite_core::User`].
+
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use invite_core::{ContactError, Invitations, User, UserId};
+
+use crate::error::ApiError;
+use crate::state::ApiState;
+
+/// The host's answer to "who is signed in?", asked once per request that needs it.
+///
+/// Implement it on a small type of your own that can read your sessions (a session store,
+/// a JWT key, an `axum-login` backend, …). The library never implements login: a request
+/// whose `current_user` is `None` is signed out, which `view` answers with viewer
+/// `signed_out` (SPEC A2) and every other route with `not_authenticated` (401).
+///
+/// `parts` are the request's head (headers, cookies, extensions set by your middleware);
+/// you may run any of your own extractors on them. `invitations` is the service, handy for
+/// [`build_user`] and for [`Invitations::directory`] lookups. Report failures of your own
+/// session backend in your logs; answering `None` makes the request signed out.
+///
+/// ```
+/// use axum::http::request::Parts;
+/// use invite_axum::{Identify, build_user};
+/// use invite_core::{Invitations, User, UserId};
+///
+/// /// A host whose (fake) session is an `x-user-email` header.
+/// #[derive(Clone)]
+/// struct HeaderSession;
+///
+/// impl Identify for HeaderSession {
+///     async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
+///         let email = parts.headers.get("x-user-email")?.to_str().ok()?;
+///         build_user(invitations, UserId::new(), email, Some(email), None).ok()
+///     }
+/// }
+/// ```
+pub trait Identify: Send + Sync + 'static {
+    /// The signed-in user of this request, or `None` when signed out.
+    fn current_user(
+        &self,
+        parts: &mut Parts,
+        invitations: &Invitations,
+    ) -> impl Future<Output = Option<User>> + Send;
+}
+
+/// Builds the signed-in [`User`] from the host's raw strings, parsing the email and phone
+/// with the service's contact policy (`invitations.config().contacts`, SPEC S3, X8) so
+/// they compare with invited contacts exactly as the service compares them (SPEC A4).
+/// Empty or blank strings count as absent.
+///
+/// # Errors
+/// [`ContactError`] when the email or phone the host gave is not a valid contact.
+pub fn build_user(
+    invitations: &Invitations,
+    id: impl Into<UserId>,
+    name: impl Into<String>,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> Result<User, ContactError> {
+    let contacts = &invitations.config().contacts;
+    Ok(User {
+        id: id.into(),
+        name: name.into(),
+        email: present(email).map(|e| contacts.parse_email(e)).transpose()?,
+        phone: present(phone).map(|p| contacts.parse_phone(p)).transpose()?,
+    })
+}
+
+fn present(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
+/// [`Identify`] made object-safe, so the router state and the handlers are not generic.
+pub(crate) trait DynIdentify: Send + Sync + 'static {
+    fn current_user<'a>(
+        &'a self,
+        parts: &'a mut Parts,
+        invitations: &'a Invitations,
+    ) -> Pin<Box<dyn Future<Output = Option<User>> + Send + 'a>>;
+}
+
+impl<T: Identify> DynIdentify for T {
+    fn current_user<'a>(
+        &'a self,
+        parts: &'a mut Parts,
+        invitations: &'a Invitations,
+    ) -> Pin<Box<dyn Future<Output = Option<User>> + Send + 'a>> {
+        Box::pin(Identify::current_user(self, parts, invitations))
+    }
+}
+
+/// The signed-in user, if any (for `view`).
+pub(crate) struct MaybeUser(pub Option<User>);
+
+/// The signed-in user; `not_authenticated` (401) otherwise.
+pub(crate) struct SignedIn(pub User);
+
+impl FromRequestParts<ApiState> for MaybeUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
+        Ok(Self(state.identity.current_user(parts, &state.invitations).await))
+    }
+}
+
+impl FromRequestParts<ApiState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
+        match state.identity.current_user(parts, &state.invitations).await {
+            Some(user) => Ok(Self(user)),
+            None => Err(ApiError::from(invite_core::InviteError::NotAuthenticated)),
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The JSON of SPEC §6: request bodies (which refuse unknown fields, SPEC X9) and answers.
+//!
+//! These are the wire types, kept apart from the domain types of `invite-core` so that the
+//! contract is written down in one place; each answer type derives `Deserialize` too, for
+//! hosts and tests that read answers.
+
+use chrono::{DateTime, Utc};
+use invite_core::{
+    Accepted, ContactKind, DeliveryStatus, Invitation, InvitationInfo, InvitationStatus, InvitationView,
+    Role, ViewState, Viewer,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// `POST /enterprises/{enterprise_id}/invitations` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitationRequest {
+    /// One email address or one phone number (SPEC S3, X8: an array is refused).
+    #[schema(example = "bob@example.com")]
+    pub contact: String,
+    /// `finance_admin`, `dev_admin` or `member` (SPEC S4).
+    #[schema(example = "dev_admin")]
+    pub role: String,
+    /// Time-to-live in seconds, within the host's bounds (SPEC S6); default 7 days.
+    #[serde(default)]
+    #[schema(example = 604_800)]
+    pub expires_in_seconds: Option<u64>,
+}
+
+/// `POST /invitations/{view,accept,reject}` body: the token travels in the body, never in
+/// the URL (SPEC X2).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The token of the invitation link.
+    pub token: String,
+}
+
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // SPEC X1: never in Debug output.
+        f.write_str("TokenRequest { token: <redacted> }")
+    }
+}
+
+/// Query of `GET /enterprises/{enterprise_id}/invitations` (SPEC R1). Empty values count
+/// as absent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only invitations with this status: `pending`, `accepted`, `rejected`, `expired`
+    /// (including pending ones past their expiry) or `revoked`.
+    pub status: Option<String>,
+    /// Rows per page, 1 to 100; default 20.
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Email or phone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactKindJson {
+    /// An email address.
+    Email,
+    /// A phone number.
+    Phone,
+}
+
+/// A role (SPEC §1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleJson {
+    /// Owns the enterprise.
+    SuperAdmin,
+    /// Billing and financial operations.
+    FinanceAdmin,
+    /// Applications, API keys and logs.
+    DevAdmin,
+    /// Basic access.
+    Member,
+}
+
+/// The status of an invitation, derived at the time of the answer (SPEC §1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusJson {
+    /// Waiting for the invitee.
+    Pending,
+    /// Accepted.
+    Accepted,
+    /// Rejected.
+    Rejected,
+    /// Pending past its expiry.
+    Expired,
+    /// Revoked by a super admin.
+    Revoked,
+}
+
+/// Whether the notifier took the current link (SPEC S8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryJson {
+    /// Not yet handed over.
+    Queued,
+    /// The notifier took it.
+    Delivered,
+    /// The notifier failed: resend.
+    Failed,
+}
+
+/// Who sent an invitation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InviterJson {
+    /// The inviter's account id.
+    pub user_id: Uuid,
+    /// Their name when they sent it.
+    pub name: String,
+}
+
+/// An invitation (SPEC §6 invitation JSON). Never a token or digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InvitationJson {
+    /// Its id.
+    pub id: Uuid,
+    /// The enterprise.
+    pub enterprise_id: Uuid,
+    /// The contact as entered.
+    pub contact: String,
+    /// `email` or `phone`.
+    pub contact_kind: ContactKindJson,
+    /// The role offered.
+    pub role: RoleJson,
+    /// The status now (a pending invitation past its expiry is `expired`).
+    pub status: StatusJson,
+    /// Who sent it.
+    pub invited_by: InviterJson,
+    /// When it was first sent (RFC 3339, UTC).
+    pub sent_at: DateTime<Utc>,
+    /// When the current link was sent (differs from `sent_at` after a resend).
+    pub last_sent_at: DateTime<Utc>,
+    /// When the current link expires.
+    pub expires_at: DateTime<Utc>,
+    /// When it was accepted or rejected, or null.
+    pub responded_at: Option<DateTime<Utc>>,
+    /// Whether the notifier took the current link.
+    pub delivery: DeliveryJson,
+}
+
+/// An invitation with its link: the answer of create (201) and resend (200). The only
+/// time the link is shown (SPEC S5).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SentInvitationJson {
+    /// The invitation.
+    #[serde(flatten)]
+    pub invitation: InvitationJson,
+    /// `{base_url}/invite?token=…`, built from the configured base URL (SPEC X10).
+    pub invite_url: String,
+}
+
+impl std::fmt::Debug for SentInvitationJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentInvitationJson")
+            .field("invitation", &self.invitation)
+            .field("invite_url", &"<redacted>")
+            .finish()
+    }
+}
+
+/// One page of the records table (SPEC R1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InvitationPage {
+    /// Newest first.
+    pub items: Vec<InvitationJson>,
+    /// Pass as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// The invitee page's state (SPEC A1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewStateJson {
+    /// A pending invitation.
+    InvitationInfo,
+    /// Already accepted.
+    Accepted,
+    /// Already rejected.
+    Rejected,
+    /// Unknown, expired, revoked or superseded.
+    InvalidOrExpired,
+}
+
+/// Who is looking (SPEC A2–A4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewerJson {
+    /// Nobody: offer Login and Register.
+    SignedOut,
+    /// The invited account: offer Accept and Reject.
+    Matching,
+    /// Another account: warn, offer neither.
+    Mismatch,
+}
+
+/// The details shown with `invitation_info`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InvitationInfoJson {
+    /// Who invites.
+    pub enterprise_name: String,
+    /// Who sent it.
+    pub inviter_name: String,
+    /// The role offered.
+    pub role: RoleJson,
+    /// The invited contact, masked (`b***@example.com`).
+    pub contact_masked: String,
+    /// When the link expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The answer of `POST /invitations/view` (SPEC §6 view JSON).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ViewJson {
+    /// Which state to show.
+    pub state: ViewStateJson,
+    /// Only with `invitation_info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<InvitationInfoJson>,
+    /// Who is looking.
+    pub viewer: ViewerJson,
+}
+
+/// The answer of `POST /invitations/accept`: the new membership (SPEC A5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AcceptedJson {
+    /// The enterprise joined.
+    pub enterprise_id: Uuid,
+    /// Its name.
+    pub enterprise_name: String,
+    /// The role received.
+    pub role: RoleJson,
+    /// The invitation, now accepted.
+    pub invitation: InvitationJson,
+}
+
+/// The answer of `POST /invitations/reject` (SPEC A7).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RejectedJson {
+    /// The invitation, now rejected.
+    pub invitation: InvitationJson,
+}
+
+impl From<ContactKind> for ContactKindJson {
+    fn from(kind: ContactKind) -> Self {
+        match kind {
+            ContactKind::Email => Self::Email,
+            ContactKind::Phone => Self::Phone,
+        }
+    }
+}
+
+impl From<Role> for RoleJson {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::SuperAdmin => Self::SuperAdmin,
+            Role::FinanceAdmin => Self::FinanceAdmin,
+            Role::DevAdmin => Self::DevAdmin,
+            Role::Member => Self::Member,
+        }
+    }
+}
+
+impl From<InvitationStatus> for StatusJson {
+    fn from(status: InvitationStatus) -> Self {
+        match status {
+            InvitationStatus::Pending => Self::Pending,
+            InvitationStatus::Accepted => Self::Accepted,
+            InvitationStatus::Rejected => Self::Rejected,
+            InvitationStatus::Expired => Self::Expired,
+            InvitationStatus::Revoked => Self::Revoked,
+        }
+    }
+}
+
+impl From<DeliveryStatus> for DeliveryJson {
+    fn from(delivery: DeliveryStatus) -> Self {
+        match delivery {
+            DeliveryStatus::Queued => Self::Queued,
+            DeliveryStatus::Delivered => Self::Delivered,
+            DeliveryStatus::Failed => Self::Failed,
+        }
+    }
+}
+
+impl From<ViewState> for ViewStateJson {
+    fn from(state: ViewState) -> Self {
+        match state {
+            ViewState::InvitationInfo => Self::InvitationInfo,
+            ViewState::Accepted => Self::Accepted,
+            ViewState::Rejected => Self::Rejected,
+            ViewState::InvalidOrExpired => Self::InvalidOrExpired,
+        }
+    }
+}
+
+impl From<Viewer> for ViewerJson {
+    fn from(viewer: Viewer) -> Self {
+        match viewer {
+            Viewer::SignedOut => Self::SignedOut,
+            Viewer::Matching => Self::Matching,
+            Viewer::Mismatch => Self::Mismatch,
+        }
+    }
+}
+
+impl InvitationJson {
+    /// The JSON of `invitation` with its status derived at `now` (SPEC §1: a pending
+    /// invitation past its expiry *is* expired on every read path).
+    #[must_use]
+    pub fn at(invitation: &Invitation, now: DateTime<Utc>) -> Self {
+        Self {
+            id: invitation.id.as_uuid(),
+            enterprise_id: invitation.enterprise_id.as_uuid(),
+            contact: invitation.contact.entered().to_owned(),
+            contact_kind: invitation.contact.kind().into(),
+            role: invitation.role.into(),
+            status: invitation.status_at(now).into(),
+            invited_by: InviterJson {
+                user_id: invitation.invited_by.user_id.as_uuid(),
+                name: invitation.invited_by.name.clone(),
+            },
+            sent_at: invitation.sent_at,
+            last_sent_at: invitation.last_sent_at,
+            expires_at: invitation.expires_at,
+            responded_at: invitation.responded_at,
+            delivery: invitation.delivery.into(),
+        }
+    }
+}
+
+impl From<&InvitationInfo> for InvitationInfoJson {
+    fn from(info: &InvitationInfo) -> Self {
+        Self {
+            enterprise_name: info.enterprise_name.clone(),
+            inviter_name: info.inviter_name.clone(),
+            role: info.role.into(),
+            contact_masked: info.contact_masked.clone(),
+            expires_at: info.expires_at,
+        }
+    }
+}
+
+impl From<&InvitationView> for ViewJson {
+    fn from(view: &InvitationView) -> Self {
+        Self {
+            state: view.state.into(),
+            invitation: view.invitation.as_ref().map(InvitationInfoJson::from),
+            viewer: view.viewer.into(),
+        }
+    }
+}
+
+impl AcceptedJson {
+    /// The JSON of an accept's outcome, statuses derived at `now`.
+    #[must_use]
+    pub fn at(accepted: &Accepted, now: DateTime<Utc>) -> Self {
+        Self {
+            enterprise_id: accepted.enterprise.id.as_uuid(),
+            enterprise_name: accepted.enterprise.name.clone(),
+            role: accepted.role.into(),
+            invitation: InvitationJson::at(&accepted.invitation, now),
+        }
+    }
+}
