@@ -1,0 +1,126 @@
+//! Assembles the demo: the service over a store, the invitation API under `/api`, the demo
+//! sign-in and the pages, in one axum router.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::MatchedPath;
+use axum::http::Request;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use invite_axum::{InviteApi, RateLimit};
+use invite_core::{Directory, InvitationStore, Invitations, TtlPolicy, User};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::auth::{self, AuthState, Sessions};
+use crate::notifier::DevLogNotifier;
+use crate::pages;
+
+/// The longest invitation lifetime the core allows any policy.
+const TTL_CEILING: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// The expiry policy of the demo: `ttl` by default, and bounds wide enough that any
+/// positive `--invite-ttl` is allowed (SPEC §7), while keeping the usual 1 minute to
+/// 30 days around it for per-invitation requests (SPEC S6).
+///
+/// # Errors
+/// A message when `ttl` is zero or longer than ten years.
+pub fn ttl_policy(ttl: Duration) -> Result<TtlPolicy, String> {
+    let min = ttl.min(Duration::from_secs(60));
+    let max = ttl.max(Duration::from_secs(30 * 24 * 3600));
+    if ttl > TTL_CEILING {
+        return Err("--invite-ttl must be at most 10 years".to_owned());
+    }
+    TtlPolicy::new(ttl, min, max).map_err(|err| format!("--invite-ttl: {err}"))
+}
+
+/// The invitation service over `store`, with the development notifier.
+pub fn service<S>(store: Arc<S>, base_url: &str, ttl: TtlPolicy) -> Invitations
+where
+    S: InvitationStore + Directory,
+{
+    Invitations::builder(store)
+        .base_url(base_url)
+        .ttl(ttl)
+        .notifier(Arc::new(DevLogNotifier))
+        .build()
+}
+
+/// Tells the invitation API who is signed in: the account of the demo session cookie.
+#[derive(Clone, Debug)]
+struct DemoIdentity {
+    sessions: Sessions,
+}
+
+impl invite_axum::Identify for DemoIdentity {
+    async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
+        let id = self.sessions.user_id(&parts.headers)?;
+        match invitations.directory().user(id).await {
+            Ok(user) => user,
+            Err(err) => {
+                tracing::error!(error = ?err, "could not load the signed-in user");
+                None
+            }
+        }
+    }
+}
+
+/// The whole demo: `/api` (SPEC §6), the demo sign-in and the pages (SPEC §7).
+pub fn router(invitations: Invitations, secure_cookie: bool) -> Router {
+    let sessions = Sessions::new(secure_cookie);
+    let api = InviteApi::new(
+        invitations.clone(),
+        DemoIdentity {
+            sessions: sessions.clone(),
+        },
+    )
+    .rate_limit(RateLimit::per_minute(120).burst(60))
+    .into_router();
+    let state = AuthState {
+        invitations,
+        sessions,
+    };
+    let demo = Router::new()
+        .route("/login", post(auth::login))
+        .route("/register", post(auth::register))
+        .route("/logout", post(auth::logout))
+        .route("/me", get(auth::me))
+        .route("/me/enterprises/{enterprise_id}/members", get(auth::members))
+        .with_state(state);
+    // The request log names the matched route, never the URI: the invitee page's URI holds
+    // a token (SPEC X10).
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<_>| {
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("(unmatched)", MatchedPath::as_str);
+            tracing::info_span!("demo_http", method = %request.method(), route)
+        })
+        .on_response(DefaultOnResponse::new().level(Level::DEBUG));
+    Router::new()
+        .merge(pages::router())
+        .merge(demo)
+        .layer(trace)
+        .nest("/api", api)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_positive_ttl_is_allowed() {
+        // SPEC §7: `--invite-ttl 3s` works; SPEC S6: the default is the flag
+        let s = Duration::from_secs;
+        let three = ttl_policy(s(3)).unwrap();
+        assert_eq!((three.default_ttl(), three.min()), (s(3), s(3)));
+        let week = ttl_policy(s(7 * 86_400)).unwrap();
+        assert_eq!((week.min(), week.max()), (s(60), s(30 * 86_400)));
+        let long = ttl_policy(s(90 * 86_400)).unwrap();
+        assert_eq!(long.max(), s(90 * 86_400));
+        assert!(ttl_policy(s(11 * 365 * 86_400)).is_err());
+    }
+}

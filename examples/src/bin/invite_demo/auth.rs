@@ -1,0 +1,333 @@
+//! The demo sign-in (SPEC §7; demo only, never in the library): `POST /login`,
+//! `POST /register`, `POST /logout` and `GET /me`, with sessions kept in memory and keyed
+//! by a random cookie.
+//!
+//! There are no passwords: knowing an account's email or phone is enough to sign in. That
+//! is what a demo needs to click through both halves of the guide, and nothing more.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use invite_core::{Contact, Directory, EnterpriseId, Invitations, InviteError, Role, User, UserId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "invite_demo_session";
+
+/// Signed-in sessions: a random id (the cookie) to the account.
+#[derive(Clone, Debug, Default)]
+pub struct Sessions {
+    inner: Arc<Mutex<HashMap<String, UserId>>>,
+    secure_cookie: bool,
+}
+
+impl Sessions {
+    /// Sessions whose cookie carries `Secure` when the demo is served over HTTPS.
+    #[must_use]
+    pub fn new(secure_cookie: bool) -> Self {
+        Self {
+            inner: Arc::default(),
+            secure_cookie,
+        }
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, UserId>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Opens a session for `user`; returns its `Set-Cookie` value.
+    fn open(&self, user: UserId) -> Result<HeaderValue, DemoError> {
+        let id = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let secure = if self.secure_cookie { "; Secure" } else { "" };
+        let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax{secure}");
+        let value = HeaderValue::from_str(&cookie).map_err(|_| DemoError::internal())?;
+        self.map().insert(id, user);
+        Ok(value)
+    }
+
+    /// Closes the session of the request, if any; returns the `Set-Cookie` that clears it.
+    fn close(&self, headers: &HeaderMap) -> HeaderValue {
+        if let Some(id) = session_id(headers) {
+            self.map().remove(&id);
+        }
+        HeaderValue::from_static("invite_demo_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+    }
+
+    /// The account the request's cookie is signed in as.
+    #[must_use]
+    pub fn user_id(&self, headers: &HeaderMap) -> Option<UserId> {
+        let id = session_id(headers)?;
+        self.map().get(&id).copied()
+    }
+}
+
+fn session_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, id)| id.to_owned())
+}
+
+/// What the demo routes share.
+#[derive(Clone, Debug)]
+pub struct AuthState {
+    /// The invitation service (its directory holds the accounts).
+    pub invitations: Invitations,
+    /// The sessions.
+    pub sessions: Sessions,
+}
+
+impl AuthState {
+    fn directory(&self) -> &Arc<dyn Directory> {
+        self.invitations.directory()
+    }
+
+    /// The signed-in account of a request, if any (identity comes from the session only,
+    /// SPEC X9).
+    ///
+    /// # Errors
+    /// `internal` when the directory fails.
+    pub async fn current_user(&self, headers: &HeaderMap) -> Result<Option<User>, InviteError> {
+        match self.sessions.user_id(headers) {
+            Some(id) => Ok(self.directory().user(id).await?),
+            None => Ok(None),
+        }
+    }
+
+    async fn require_user(&self, headers: &HeaderMap) -> Result<User, DemoError> {
+        self.current_user(headers)
+            .await?
+            .ok_or_else(|| DemoError::new(StatusCode::UNAUTHORIZED, "not_authenticated", "sign in first"))
+    }
+
+    fn parse_contact(&self, input: &str) -> Result<Contact, DemoError> {
+        self.invitations.config().contacts.parse(input).map_err(|err| {
+            DemoError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_contact",
+                &err.to_string(),
+            )
+        })
+    }
+}
+
+/// An error answer in the shape of the API's (SPEC §6): `{"error":{"code","message"}}`.
+#[derive(Debug)]
+pub struct DemoError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl DemoError {
+    /// An error with its status, code and a readable message.
+    #[must_use]
+    pub fn new(status: StatusCode, code: &'static str, message: &str) -> Self {
+        Self {
+            status,
+            code,
+            message: message.to_owned(),
+        }
+    }
+
+    fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    }
+
+    fn bad_json(rejection: &JsonRejection) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", &rejection.body_text())
+    }
+}
+
+impl From<InviteError> for DemoError {
+    fn from(err: InviteError) -> Self {
+        match err {
+            InviteError::Forbidden => Self::new(StatusCode::FORBIDDEN, "forbidden", "forbidden"),
+            other => {
+                tracing::error!(error = ?other, "demo sign-in failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl From<invite_core::StoreError> for DemoError {
+    fn from(err: invite_core::StoreError) -> Self {
+        Self::from(InviteError::from(err))
+    }
+}
+
+impl IntoResponse for DemoError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// `POST /login` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    contact: String,
+}
+
+/// `POST /register` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBody {
+    name: String,
+    contact: String,
+}
+
+/// `POST /login {"contact"}`: signs in the account with that email or phone.
+pub async fn login(
+    State(state): State<AuthState>,
+    body: Result<Json<LoginBody>, JsonRejection>,
+) -> Result<Response, DemoError> {
+    let Json(body) = body.map_err(|rejection| DemoError::bad_json(&rejection))?;
+    let contact = state.parse_contact(&body.contact)?;
+    let Some(user) = state.directory().find_user(&contact).await? else {
+        return Err(DemoError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_account",
+            "no account uses this email or phone",
+        ));
+    };
+    signed_in(&state, &user).await
+}
+
+/// `POST /register {"name","contact"}`: creates an account and signs it in.
+pub async fn register(
+    State(state): State<AuthState>,
+    body: Result<Json<RegisterBody>, JsonRejection>,
+) -> Result<Response, DemoError> {
+    let Json(body) = body.map_err(|rejection| DemoError::bad_json(&rejection))?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(DemoError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "name must be 1 to 100 characters",
+        ));
+    }
+    let contact = state.parse_contact(&body.contact)?;
+    if state.directory().find_user(&contact).await?.is_some() {
+        return Err(DemoError::new(
+            StatusCode::CONFLICT,
+            "account_exists",
+            "an account with this email or phone exists",
+        ));
+    }
+    let mut user = User {
+        id: UserId::new(),
+        name: name.to_owned(),
+        email: None,
+        phone: None,
+    };
+    match contact {
+        Contact::Email(email) => user.email = Some(email),
+        Contact::Phone(phone) => user.phone = Some(phone),
+    }
+    state.directory().save_user(&user).await?;
+    tracing::info!(user_id = %user.id, "demo account registered");
+    signed_in(&state, &user).await
+}
+
+async fn signed_in(state: &AuthState, user: &User) -> Result<Response, DemoError> {
+    let cookie = state.sessions.open(user.id)?;
+    let body = me_body(state, user).await?;
+    Ok(([(SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// `POST /logout`: ends the session (signing out twice is fine).
+pub async fn logout(State(state): State<AuthState>, headers: HeaderMap) -> Response {
+    let cookie = state.sessions.close(&headers);
+    ([(SET_COOKIE, cookie)], Json(json!({ "signed_out": true }))).into_response()
+}
+
+/// `GET /me`: the signed-in user and `memberships: [{enterprise_id, enterprise_name,
+/// role}]`; 401 `not_authenticated` when signed out.
+pub async fn me(State(state): State<AuthState>, headers: HeaderMap) -> Result<Json<Value>, DemoError> {
+    let user = state.require_user(&headers).await?;
+    Ok(Json(me_body(&state, &user).await?))
+}
+
+async fn me_body(state: &AuthState, user: &User) -> Result<Value, DemoError> {
+    let memberships = state.directory().memberships(user.id).await?;
+    let memberships: Vec<Value> = memberships
+        .iter()
+        .map(|m| {
+            json!({
+                "enterprise_id": m.enterprise.id,
+                "enterprise_name": m.enterprise.name,
+                "certified": m.enterprise.certified,
+                "role": m.role,
+            })
+        })
+        .collect();
+    Ok(json!({ "user": user_json(user), "memberships": memberships }))
+}
+
+fn user_json(user: &User) -> Value {
+    json!({
+        "id": user.id,
+        "name": user.name,
+        "email": user.email.as_ref().map(invite_core::Email::entered),
+        "phone": user.phone.as_ref().map(invite_core::Phone::entered),
+    })
+}
+
+/// `GET /me/enterprises/{enterprise_id}/members`: the members list of the members page,
+/// for members of that enterprise only (the API of SPEC §6 has invitations, not members).
+pub async fn members(
+    State(state): State<AuthState>,
+    headers: HeaderMap,
+    Path(enterprise_id): Path<String>,
+) -> Result<Json<Value>, DemoError> {
+    let user = state.require_user(&headers).await?;
+    let forbidden = || {
+        DemoError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "not a member of this enterprise",
+        )
+    };
+    let enterprise_id: EnterpriseId = enterprise_id.parse().map_err(|_| forbidden())?;
+    let directory = state.directory();
+    if directory.role_of(enterprise_id, user.id).await?.is_none() {
+        return Err(forbidden());
+    }
+    let enterprise = directory.enterprise(enterprise_id).await?.ok_or_else(forbidden)?;
+    let members: Vec<Value> = directory
+        .members(enterprise_id)
+        .await?
+        .iter()
+        .map(|m| json!({ "user": user_json(&m.user), "role": m.role }))
+        .collect();
+    let roles: Vec<Value> = state
+        .invitations
+        .config()
+        .roles
+        .assignable()
+        .iter()
+        .map(|role: &Role| json!({ "role": role, "description": role.description() }))
+        .collect();
+    Ok(Json(json!({
+        "enterprise": enterprise,
+        "members": members,
+        "assignable_roles": roles,
+    })))
+}

@@ -1,0 +1,127 @@
+//! Command-line flags of `invite-demo` (SPEC §7); each is also an environment variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// The demo server of invite-rs: the invitation API, a demo sign-in and the pages of the
+/// guide, in one process.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "invite-demo", version, about, long_about = None)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "INVITE_DEMO_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+
+    /// Database: `sqlite://FILE?mode=rwc` (created and migrated on start) or
+    /// `postgres://USER:PASSWORD@HOST/DB`.
+    #[arg(
+        long,
+        env = "INVITE_DEMO_DATABASE_URL",
+        default_value = "sqlite://invite-demo.sqlite?mode=rwc",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// How long invitation links live, e.g. `7d`, `90s`, `3s` (any positive duration).
+    #[arg(long, env = "INVITE_DEMO_INVITE_TTL", default_value = "7d", value_parser = parse_ttl)]
+    pub invite_ttl: Duration,
+
+    /// Public URL of this server, used to build invitation links (default
+    /// `http://{bind}`).
+    #[arg(long, env = "INVITE_DEMO_BASE_URL")]
+    pub base_url: Option<String>,
+}
+
+impl Args {
+    /// The base URL of links: the flag without a trailing slash, or `http://{bind}`
+    /// (`localhost` when bound to every interface).
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        match &self.base_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None if self.bind.ip().is_unspecified() => {
+                format!("http://localhost:{}", self.bind.port())
+            }
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    /// The database URL with any password replaced by `***`, fit for a log line.
+    #[must_use]
+    pub fn database_url_redacted(&self) -> String {
+        redact(&self.database_url)
+    }
+}
+
+/// Parses a positive duration written as humans do: `7d`, `90s`, `1h 30m`, `3s`.
+fn parse_ttl(input: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(input.trim()).map_err(|err| err.to_string())?;
+    if ttl.is_zero() {
+        return Err("the invitation time-to-live must be positive".to_owned());
+    }
+    Ok(ttl)
+}
+
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_accepts_days_seconds_and_rejects_zero() {
+        // SPEC §7: `7d`, `90s`, `3s`; any positive duration
+        assert_eq!(parse_ttl("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_ttl("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_ttl("3s"), Ok(Duration::from_secs(3)));
+        assert!(parse_ttl("0s").is_err());
+        assert!(parse_ttl("soon").is_err());
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        // SPEC §7: --bind 127.0.0.1:3000, a SQLite file, 7d, base URL from bind
+        let args = Args::parse_from(["invite-demo"]);
+        assert_eq!(args.bind.to_string(), "127.0.0.1:3000");
+        assert!(args.database_url.starts_with("sqlite://"));
+        assert_eq!(args.invite_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(args.base_url(), "http://127.0.0.1:3000");
+        let args = Args::parse_from([
+            "invite-demo",
+            "--bind",
+            "0.0.0.0:8080",
+            "--base-url",
+            "https://x.example/",
+        ]);
+        assert_eq!(args.base_url(), "https://x.example");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://app:secret@db:5432/invite"),
+            "postgres://app:***@db:5432/invite"
+        );
+        assert_eq!(
+            redact("sqlite://invite-demo.sqlite?mode=rwc"),
+            "sqlite://invite-demo.sqlite?mode=rwc"
+        );
+    }
+}

@@ -1,0 +1,107 @@
+//! `invite-demo`: the guide, clickable in a browser (SPEC §7).
+//!
+//! One process serves the invitation API of `invite-axum` under `/api`, a demo sign-in
+//! (`/login`, `/register`, `/logout`, `/me`) and the pages: `/` (sign in),
+//! `/enterprise/members` (members, the invite drawer, the invitation records) and
+//! `/invite?token=…` (the invitee page). Data lives in SQLite (a file in the working
+//! directory by default) or PostgreSQL, seeded with the demo enterprises and users of the
+//! SPEC when empty. Outgoing links are written to the log by a development notifier.
+//!
+//! ```text
+//! cargo run -p invite-examples --bin invite-demo
+//! cargo run -p invite-examples --bin invite-demo -- --invite-ttl 90s --bind 127.0.0.1:8080
+//! ```
+#![forbid(unsafe_code)]
+
+mod app;
+mod auth;
+mod cli;
+mod notifier;
+mod pages;
+mod seed;
+mod store;
+
+use std::error::Error;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
+    let args = cli::Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let mut message = format!("invite-demo: {err}");
+            let mut source = err.source();
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: cli::Args) -> Result<(), BoxError> {
+    let ttl = app::ttl_policy(args.invite_ttl)?;
+    let base_url = args.base_url();
+    tracing::info!(database = %args.database_url_redacted(), "opening the database");
+    let invitations = store::open(&args.database_url, &base_url, ttl).await?;
+    if seed::seed_if_empty(invitations.directory().as_ref()).await? {
+        tracing::info!("created the demo data: Acme Robotics, Globex, Unverified Labs and six users");
+    }
+    let app = app::router(invitations, base_url.starts_with("https://"));
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|err| format!("cannot listen on {}: {err}", args.bind))?;
+    let local = listener.local_addr()?;
+    tracing::info!(
+        "invite-demo is ready on http://{local} (links point to {base_url}, they expire after {ttl}). \
+         Open {base_url}/ and sign in as alice@example.com",
+        ttl = humantime::format_duration(args.invite_ttl),
+    );
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    tracing::info!("invite-demo stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

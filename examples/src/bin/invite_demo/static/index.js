@@ -1,0 +1,104 @@
+// invite-rs demo: the sign-in / register page.
+'use strict';
+
+(() => {
+  const params = new URLSearchParams(window.location.search);
+  const returnTo = Demo.safeReturn(params.get('return'));
+
+  function selectTab(register) {
+    document.getElementById('tab-login').setAttribute('aria-selected', String(!register));
+    document.getElementById('tab-register').setAttribute('aria-selected', String(register));
+    Demo.show('login-form', !register);
+    Demo.show('register-form', register);
+    Demo.showError('form-error', null);
+    document.getElementById(register ? 'register-name' : 'login-contact').focus();
+  }
+
+  function isSuperAdmin(session) {
+    return session.memberships.some((m) => m.role === 'super_admin');
+  }
+
+  // After signing in: back to the invitation if we came from one, else to the members
+  // page of a super admin, else "no enterprise yet".
+  function proceed(session) {
+    if (returnTo) {
+      window.location.assign(returnTo);
+    } else if (isSuperAdmin(session)) {
+      window.location.assign('/enterprise/members');
+    } else {
+      renderSignedIn(session);
+    }
+  }
+
+  function renderSignedIn(session) {
+    Demo.renderWho(session, () => window.location.assign(window.location.pathname + window.location.search));
+    Demo.show('forms', false);
+    Demo.show('return-note', false);
+    document.getElementById('signed-in-name').textContent = session.user.name;
+    document.getElementById('signed-in-contact').textContent = Demo.contactOf(session.user);
+    const list = document.getElementById('membership-list');
+    list.replaceChildren(...session.memberships.map((m) => Demo.el('li', {},
+      Demo.el('span', {}, Demo.el('strong', { text: m.enterprise_name })), Demo.roleBadge(m.role))));
+    Demo.show('no-enterprise', !isSuperAdmin(session));
+    const next = document.getElementById('continue-link');
+    if (returnTo) {
+      next.href = returnTo;
+      next.textContent = 'Continue to the invitation';
+      Demo.show(next, true);
+    } else {
+      next.href = '/enterprise/members';
+      next.textContent = 'Go to Enterprise › Members';
+      Demo.show(next, isSuperAdmin(session));
+    }
+    Demo.show('signed-in', true);
+  }
+
+  function renderSignedOut() {
+    Demo.renderWho(null);
+    Demo.show('signed-in', false);
+    Demo.show('return-note', Boolean(returnTo));
+    Demo.show('forms', true);
+    selectTab(params.get('mode') === 'register');
+  }
+
+  async function submit(event, path, body, button) {
+    event.preventDefault();
+    Demo.showError('form-error', null);
+    button.disabled = true;
+    try {
+      proceed(await Demo.api('POST', path, body));
+    } catch (err) {
+      Demo.showError('form-error', err);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  document.getElementById('tab-login').addEventListener('click', () => selectTab(false));
+  document.getElementById('tab-register').addEventListener('click', () => selectTab(true));
+  document.getElementById('login-form').addEventListener('submit', (event) => submit(event, '/login', {
+    contact: document.getElementById('login-contact').value.trim(),
+  }, document.getElementById('login-submit')));
+  document.getElementById('register-form').addEventListener('submit', (event) => submit(event, '/register', {
+    name: document.getElementById('register-name').value.trim(),
+    contact: document.getElementById('register-contact').value.trim(),
+  }, document.getElementById('register-submit')));
+  document.getElementById('signed-in-logout').addEventListener('click', async () => {
+    try { await Demo.logout(); } catch (_) { /* signed out either way */ }
+    renderSignedOut();
+  });
+  for (const button of document.querySelectorAll('#demo-accounts [data-contact]')) {
+    button.addEventListener('click', () => {
+      selectTab(false);
+      document.getElementById('login-contact').value = button.dataset.contact;
+      document.getElementById('login-submit').focus();
+    });
+  }
+
+  Demo.me().then((session) => {
+    if (session) renderSignedIn(session); else renderSignedOut();
+  }, (err) => {
+    renderSignedOut();
+    Demo.showError('form-error', err);
+  });
+})();

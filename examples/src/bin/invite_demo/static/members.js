@@ -1,0 +1,251 @@
+// invite-rs demo: Enterprise > Members, the invite drawer and the Invitation Records.
+'use strict';
+
+(() => {
+  const PAGE_SIZE = 10;
+  const DEFAULT_ROLES = ['finance_admin', 'dev_admin', 'member'].map((role) => ({
+    role, description: Demo.ROLE_DESCRIPTIONS[role],
+  }));
+  const state = {
+    enterprise: null, // {id, name, certified}
+    status: '',
+    cursors: [null], // cursor of each page seen so far; the last is the current page
+    nextCursor: null,
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const api = (method, path, body) => Demo.api(method, path, body);
+  const invitationsPath = () => '/api/enterprises/' + encodeURIComponent(state.enterprise.id) + '/invitations';
+
+  // Create and resend answer the invitation with its one-time link.
+  const invitationOf = (data) => (data && data.invitation) || data;
+
+  function pageError(err) {
+    Demo.showError('page-error', err);
+  }
+
+  // ---- members ---------------------------------------------------------------------------
+
+  async function loadMembers() {
+    const data = await api('GET', '/me/enterprises/' + encodeURIComponent(state.enterprise.id) + '/members');
+    state.enterprise = data.enterprise;
+    $('enterprise-name').textContent = data.enterprise.name;
+    const badge = $('enterprise-certified');
+    badge.textContent = data.enterprise.certified ? 'Certified' : 'Not certified';
+    badge.className = 'badge ' + (data.enterprise.certified ? 'badge-ok' : 'badge-warn');
+    Demo.show('invite-uncertified', !data.enterprise.certified);
+    const rows = data.members.map((m) => Demo.el('tr', { 'data-testid': 'member-row' },
+      Demo.el('td', {}, Demo.el('span', { class: 'person' },
+        Demo.el('span', { class: 'avatar', text: (m.user.name || '?').slice(0, 1).toUpperCase() }),
+        m.user.name)),
+      Demo.el('td', { text: Demo.contactOf(m.user) }),
+      Demo.el('td', {}, Demo.roleBadge(m.role))));
+    $('members-table').tBodies[0].replaceChildren(...rows);
+    renderRoles(data.assignable_roles && data.assignable_roles.length ? data.assignable_roles : DEFAULT_ROLES);
+  }
+
+  function renderRoles(roles) {
+    const options = roles.map((r, index) => Demo.el('label', { class: 'role-option', 'data-testid': 'role-' + r.role },
+      Demo.el('input', { type: 'radio', name: 'role', value: r.role, checked: index === roles.length - 1 }),
+      Demo.el('span', {},
+        Demo.el('span', { class: 'name', text: r.role }),
+        Demo.el('span', { class: 'desc', text: r.description || Demo.ROLE_DESCRIPTIONS[r.role] || '' }))));
+    $('role-options').replaceChildren(...options);
+  }
+
+  // ---- invitation records ----------------------------------------------------------------
+
+  async function loadRecords() {
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    if (state.status) params.set('status', state.status);
+    const cursor = state.cursors[state.cursors.length - 1];
+    if (cursor) params.set('cursor', cursor);
+    const tbody = $('records-table').tBodies[0];
+    let page;
+    try {
+      page = await api('GET', invitationsPath() + '?' + params.toString());
+    } catch (err) {
+      tbody.replaceChildren(Demo.el('tr', {}, Demo.el('td', { class: 'empty', colspan: '6', text: err.message })));
+      return;
+    }
+    state.nextCursor = page.next_cursor || null;
+    const items = page.items || [];
+    if (items.length === 0) {
+      tbody.replaceChildren(Demo.el('tr', {}, Demo.el('td', {
+        class: 'empty', colspan: '6', 'data-testid': 'records-empty',
+        text: state.status ? 'No invitations with this status.' : 'No invitations yet. Click Invite to send one.',
+      })));
+    } else {
+      tbody.replaceChildren(...items.map(recordRow));
+    }
+    $('records-prev').disabled = state.cursors.length <= 1;
+    $('records-next').disabled = !state.nextCursor;
+    $('records-page').textContent = 'Page ' + state.cursors.length;
+  }
+
+  function recordRow(inv) {
+    const actions = Demo.el('td', { class: 'actions' });
+    if (inv.status === 'pending') {
+      actions.append(Demo.el('button', {
+        class: 'btn btn-small btn-danger', type: 'button', 'data-testid': 'record-revoke',
+        onclick: (event) => revoke(inv, event.currentTarget),
+      }, 'Revoke'));
+    }
+    if (inv.status === 'pending' || inv.status === 'expired') {
+      actions.append(Demo.el('button', {
+        class: 'btn btn-small', type: 'button', 'data-testid': 'record-resend',
+        onclick: (event) => resend(inv, event.currentTarget),
+      }, 'Resend'));
+    }
+    return Demo.el('tr', {
+      'data-testid': 'record-row', 'data-invitation-id': inv.id, 'data-contact': inv.contact, 'data-status': inv.status,
+    },
+    Demo.el('td', { 'data-testid': 'record-contact', text: inv.contact }),
+    Demo.el('td', {}, Demo.roleBadge(inv.role)),
+    Demo.el('td', { 'data-testid': 'record-status' }, Demo.statusBadge(inv.status)),
+    Demo.el('td', { text: Demo.formatDate(inv.sent_at) }),
+    Demo.el('td', { text: Demo.formatDate(inv.expires_at) }),
+    actions);
+  }
+
+  function notice(kind, text) {
+    const node = $('records-notice');
+    node.className = 'alert alert-' + kind;
+    node.textContent = text;
+    node.hidden = false;
+  }
+
+  function reloadFirstPage() {
+    state.cursors = [null];
+    return loadRecords();
+  }
+
+  async function revoke(inv, button) {
+    button.disabled = true;
+    Demo.show('resend-panel', false);
+    try {
+      await api('POST', invitationsPath() + '/' + encodeURIComponent(inv.id) + '/revoke');
+      notice('ok', 'Invitation to ' + inv.contact + ' revoked. Its link no longer works.');
+    } catch (err) {
+      notice('error', err.message);
+    }
+    await loadRecords();
+  }
+
+  async function resend(inv, button) {
+    button.disabled = true;
+    Demo.show('records-notice', false);
+    try {
+      const data = await api('POST', invitationsPath() + '/' + encodeURIComponent(inv.id) + '/resend');
+      $('resend-contact').textContent = invitationOf(data).contact || inv.contact;
+      $('resend-link').value = data.invite_url || '';
+      Demo.show('resend-panel', true);
+    } catch (err) {
+      notice('error', err.message);
+    }
+    await loadRecords();
+  }
+
+  // ---- the drawer ------------------------------------------------------------------------
+
+  function openDrawer() {
+    Demo.showError('invite-error', null);
+    Demo.show('invite-link-panel', false);
+    $('invite-contact').value = '';
+    $('invite-send').disabled = false;
+    Demo.show('drawer-overlay', true);
+    Demo.show('invite-drawer', true);
+    $('invite-contact').focus();
+  }
+
+  function closeDrawer() {
+    Demo.show('drawer-overlay', false);
+    Demo.show('invite-drawer', false);
+    $('invite-link').value = '';
+  }
+
+  async function sendInvitation(event) {
+    event.preventDefault();
+    Demo.showError('invite-error', null);
+    Demo.show('invite-link-panel', false);
+    const checked = document.querySelector('#role-options input[name=role]:checked');
+    const body = { contact: $('invite-contact').value.trim(), role: checked ? checked.value : '' };
+    const button = $('invite-send');
+    button.disabled = true;
+    try {
+      const data = await api('POST', invitationsPath(), body);
+      const inv = invitationOf(data);
+      $('invite-sent-to').textContent = inv.contact || body.contact;
+      $('invite-expires').textContent = Demo.formatDate(inv.expires_at);
+      $('invite-link').value = data.invite_url || '';
+      Demo.show('invite-link-panel', true);
+      $('invite-contact').value = '';
+      Demo.show('resend-panel', false);
+      Demo.show('records-notice', false);
+      await reloadFirstPage();
+    } catch (err) {
+      Demo.showError('invite-error', err);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ---- start -----------------------------------------------------------------------------
+
+  async function start() {
+    const session = await Demo.me();
+    if (!session) {
+      window.location.assign(Demo.signInUrl('/enterprise/members'));
+      return;
+    }
+    Demo.renderWho(session);
+    const admin = session.memberships.filter((m) => m.role === 'super_admin');
+    if (admin.length === 0) {
+      Demo.show('not-admin', true);
+      return;
+    }
+    const wanted = new URLSearchParams(window.location.search).get('enterprise');
+    const chosen = admin.find((m) => m.enterprise_id === wanted) || admin[0];
+    state.enterprise = { id: chosen.enterprise_id, name: chosen.enterprise_name, certified: true };
+    if (admin.length > 1) {
+      const select = $('enterprise-select');
+      select.replaceChildren(...admin.map((m) => Demo.el('option', {
+        value: m.enterprise_id, selected: m.enterprise_id === chosen.enterprise_id, text: m.enterprise_name,
+      })));
+      select.addEventListener('change', () => {
+        window.location.assign('/enterprise/members?enterprise=' + encodeURIComponent(select.value));
+      });
+      Demo.show(select, true);
+    }
+    await loadMembers();
+    Demo.show('members-page', true);
+    await loadRecords();
+  }
+
+  $('invite-open').addEventListener('click', openDrawer);
+  $('drawer-close').addEventListener('click', closeDrawer);
+  $('drawer-cancel').addEventListener('click', closeDrawer);
+  $('drawer-overlay').addEventListener('click', closeDrawer);
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !$('invite-drawer').hidden) closeDrawer();
+  });
+  $('invite-form').addEventListener('submit', sendInvitation);
+  $('invite-copy').addEventListener('click', (event) => Demo.copyToClipboard($('invite-link'), event.currentTarget));
+  $('resend-copy').addEventListener('click', (event) => Demo.copyToClipboard($('resend-link'), event.currentTarget));
+  $('records-status').addEventListener('change', (event) => {
+    state.status = event.target.value;
+    reloadFirstPage();
+  });
+  $('records-next').addEventListener('click', () => {
+    if (!state.nextCursor) return;
+    state.cursors.push(state.nextCursor);
+    loadRecords();
+  });
+  $('records-prev').addEventListener('click', () => {
+    if (state.cursors.length <= 1) return;
+    state.cursors.pop();
+    loadRecords();
+  });
+
+  start().catch(pageError);
+})();
