@@ -22,8 +22,8 @@
 //! ## Example
 //!
 //! ```
-//! # #[cfg(feature = "test-support")]
-//! # async fn demo() -> Result<(), invite_core::InviteError> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), invite_core::InviteError> {
 //! use std::sync::Arc;
 //! use invite_core::testing::{MemoryStore, RecordingNotifier, seed};
 //! use invite_core::{Invitations, SendInvitation, ViewState};
@@ -42,7 +42,11 @@
 //!     .await?;
 //! let token = sent.link.token().to_owned();
 //!
-//! // Bob opens the link and accepts.
+//! // Bob opens the link and accepts; Mallory could not have.
+//! assert_eq!(
+//!     invitations.accept(&token, &world.mallory).await.unwrap_err().code(),
+//!     "account_mismatch"
+//! );
 //! let view = invitations.view(&token, Some(&world.bob)).await?;
 //! assert_eq!(view.state, ViewState::InvitationInfo);
 //! let accepted = invitations.accept(&token, &world.bob).await?;
