@@ -1,0 +1,47 @@
+//! Property tests of contact parsing (SPEC S3, X4, X8).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use invite_core::testing::strategies;
+use invite_core::{ContactKind, ContactPolicy};
+use proptest::prelude::*;
+
+proptest! {
+    #[test]
+    fn spellings_of_one_person_normalize_alike(a in strategies::email(), b in strategies::email()) {
+        // SPEC S3: the same person written two ways is the same contact.
+        let policy = ContactPolicy::default();
+        let (x, y) = (policy.parse(&a).unwrap(), policy.parse(&b).unwrap());
+        let same_person = a.trim().to_ascii_lowercase() == b.trim().to_ascii_lowercase();
+        prop_assert_eq!(x.normalized() == y.normalized(), same_person);
+        prop_assert_eq!(x.kind(), ContactKind::Email);
+        prop_assert_eq!(x.entered(), a.trim());
+    }
+
+    #[test]
+    fn phone_spellings_normalize_to_e164(p in strategies::phone()) {
+        // SPEC S3
+        let contact = ContactPolicy::default().parse(&p).unwrap();
+        prop_assert_eq!(contact.kind(), ContactKind::Phone);
+        prop_assert!(contact.normalized().starts_with("+1"));
+        prop_assert_eq!(contact.normalized().len(), 12);
+    }
+
+    #[test]
+    fn any_text_parses_or_is_refused_without_panic(s in strategies::junk_contact()) {
+        // SPEC X4: no input makes parsing panic; what parses is normalized and bounded.
+        if let Ok(contact) = ContactPolicy::default().parse(&s) {
+            prop_assert!(contact.normalized().len() <= 254);
+            prop_assert!(contact.normalized().is_ascii());
+            prop_assert!(!contact.masked().is_empty());
+        }
+    }
+
+    #[test]
+    fn normalizing_is_idempotent(s in strategies::contact()) {
+        // SPEC S3: parsing the normalized form gives itself.
+        let policy = ContactPolicy::default();
+        let once = policy.parse(&s).unwrap();
+        let twice = policy.parse(once.normalized()).unwrap();
+        prop_assert_eq!(once.normalized(), twice.normalized());
+    }
+}
