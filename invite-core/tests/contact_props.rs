@@ -11,7 +11,7 @@ proptest! {
         // SPEC S3: the same person written two ways is the same contact.
         let policy = ContactPolicy::default();
         let (x, y) = (policy.parse(&a).unwrap(), policy.parse(&b).unwrap());
-        let same_person = a.trim().to_ascii_lowercase() == b.trim().to_ascii_lowercase();
+        let same_person = a.trim().eq_ignore_ascii_case(b.trim());
         prop_assert_eq!(x.normalized() == y.normalized(), same_person);
         prop_assert_eq!(x.kind(), ContactKind::Email);
         prop_assert_eq!(x.entered(), a.trim());
