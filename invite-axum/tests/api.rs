@@ -1,0 +1,857 @@
+//! The HTTP contract of SPEC §6, in process (`tower::ServiceExt::oneshot`), against the
+//! in-memory store and SQLite: every success row of the route table and every row of the
+//! error table, each reached by a request that really produces it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use chrono::{DateTime, TimeDelta};
+use common::{App, BASE_URL};
+use invite_core::Role;
+use serde_json::json;
+use uuid::Uuid;
+
+/// Runs each case against every backend.
+macro_rules! every_backend {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $case() { super::$case(super::common::memory().await).await })*
+        }
+        mod sqlite {
+            $(#[tokio::test] async fn $case() { super::$case(super::common::sqlite().await).await })*
+        }
+    };
+}
+
+every_backend!(
+    create_answers_201_with_link_once,
+    list_pages_newest_first_with_derived_status,
+    revoke_then_not_pending,
+    resend_issues_new_link_and_kills_old,
+    view_states_and_viewers,
+    accept_makes_member_then_already_accepted,
+    reject_then_already_rejected,
+    wrong_account_is_account_mismatch,
+    accept_when_already_member,
+    signed_out_is_not_authenticated_except_view,
+    tenant_isolation,
+    uncertified_enterprise,
+    contact_and_role_errors,
+    duplicates_and_members,
+    expired_links_are_gone,
+    malformed_requests_are_invalid_request,
+    unknown_routes_are_not_found,
+    invite_url_ignores_host_header,
+);
+
+fn is_rfc3339_utc(value: &serde_json::Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|s| s.ends_with('Z') && DateTime::parse_from_rfc3339(s).is_ok())
+}
+
+async fn create_answers_201_with_link_once(app: App) {
+    // SPEC §6 create row, S5, X2
+    let answer = app.invite("  Bob@Example.com ", "dev_admin").await;
+    answer.no_store();
+    let body = answer.ok(StatusCode::CREATED);
+    assert_eq!(body["enterprise_id"], app.world.acme.id.to_string());
+    assert_eq!(body["contact"], "Bob@Example.com", "as entered, trimmed");
+    assert_eq!(body["contact_kind"], "email");
+    assert_eq!(body["role"], "dev_admin");
+    assert_eq!(body["status"], "pending");
+    assert_eq!(body["invited_by"]["user_id"], app.world.alice.id.to_string());
+    assert_eq!(body["invited_by"]["name"], "Alice Admin");
+    assert_eq!(body["delivery"], "delivered");
+    assert!(body["responded_at"].is_null());
+    for field in ["sent_at", "expires_at", "last_sent_at"] {
+        assert!(is_rfc3339_utc(&body[field]), "{field}: {body}");
+    }
+    assert!(Uuid::parse_str(body["id"].as_str().unwrap()).is_ok());
+    let url = body["invite_url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{BASE_URL}/invite?token=")), "{url}");
+    // SPEC §6: never a token or digest besides invite_url.
+    let text = body.to_string();
+    assert!(!text.contains("digest"));
+    assert_eq!(text.matches(&answer.token()).count(), 1);
+    assert_eq!(app.notifier.last_token(), Some(answer.token()));
+
+    // Phone contacts, and a custom expiry (SPEC S3, S6).
+    let carol = app
+        .post(
+            &app.acme_invitations(),
+            Some(&app.world.alice),
+            json!({"contact": "+1 (415) 555-0100", "role": "member", "expires_in_seconds": 3600}),
+        )
+        .await;
+    let body = carol.ok(StatusCode::CREATED);
+    assert_eq!(body["contact_kind"], "phone");
+    assert_eq!(body["contact"], "+1 (415) 555-0100");
+    let sent = DateTime::parse_from_rfc3339(body["sent_at"].as_str().unwrap()).unwrap();
+    let expires = DateTime::parse_from_rfc3339(body["expires_at"].as_str().unwrap()).unwrap();
+    assert_eq!(expires - sent, TimeDelta::hours(1));
+}
+
+async fn list_pages_newest_first_with_derived_status(app: App) {
+    // SPEC §6 list row, R1, §1 (derived expired)
+    let bob = app.invite("bob@example.com", "member").await;
+    app.clock.advance(TimeDelta::seconds(1));
+    app.invite("mallory@example.com", "finance_admin").await;
+    app.clock.advance(TimeDelta::seconds(1));
+    app.invite("+14155550100", "dev_admin").await;
+
+    let uri = app.acme_invitations();
+    let all = app.get(&uri, Some(&app.world.alice)).await;
+    let body = all.ok(StatusCode::OK);
+    let contacts: Vec<_> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["contact"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        contacts,
+        ["+14155550100", "mallory@example.com", "bob@example.com"]
+    );
+    assert!(body["next_cursor"].is_null());
+    assert!(
+        !body.to_string().contains("invite_url"),
+        "SPEC S5: the link is never listed"
+    );
+
+    // Keyset pages of one.
+    let first = app.get(&format!("{uri}?limit=1"), Some(&app.world.alice)).await;
+    let first = first.ok(StatusCode::OK).clone();
+    assert_eq!(first["items"].as_array().unwrap().len(), 1);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = app
+        .get(&format!("{uri}?limit=1&cursor={cursor}"), Some(&app.world.alice))
+        .await;
+    assert_eq!(
+        second.ok(StatusCode::OK)["items"][0]["contact"],
+        "mallory@example.com"
+    );
+
+    // Empty values count as absent (the SPEC writes `?status=&limit=&cursor=`).
+    let blank = app
+        .get(&format!("{uri}?status=&limit=&cursor="), Some(&app.world.alice))
+        .await;
+    assert_eq!(blank.ok(StatusCode::OK)["items"].as_array().unwrap().len(), 3);
+
+    // Revoke Bob's; filter by status.
+    let id = bob.body["id"].as_str().unwrap();
+    app.post(&format!("{uri}/{id}/revoke"), Some(&app.world.alice), json!({}))
+        .await
+        .ok(StatusCode::OK);
+    let revoked = app
+        .get(&format!("{uri}?status=revoked"), Some(&app.world.alice))
+        .await;
+    let items = revoked.ok(StatusCode::OK)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], id);
+
+    // SPEC §1: past expiry, a stored `pending` reads `expired`, in rows and in the filter.
+    app.clock.advance(TimeDelta::days(8));
+    let expired = app
+        .get(&format!("{uri}?status=expired"), Some(&app.world.alice))
+        .await;
+    let items = expired.ok(StatusCode::OK)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2);
+    assert!(items.iter().all(|i| i["status"] == "expired"));
+    let pending = app
+        .get(&format!("{uri}?status=pending"), Some(&app.world.alice))
+        .await;
+    assert_eq!(pending.ok(StatusCode::OK)["items"].as_array().unwrap().len(), 0);
+}
+
+async fn revoke_then_not_pending(app: App) {
+    // SPEC §6 revoke row, R2
+    let sent = app.invite("bob@example.com", "member").await;
+    let token = sent.token();
+    let uri = format!(
+        "{}/{}/revoke",
+        app.acme_invitations(),
+        sent.body["id"].as_str().unwrap()
+    );
+    let revoked = app.post(&uri, Some(&app.world.alice), json!({})).await;
+    assert_eq!(revoked.ok(StatusCode::OK)["status"], "revoked");
+    assert!(revoked.body.get("invite_url").is_none());
+    // The link is invalid at once (SPEC R2, A1).
+    app.post(
+        "/invitations/accept",
+        Some(&app.world.bob),
+        json!({"token": token}),
+    )
+    .await
+    .error(StatusCode::GONE, "invalid_or_expired");
+    // SPEC error table: invitation_not_pending 409.
+    app.post(&uri, Some(&app.world.alice), json!({}))
+        .await
+        .error(StatusCode::CONFLICT, "invitation_not_pending");
+    // Revoke also works without any body.
+    app.call(Method::POST, &uri, Some(&app.world.alice), None)
+        .await
+        .error(StatusCode::CONFLICT, "invitation_not_pending");
+}
+
+async fn resend_issues_new_link_and_kills_old(app: App) {
+    // SPEC §6 resend row, R3, X2
+    let sent = app.invite("bob@example.com", "member").await;
+    let old = sent.token();
+    let uri = format!(
+        "{}/{}/resend",
+        app.acme_invitations(),
+        sent.body["id"].as_str().unwrap()
+    );
+    app.clock.advance(TimeDelta::days(8)); // expired invitations can be resent too
+    let resent = app.post(&uri, Some(&app.world.alice), json!({})).await;
+    resent.no_store();
+    let body = resent.ok(StatusCode::OK);
+    assert_eq!(body["status"], "pending");
+    assert_ne!(body["last_sent_at"], body["sent_at"]);
+    let new = resent.token();
+    assert_ne!(new, old);
+    let view_old = app.post("/invitations/view", None, json!({"token": old})).await;
+    assert_eq!(view_old.ok(StatusCode::OK)["state"], "invalid_or_expired");
+    let view_new = app.post("/invitations/view", None, json!({"token": new})).await;
+    assert_eq!(view_new.ok(StatusCode::OK)["state"], "invitation_info");
+    // Accepted invitations cannot be resent.
+    app.post("/invitations/accept", Some(&app.world.bob), json!({"token": new}))
+        .await
+        .ok(StatusCode::OK);
+    app.post(&uri, Some(&app.world.alice), json!({}))
+        .await
+        .error(StatusCode::CONFLICT, "invitation_not_pending");
+}
+
+async fn view_states_and_viewers(app: App) {
+    // SPEC §6 view row, A1–A4, A9, X2
+    let token = app.invite("bob@example.com", "dev_admin").await.token();
+    let signed_out = app.post("/invitations/view", None, json!({"token": token})).await;
+    signed_out.no_store();
+    let body = signed_out.ok(StatusCode::OK);
+    assert_eq!(body["state"], "invitation_info");
+    assert_eq!(body["viewer"], "signed_out");
+    assert_eq!(body["invitation"]["enterprise_name"], "Acme Robotics");
+    assert_eq!(body["invitation"]["inviter_name"], "Alice Admin");
+    assert_eq!(body["invitation"]["role"], "dev_admin");
+    assert_eq!(body["invitation"]["contact_masked"], "b***@example.com");
+    assert!(is_rfc3339_utc(&body["invitation"]["expires_at"]));
+
+    let matching = app
+        .post("/invitations/view", Some(&app.world.bob), json!({"token": token}))
+        .await;
+    assert_eq!(matching.ok(StatusCode::OK)["viewer"], "matching");
+    let mismatch = app
+        .post(
+            "/invitations/view",
+            Some(&app.world.mallory),
+            json!({"token": token}),
+        )
+        .await;
+    assert_eq!(mismatch.ok(StatusCode::OK)["viewer"], "mismatch");
+
+    // An unknown token is a state, not an error, and has no details (SPEC A1).
+    let unknown = app
+        .post("/invitations/view", None, json!({"token": "nope"}))
+        .await;
+    let body = unknown.ok(StatusCode::OK);
+    assert_eq!(body["state"], "invalid_or_expired");
+    assert!(body.get("invitation").is_none());
+    unknown.no_store();
+
+    // Viewing changed nothing (SPEC A9); after accepting, the state is `accepted`.
+    app.post(
+        "/invitations/accept",
+        Some(&app.world.bob),
+        json!({"token": token}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    let after = app.post("/invitations/view", None, json!({"token": token})).await;
+    assert_eq!(after.ok(StatusCode::OK)["state"], "accepted");
+
+    let rejected = app.invite("mallory@example.com", "member").await.token();
+    app.post(
+        "/invitations/reject",
+        Some(&app.world.mallory),
+        json!({"token": rejected}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    let after = app
+        .post("/invitations/view", None, json!({"token": rejected}))
+        .await;
+    assert_eq!(after.ok(StatusCode::OK)["state"], "rejected");
+}
+
+async fn accept_makes_member_then_already_accepted(app: App) {
+    // SPEC §6 accept row, A5, A6, X2
+    let token = app.invite("BOB@example.com", "finance_admin").await.token();
+    let accepted = app
+        .post(
+            "/invitations/accept",
+            Some(&app.world.bob),
+            json!({"token": token}),
+        )
+        .await;
+    accepted.no_store();
+    let body = accepted.ok(StatusCode::OK);
+    assert_eq!(body["enterprise_id"], app.world.acme.id.to_string());
+    assert_eq!(body["enterprise_name"], "Acme Robotics");
+    assert_eq!(body["role"], "finance_admin");
+    assert_eq!(body["invitation"]["status"], "accepted");
+    assert!(is_rfc3339_utc(&body["invitation"]["responded_at"]));
+    let role = app
+        .invitations
+        .directory()
+        .role_of(app.world.acme.id, app.world.bob.id)
+        .await
+        .unwrap();
+    assert_eq!(role, Some(Role::FinanceAdmin));
+    // SPEC error table: already_accepted 409.
+    let again = app
+        .post(
+            "/invitations/accept",
+            Some(&app.world.bob),
+            json!({"token": token}),
+        )
+        .await;
+    again.error(StatusCode::CONFLICT, "already_accepted");
+    again.no_store();
+    app.post(
+        "/invitations/reject",
+        Some(&app.world.bob),
+        json!({"token": token}),
+    )
+    .await
+    .error(StatusCode::CONFLICT, "already_accepted");
+}
+
+async fn reject_then_already_rejected(app: App) {
+    // SPEC §6 reject row, A7, A6
+    let token = app.invite("bob@example.com", "member").await.token();
+    let rejected = app
+        .post(
+            "/invitations/reject",
+            Some(&app.world.bob),
+            json!({"token": token}),
+        )
+        .await;
+    rejected.no_store();
+    assert_eq!(rejected.ok(StatusCode::OK)["invitation"]["status"], "rejected");
+    let role = app
+        .invitations
+        .directory()
+        .role_of(app.world.acme.id, app.world.bob.id)
+        .await
+        .unwrap();
+    assert_eq!(role, None, "SPEC A7: no membership");
+    // SPEC error table: already_rejected 409.
+    app.post(
+        "/invitations/accept",
+        Some(&app.world.bob),
+        json!({"token": token}),
+    )
+    .await
+    .error(StatusCode::CONFLICT, "already_rejected");
+}
+
+async fn wrong_account_is_account_mismatch(app: App) {
+    // SPEC A4, error table: account_mismatch 403
+    let token = app.invite("bob@example.com", "member").await.token();
+    for route in ["/invitations/accept", "/invitations/reject"] {
+        app.post(route, Some(&app.world.mallory), json!({"token": token}))
+            .await
+            .error(StatusCode::FORBIDDEN, "account_mismatch");
+    }
+    // SPEC A9: the invitation is still pending for Bob.
+    app.post(
+        "/invitations/accept",
+        Some(&app.world.bob),
+        json!({"token": token}),
+    )
+    .await
+    .ok(StatusCode::OK);
+}
+
+async fn accept_when_already_member(app: App) {
+    // SPEC A8, error table: already_member 409 on accept
+    let token = app.invite("bob@example.com", "member").await.token();
+    app.invitations
+        .directory()
+        .add_member(app.world.acme.id, app.world.bob.id, Role::DevAdmin)
+        .await
+        .unwrap();
+    app.post(
+        "/invitations/accept",
+        Some(&app.world.bob),
+        json!({"token": token}),
+    )
+    .await
+    .error(StatusCode::CONFLICT, "already_member");
+    let role = app
+        .invitations
+        .directory()
+        .role_of(app.world.acme.id, app.world.bob.id)
+        .await
+        .unwrap();
+    assert_eq!(role, Some(Role::DevAdmin), "SPEC A8: role unchanged");
+}
+
+async fn signed_out_is_not_authenticated_except_view(app: App) {
+    // SPEC §6 "who", error table: not_authenticated 401; A2
+    let sent = app.invite("bob@example.com", "member").await;
+    let token = sent.token();
+    let id = sent.body["id"].as_str().unwrap();
+    let list = app.acme_invitations();
+    app.post(
+        &list,
+        None,
+        json!({"contact": "carol@example.com", "role": "member"}),
+    )
+    .await
+    .error(StatusCode::UNAUTHORIZED, "not_authenticated");
+    app.get(&list, None)
+        .await
+        .error(StatusCode::UNAUTHORIZED, "not_authenticated");
+    for action in ["revoke", "resend"] {
+        app.post(&format!("{list}/{id}/{action}"), None, json!({}))
+            .await
+            .error(StatusCode::UNAUTHORIZED, "not_authenticated");
+    }
+    for route in ["/invitations/accept", "/invitations/reject"] {
+        app.post(route, None, json!({"token": token}))
+            .await
+            .error(StatusCode::UNAUTHORIZED, "not_authenticated");
+    }
+    // An unknown session is signed out too.
+    let stranger = invite_core::testing::seed::user("Stranger", "stranger@example.com").unwrap();
+    app.post("/invitations/accept", Some(&stranger), json!({"token": token}))
+        .await
+        .error(StatusCode::UNAUTHORIZED, "not_authenticated");
+    let view = app.post("/invitations/view", None, json!({"token": token})).await;
+    assert_eq!(view.ok(StatusCode::OK)["viewer"], "signed_out");
+}
+
+async fn tenant_isolation(app: App) {
+    // SPEC X3, S1: Grace (super admin of Globex) has no power over Acme.
+    let sent = app.invite("bob@example.com", "member").await;
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+    let acme = app.acme_invitations();
+    let grace = Some(&app.world.grace);
+    app.get(&acme, grace)
+        .await
+        .error(StatusCode::FORBIDDEN, "forbidden");
+    app.post(
+        &acme,
+        grace,
+        json!({"contact": "carol@example.com", "role": "member"}),
+    )
+    .await
+    .error(StatusCode::FORBIDDEN, "forbidden");
+    for action in ["revoke", "resend"] {
+        app.post(&format!("{acme}/{id}/{action}"), grace, json!({}))
+            .await
+            .error(StatusCode::FORBIDDEN, "forbidden");
+        // SPEC X3: Acme's invitation id under Globex's path is not_found.
+        let globex = format!("/enterprises/{}/invitations/{id}/{action}", app.world.globex.id);
+        app.post(&globex, grace, json!({}))
+            .await
+            .error(StatusCode::NOT_FOUND, "not_found");
+    }
+    // Globex's records never show Acme's invitation.
+    let globex_list = format!("/enterprises/{}/invitations", app.world.globex.id);
+    let page = app.get(&globex_list, grace).await;
+    assert_eq!(page.ok(StatusCode::OK)["items"], json!([]));
+    // A user with no membership, and a member who is not super admin, are forbidden.
+    app.get(&acme, Some(&app.world.bob))
+        .await
+        .error(StatusCode::FORBIDDEN, "forbidden");
+    app.invitations
+        .directory()
+        .add_member(app.world.acme.id, app.world.carol.id, Role::DevAdmin)
+        .await
+        .unwrap();
+    app.get(&acme, Some(&app.world.carol))
+        .await
+        .error(StatusCode::FORBIDDEN, "forbidden");
+    // An unknown enterprise is forbidden, not a leak of which ids exist.
+    app.get(
+        &format!("/enterprises/{}/invitations", Uuid::new_v4()),
+        Some(&app.world.alice),
+    )
+    .await
+    .error(StatusCode::FORBIDDEN, "forbidden");
+    // An unknown invitation id of Acme is not_found.
+    app.post(
+        &format!("{acme}/{}/revoke", Uuid::new_v4()),
+        Some(&app.world.alice),
+        json!({}),
+    )
+    .await
+    .error(StatusCode::NOT_FOUND, "not_found");
+}
+
+async fn uncertified_enterprise(app: App) {
+    // SPEC S2, error table: enterprise_not_certified 403
+    let uri = format!("/enterprises/{}/invitations", app.world.unverified.id);
+    app.post(
+        &uri,
+        Some(&app.world.uma),
+        json!({"contact": "bob@example.com", "role": "member"}),
+    )
+    .await
+    .error(StatusCode::FORBIDDEN, "enterprise_not_certified");
+    let page = app.get(&uri, Some(&app.world.uma)).await;
+    assert_eq!(
+        page.ok(StatusCode::OK)["items"],
+        json!([]),
+        "SPEC S2: nothing written"
+    );
+    assert!(app.notifier.deliveries().is_empty(), "SPEC S2: nothing sent");
+}
+
+async fn contact_and_role_errors(app: App) {
+    // SPEC S3, S4, X8, error table: invalid_contact and role_not_assignable 422
+    let uri = app.acme_invitations();
+    let alice = Some(&app.world.alice);
+    for contact in [
+        "not-an-email@",
+        "bob@@example.com",
+        "4155550100",
+        "ıan@example.com",
+        "",
+    ] {
+        app.post(&uri, alice, json!({"contact": contact, "role": "member"}))
+            .await
+            .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_contact");
+    }
+    for role in ["super_admin", "owner", ""] {
+        app.post(&uri, alice, json!({"contact": "bob@example.com", "role": role}))
+            .await
+            .error(StatusCode::UNPROCESSABLE_ENTITY, "role_not_assignable");
+    }
+}
+
+async fn duplicates_and_members(app: App) {
+    // SPEC S7, error table: duplicate_pending and already_member 409
+    app.invite("bob@example.com", "member").await;
+    let uri = app.acme_invitations();
+    let alice = Some(&app.world.alice);
+    app.post(
+        &uri,
+        alice,
+        json!({"contact": "BOB@EXAMPLE.COM", "role": "dev_admin"}),
+    )
+    .await
+    .error(StatusCode::CONFLICT, "duplicate_pending");
+    app.post(
+        &uri,
+        alice,
+        json!({"contact": "alice@example.com", "role": "member"}),
+    )
+    .await
+    .error(StatusCode::CONFLICT, "already_member");
+}
+
+async fn expired_links_are_gone(app: App) {
+    // SPEC §1, A1, error table: invalid_or_expired 410
+    let token = app.invite("bob@example.com", "member").await.token();
+    app.clock.advance(TimeDelta::days(7));
+    let view = app
+        .post("/invitations/view", Some(&app.world.bob), json!({"token": token}))
+        .await;
+    assert_eq!(view.ok(StatusCode::OK)["state"], "invalid_or_expired");
+    for route in ["/invitations/accept", "/invitations/reject"] {
+        app.post(route, Some(&app.world.bob), json!({"token": token}))
+            .await
+            .error(StatusCode::GONE, "invalid_or_expired");
+    }
+    // Unknown and malformed tokens are the same state (SPEC A1).
+    for bad in ["", "x", &"A".repeat(43), &"é".repeat(500)] {
+        app.post("/invitations/accept", Some(&app.world.bob), json!({"token": bad}))
+            .await
+            .error(StatusCode::GONE, "invalid_or_expired");
+    }
+}
+
+async fn malformed_requests_are_invalid_request(app: App) {
+    // SPEC X4, X8, X9, error table: invalid_request 400
+    let uri = app.acme_invitations();
+    let alice = &app.world.alice;
+    let raw = |method: Method, uri: &str, content_type: Option<&str>, body: &str| {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("x-user-id", alice.id.to_string());
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        request.body(Body::from(body.to_owned())).unwrap()
+    };
+    let json_ct = Some("application/json");
+    let bodies = [
+        (json_ct, "{"),                                   // bad JSON
+        (json_ct, ""),                                    // empty
+        (json_ct, r#"{"contact": 5, "role": "member"}"#), // wrong type
+        (json_ct, r#"{"role": "member"}"#),               // missing field
+        (
+            json_ct,
+            r#"{"contact": "b@example.com", "role": "member", "status": "accepted"}"#,
+        ), // X9
+        (
+            json_ct,
+            r#"{"contact": ["b@example.com", "c@example.com"], "role": "member"}"#,
+        ), // X8 array
+        (
+            json_ct,
+            r#"{"contact": "b@example.com", "role": "member", "expires_in_seconds": -1}"#,
+        ),
+        (
+            json_ct,
+            r#"{"contact": "b@example.com", "role": "member", "expires_in_seconds": 1}"#,
+        ), // S6 bounds
+        (
+            json_ct,
+            r#"{"contact": "b@example.com", "role": "member", "expires_in_seconds": 99999999999}"#,
+        ),
+        (json_ct, "[]"),
+        (json_ct, "null"),
+        (
+            Some("text/plain"),
+            r#"{"contact": "b@example.com", "role": "member"}"#,
+        ), // content type
+        (None, r#"{"contact": "b@example.com", "role": "member"}"#),
+    ];
+    for (content_type, body) in bodies {
+        app.raw(raw(Method::POST, &uri, content_type, body))
+            .await
+            .error(StatusCode::BAD_REQUEST, "invalid_request");
+    }
+    // Too large a body.
+    let huge = format!(
+        r#"{{"contact": "{}@example.com", "role": "member"}}"#,
+        "a".repeat(100_000)
+    );
+    app.raw(raw(Method::POST, &uri, json_ct, &huge))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_request");
+    // Token bodies.
+    for body in [
+        r#"{"token": 1}"#,
+        r#"{"tok": "x"}"#,
+        r#"{"token": "x", "extra": 1}"#,
+        "{}",
+    ] {
+        for route in ["/invitations/view", "/invitations/accept", "/invitations/reject"] {
+            app.raw(raw(Method::POST, route, json_ct, body))
+                .await
+                .error(StatusCode::BAD_REQUEST, "invalid_request");
+        }
+    }
+    // Bad path UUIDs.
+    for path in [
+        "/enterprises/not-a-uuid/invitations".to_owned(),
+        format!("{uri}/42/revoke"),
+        format!("{uri}/{}x/resend", Uuid::new_v4()),
+    ] {
+        let method = if path.ends_with("invitations") {
+            Method::GET
+        } else {
+            Method::POST
+        };
+        app.raw(raw(method, &path, json_ct, "{}"))
+            .await
+            .error(StatusCode::BAD_REQUEST, "invalid_request");
+    }
+    // Bad query strings; an unknown status filter value (SPEC R1).
+    for query in [
+        "status=bogus",
+        "limit=abc",
+        "limit=0",
+        "limit=101",
+        "limit=-1",
+        "cursor=%%%",
+        "cursor=bm90LWEtY3Vyc29y",
+        "unknown=1",
+        "status=pending&status=revoked",
+    ] {
+        app.get(&format!("{uri}?{query}"), Some(alice))
+            .await
+            .error(StatusCode::BAD_REQUEST, "invalid_request");
+    }
+}
+
+async fn unknown_routes_are_not_found(app: App) {
+    // SPEC §6: unknown routes inside the router are not_found JSON
+    for (method, path) in [
+        (Method::GET, "/"),
+        (Method::GET, "/nope"),
+        (Method::GET, "/invitations/view"),
+        (Method::DELETE, "/invitations/accept"),
+        (Method::POST, "/enterprises"),
+        (Method::PUT, "/openapi.json"),
+    ] {
+        app.call(method, path, Some(&app.world.alice), None)
+            .await
+            .error(StatusCode::NOT_FOUND, "not_found");
+    }
+    // Nested under a prefix, as a host mounts it.
+    let host = axum::Router::new().nest("/api", app.router.clone());
+    let nested = App {
+        router: host,
+        world: app.world.clone(),
+        clock: app.clock.clone(),
+        notifier: app.notifier.clone(),
+        invitations: app.invitations.clone(),
+    };
+    nested
+        .get("/api/nope", None)
+        .await
+        .error(StatusCode::NOT_FOUND, "not_found");
+    let view = nested
+        .post("/api/invitations/view", None, json!({"token": "x"}))
+        .await;
+    assert_eq!(view.ok(StatusCode::OK)["state"], "invalid_or_expired");
+}
+
+async fn invite_url_ignores_host_header(app: App) {
+    // SPEC X10: the link comes from the configured base URL, never the Host header.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(app.acme_invitations())
+        .header("host", "evil.example")
+        .header("x-forwarded-host", "evil.example")
+        .header("x-user-id", app.world.alice.id.to_string())
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"contact": "bob@example.com", "role": "member"}"#))
+        .unwrap();
+    let answer = app.raw(request).await;
+    let body = answer.ok(StatusCode::CREATED);
+    assert!(body["invite_url"].as_str().unwrap().starts_with(BASE_URL));
+    assert!(!body.to_string().contains("evil"));
+}
+
+#[tokio::test]
+async fn internal_errors_say_nothing() {
+    // SPEC §6 error table: internal 500 with no details (STYLE 5)
+    let store = Arc::new(common::flaky::FlakyStore::default());
+    let app = common::app_with(store.clone(), |api| api).await;
+    let token = app.invite("bob@example.com", "member").await.token();
+    store.failing.store(true, Ordering::SeqCst);
+    for answer in [
+        app.post("/invitations/view", None, json!({"token": token})).await,
+        app.post(
+            "/invitations/accept",
+            Some(&app.world.bob),
+            json!({"token": token}),
+        )
+        .await,
+        app.get(&app.acme_invitations(), Some(&app.world.alice)).await,
+    ] {
+        answer.error(StatusCode::INTERNAL_SERVER_ERROR, "internal");
+        assert_eq!(answer.body["error"]["message"], "internal error");
+        assert!(!answer.body.to_string().contains("reset"));
+    }
+    store.failing.store(false, Ordering::SeqCst);
+    let view = app.post("/invitations/view", None, json!({"token": token})).await;
+    assert_eq!(view.ok(StatusCode::OK)["state"], "invitation_info");
+}
+
+#[tokio::test]
+async fn token_lookups_are_rate_limited_per_client() {
+    // SPEC X6, error table: rate_limited 429
+    let app = common::rate_limited(3).await;
+    let view = |client: &'static str| {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri("/invitations/view")
+            .header("content-type", "application/json")
+            .header("x-client", client)
+            .body(Body::from(r#"{"token": "x"}"#))
+            .unwrap();
+        app.raw(request)
+    };
+    for _ in 0..3 {
+        assert_eq!(view("a").await.ok(StatusCode::OK)["state"], "invalid_or_expired");
+    }
+    let limited = view("a").await;
+    limited.error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let retry: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    limited.no_store();
+    // Another client is not affected.
+    assert_eq!(view("b").await.ok(StatusCode::OK)["state"], "invalid_or_expired");
+    // Accept and reject share the limit; inviter routes are not limited.
+    let accept = Request::builder()
+        .method(Method::POST)
+        .uri("/invitations/accept")
+        .header("content-type", "application/json")
+        .header("x-client", "a")
+        .body(Body::from(r#"{"token": "x"}"#))
+        .unwrap();
+    app.raw(accept)
+        .await
+        .error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    for _ in 0..5 {
+        app.get(&app.acme_invitations(), Some(&app.world.alice))
+            .await
+            .ok(StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn no_rate_limit_by_default() {
+    // SPEC X6 is the host's choice: off unless configured.
+    let app = common::memory().await;
+    for _ in 0..50 {
+        let view = app.post("/invitations/view", None, json!({"token": "x"})).await;
+        assert_eq!(view.ok(StatusCode::OK)["state"], "invalid_or_expired");
+    }
+}
+
+#[tokio::test]
+async fn openapi_document_lists_every_route() {
+    // SPEC §6 route table, as an OpenAPI 3.1 document
+    let app = common::memory().await;
+    let answer = app.get("/openapi.json", None).await;
+    let doc = answer.ok(StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/enterprises/{enterprise_id}/invitations", "post"),
+        ("/enterprises/{enterprise_id}/invitations", "get"),
+        ("/enterprises/{enterprise_id}/invitations/{id}/revoke", "post"),
+        ("/enterprises/{enterprise_id}/invitations/{id}/resend", "post"),
+        ("/invitations/view", "post"),
+        ("/invitations/accept", "post"),
+        ("/invitations/reject", "post"),
+    ] {
+        assert!(paths[path].get(method).is_some(), "{method} {path}");
+    }
+    assert_eq!(paths.len(), 6);
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+#[tokio::test]
+async fn notifier_failure_is_visible_and_resendable() {
+    // SPEC S8: delivery failed, invitation kept, resend works
+    let app = common::memory().await;
+    app.notifier.fail(true);
+    let sent = app.invite("bob@example.com", "member").await;
+    assert_eq!(sent.body["delivery"], "failed");
+    app.notifier.fail(false);
+    let uri = format!(
+        "{}/{}/resend",
+        app.acme_invitations(),
+        sent.body["id"].as_str().unwrap()
+    );
+    let resent = app.post(&uri, Some(&app.world.alice), json!({})).await;
+    assert_eq!(resent.ok(StatusCode::OK)["delivery"], "delivered");
+}

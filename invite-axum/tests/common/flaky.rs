@@ -1,0 +1,142 @@
+//! A store whose invitation reads fail on demand, to reach `internal` (500).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use invite_core::testing::MemoryStore;
+use invite_core::{
+    Contact, DeliveryStatus, Directory, Enterprise, EnterpriseId, Invitation, InvitationEvent, InvitationId,
+    InvitationStore, ListQuery, Member, Membership, NewInvitation, Role, StoreError, TokenDigest, User,
+    UserId,
+};
+
+/// [`MemoryStore`] whose `list` and `find_by_digest` fail while `failing` is set.
+#[derive(Debug, Default)]
+pub struct FlakyStore {
+    pub inner: MemoryStore,
+    pub failing: AtomicBool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("connection reset by peer")]
+struct Reset;
+
+impl FlakyStore {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            Err(StoreError::backend(std::io::Error::other(Reset)))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl InvitationStore for FlakyStore {
+    async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError> {
+        self.inner.create(new).await
+    }
+    async fn set_delivery(&self, id: InvitationId, delivery: DeliveryStatus) -> Result<(), StoreError> {
+        self.inner.set_delivery(id, delivery).await
+    }
+    async fn get(
+        &self,
+        enterprise: EnterpriseId,
+        id: InvitationId,
+    ) -> Result<Option<Invitation>, StoreError> {
+        self.inner.get(enterprise, id).await
+    }
+    async fn find_by_digest(&self, digest: &TokenDigest) -> Result<Option<Invitation>, StoreError> {
+        self.check()?;
+        self.inner.find_by_digest(digest).await
+    }
+    async fn list(
+        &self,
+        enterprise: EnterpriseId,
+        query: &ListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        self.check()?;
+        self.inner.list(enterprise, query, now).await
+    }
+    async fn revoke(
+        &self,
+        enterprise: EnterpriseId,
+        id: InvitationId,
+        by: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        self.inner.revoke(enterprise, id, by, now).await
+    }
+    async fn resend(
+        &self,
+        enterprise: EnterpriseId,
+        id: InvitationId,
+        by: UserId,
+        digest: TokenDigest,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        self.inner
+            .resend(enterprise, id, by, digest, expires_at, now)
+            .await
+    }
+    async fn accept(
+        &self,
+        digest: &TokenDigest,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        self.inner.accept(digest, user, now).await
+    }
+    async fn reject(
+        &self,
+        digest: &TokenDigest,
+        by: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        self.inner.reject(digest, by, now).await
+    }
+    async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {
+        self.inner.sweep_expired(now, batch).await
+    }
+    async fn events(
+        &self,
+        enterprise: EnterpriseId,
+        id: InvitationId,
+    ) -> Result<Vec<InvitationEvent>, StoreError> {
+        self.inner.events(enterprise, id).await
+    }
+}
+
+#[async_trait]
+impl Directory for FlakyStore {
+    async fn enterprise(&self, id: EnterpriseId) -> Result<Option<Enterprise>, StoreError> {
+        self.inner.enterprise(id).await
+    }
+    async fn role_of(&self, enterprise: EnterpriseId, user: UserId) -> Result<Option<Role>, StoreError> {
+        self.inner.role_of(enterprise, user).await
+    }
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.inner.user(id).await
+    }
+    async fn find_user(&self, contact: &Contact) -> Result<Option<User>, StoreError> {
+        self.inner.find_user(contact).await
+    }
+    async fn members(&self, enterprise: EnterpriseId) -> Result<Vec<Member>, StoreError> {
+        self.inner.members(enterprise).await
+    }
+    async fn memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
+        self.inner.memberships(user).await
+    }
+    async fn save_enterprise(&self, enterprise: &Enterprise) -> Result<(), StoreError> {
+        self.inner.save_enterprise(enterprise).await
+    }
+    async fn save_user(&self, user: &User) -> Result<(), StoreError> {
+        self.inner.save_user(user).await
+    }
+    async fn add_member(&self, enterprise: EnterpriseId, user: UserId, role: Role) -> Result<(), StoreError> {
+        self.inner.add_member(enterprise, user, role).await
+    }
+}

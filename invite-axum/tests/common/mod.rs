@@ -1,0 +1,197 @@
+//! The test harness: a router over a seeded store (in memory or SQLite), a manual clock,
+//! a recording notifier, and a request helper that returns status, headers and JSON.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod flaky;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use invite_axum::{Identify, InviteApi, RateLimit};
+use invite_core::testing::{ManualClock, MemoryStore, RecordingNotifier, World, seed};
+use invite_core::{Directory, InvitationStore, Invitations, User, UserId};
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+/// The base URL the service is configured with (SPEC X10).
+pub const BASE_URL: &str = "https://app.example";
+
+/// The test host's "session": the `x-user-id` header, looked up in the directory.
+#[derive(Clone, Copy)]
+pub struct HeaderIdentity;
+
+impl Identify for HeaderIdentity {
+    async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
+        let id = parts.headers.get("x-user-id")?.to_str().ok()?.parse().ok()?;
+        invitations.directory().user(UserId::from_uuid(id)).await.ok()?
+    }
+}
+
+/// One app under test.
+pub struct App {
+    pub router: Router,
+    pub world: World,
+    pub clock: ManualClock,
+    pub notifier: Arc<RecordingNotifier>,
+    pub invitations: Invitations,
+}
+
+/// An answer: status, headers and the JSON body (`Value::Null` when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// Asserts the status and that the body is a SPEC error with `code`.
+    #[track_caller]
+    pub fn error(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.body["error"]["code"], code, "{self:?}");
+        assert!(self.body["error"]["message"].is_string(), "{self:?}");
+        assert_eq!(self.body.as_object().map(|o| o.len()), Some(1), "{self:?}");
+    }
+
+    /// Asserts a success status and no error body; returns the body.
+    #[track_caller]
+    pub fn ok(&self, status: StatusCode) -> &Value {
+        assert_eq!(self.status, status, "{self:?}");
+        assert!(self.body.get("error").is_none(), "{self:?}");
+        &self.body
+    }
+
+    /// The token of the `invite_url` in this answer.
+    #[track_caller]
+    pub fn token(&self) -> String {
+        let url = self.body["invite_url"].as_str().expect("invite_url");
+        url.rsplit("token=").next().unwrap().to_owned()
+    }
+
+    /// Asserts the SPEC X2 headers.
+    #[track_caller]
+    pub fn no_store(&self) {
+        assert_eq!(self.headers["cache-control"], "no-store", "{self:?}");
+        assert_eq!(self.headers["referrer-policy"], "no-referrer", "{self:?}");
+    }
+}
+
+/// An app over the in-memory store.
+pub async fn memory() -> App {
+    app_with(Arc::new(MemoryStore::default()), |api| api).await
+}
+
+/// An app over a fresh in-memory SQLite database.
+pub async fn sqlite() -> App {
+    let store = invite_store_sqlx::SqliteStore::connect("sqlite::memory:")
+        .await
+        .expect("sqlite");
+    store.migrate().await.expect("migrate");
+    app_with(Arc::new(store), |api| api).await
+}
+
+/// An app over `store`, with the router settings `configure` makes.
+pub async fn app_with<S>(
+    store: Arc<S>,
+    configure: impl FnOnce(InviteApi<HeaderIdentity>) -> InviteApi<HeaderIdentity>,
+) -> App
+where
+    S: InvitationStore + Directory,
+{
+    let world = seed::demo(&*store).await.expect("seed");
+    let clock = ManualClock::default();
+    let notifier = Arc::new(RecordingNotifier::default());
+    let invitations = Invitations::builder(store)
+        .base_url(BASE_URL)
+        .notifier(notifier.clone())
+        .clock(Arc::new(clock.clone()))
+        .build();
+    let router = configure(InviteApi::new(invitations.clone(), HeaderIdentity)).into_router();
+    App {
+        router,
+        world,
+        clock,
+        notifier,
+        invitations,
+    }
+}
+
+/// An app whose token routes are limited to `per_minute` per `x-client` header.
+pub async fn rate_limited(per_minute: u32) -> App {
+    app_with(Arc::new(MemoryStore::default()), |api| {
+        api.rate_limit(
+            RateLimit::per_minute(per_minute)
+                .key_by(|parts| Some(parts.headers.get("x-client")?.to_str().ok()?.to_owned())),
+        )
+    })
+    .await
+}
+
+impl App {
+    /// Sends a raw request.
+    pub async fn raw(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&bytes)))
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Sends `method uri` as `user` (or signed out) with an optional JSON body.
+    pub async fn call(&self, method: Method, uri: &str, user: Option<&User>, body: Option<Value>) -> Answer {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(user) = user {
+            request = request.header("x-user-id", user.id.to_string());
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.raw(request.body(body).unwrap()).await
+    }
+
+    /// `POST uri` with a JSON body.
+    pub async fn post(&self, uri: &str, user: Option<&User>, body: Value) -> Answer {
+        self.call(Method::POST, uri, user, Some(body)).await
+    }
+
+    /// `GET uri`.
+    pub async fn get(&self, uri: &str, user: Option<&User>) -> Answer {
+        self.call(Method::GET, uri, user, None).await
+    }
+
+    /// `/enterprises/{acme}/invitations`.
+    pub fn acme_invitations(&self) -> String {
+        format!("/enterprises/{}/invitations", self.world.acme.id)
+    }
+
+    /// Alice invites `contact` to Acme as `role`; asserts 201.
+    pub async fn invite(&self, contact: &str, role: &str) -> Answer {
+        let answer = self
+            .post(
+                &self.acme_invitations(),
+                Some(&self.world.alice),
+                serde_json::json!({"contact": contact, "role": role}),
+            )
+            .await;
+        answer.ok(StatusCode::CREATED);
+        answer
+    }
+}
