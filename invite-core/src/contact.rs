@@ -210,7 +210,8 @@ impl ContactPolicy {
 }
 
 impl Email {
-    /// The address as the inviter typed it (trimmed). Mail goes here (SPEC X8).
+    /// The address as the inviter typed it (trimmed). Mail goes here (SPEC X8), never to
+    /// the normalized form.
     #[must_use]
     pub fn entered(&self) -> &str {
         &self.entered
@@ -238,7 +239,8 @@ impl Phone {
         &self.entered
     }
 
-    /// The E.164 form (`+14155550100`). SMS goes here: it is the same number, unambiguous.
+    /// The E.164 form (`+14155550100`). SMS goes here: the number as entered, with its
+    /// country code made explicit.
     #[must_use]
     pub fn normalized(&self) -> &str {
         &self.normalized
@@ -277,7 +279,18 @@ impl Contact {
         }
     }
 
-    /// As entered (trimmed): where the notifier delivers (SPEC X8).
+    /// Where a notifier sends: an email address exactly as entered (trimmed), never a
+    /// re-spelled one (SPEC X8); a phone number in E.164, which is the same number with
+    /// its country code made explicit.
+    #[must_use]
+    pub fn delivery_address(&self) -> &str {
+        match self {
+            Contact::Email(e) => e.entered(),
+            Contact::Phone(p) => p.normalized(),
+        }
+    }
+
+    /// As entered (trimmed), for display in the records table.
     #[must_use]
     pub fn entered(&self) -> &str {
         match self {
@@ -455,6 +468,18 @@ mod tests {
         ] {
             assert!(policy().parse(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn delivery_goes_to_the_stored_address() {
+        // SPEC X8
+        let email = policy().parse("Anna@Bücher.example").unwrap();
+        assert_eq!(email.delivery_address(), "Anna@Bücher.example");
+        let us = policy().with_default_region("US").unwrap();
+        assert_eq!(
+            us.parse("(415) 555-0100").unwrap().delivery_address(),
+            "+14155550100"
+        );
     }
 
     #[test]

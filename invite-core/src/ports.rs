@@ -234,7 +234,8 @@ pub trait Directory: Send + Sync + 'static {
 pub struct Delivery {
     /// The invitation.
     pub invitation_id: InvitationId,
-    /// The contact as entered: mail and SMS go there, never to a re-spelled form (SPEC X8).
+    /// The invited contact: send to [`Contact::delivery_address`], never to a re-spelled
+    /// form (SPEC X8).
     pub contact: Contact,
     /// The enterprise's name.
     pub enterprise_name: String,
