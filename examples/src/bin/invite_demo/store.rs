@@ -1,11 +1,8 @@
-//! Opens the storage named by `--database-url` and builds the service over it.
-//!
-//! TEMPORARY: uses the in-memory store of `invite_core::testing` until `invite-store-sqlx`
-//! lands.
+//! Opens the database named by `--database-url` (SQLite or PostgreSQL, created and
+//! migrated by `invite-store-sqlx`) and builds the service over it.
 
 use std::sync::Arc;
 
-use invite_core::testing::MemoryStore;
 use invite_core::{Invitations, TtlPolicy};
 
 use crate::BoxError;
@@ -15,7 +12,8 @@ use crate::app;
 ///
 /// # Errors
 /// When the database cannot be opened or migrated.
-pub async fn open(_url: &str, base_url: &str, ttl: TtlPolicy) -> Result<Invitations, BoxError> {
-    let store = Arc::new(MemoryStore::default());
-    Ok(app::service(store, base_url, ttl))
+pub async fn open(url: &str, base_url: &str, ttl: TtlPolicy) -> Result<Invitations, BoxError> {
+    let store = invite_store_sqlx::connect(url).await?;
+    tracing::info!(backend = store.backend_name(), "database ready (migrated)");
+    Ok(app::service(Arc::new(store), base_url, ttl))
 }
