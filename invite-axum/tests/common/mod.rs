@@ -151,6 +151,22 @@ impl App {
         }
     }
 
+    /// Sends a raw request; a body that is not JSON is kept as a string (a HEAD answer
+    /// has none).
+    pub async fn raw_any(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
     /// Sends `method uri` as `user` (or signed out) with an optional JSON body.
     pub async fn call(&self, method: Method, uri: &str, user: Option<&User>, body: Option<Value>) -> Answer {
         let mut request = Request::builder().method(method).uri(uri);
