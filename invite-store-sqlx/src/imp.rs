@@ -438,14 +438,14 @@ macro_rules! impl_store {
                     Ok(invitation) => invitation,
                     Err(err) => return Self::refuse(tx, err).await,
                 };
-                let (id, name, email, email_n, phone, phone_n) = $crate::row::user_parts(user);
+                let parts = $crate::row::UserParts::of(user);
                 ::sqlx::query($crate::sql::UPSERT_USER)
-                    .bind(id)
-                    .bind(name)
-                    .bind(email)
-                    .bind(email_n)
-                    .bind(phone)
-                    .bind(phone_n)
+                    .bind(parts.id)
+                    .bind(parts.name)
+                    .bind(parts.email)
+                    .bind(parts.email_normalized)
+                    .bind(parts.phone)
+                    .bind(parts.phone_normalized)
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::imp::backend)?;
@@ -651,14 +651,14 @@ macro_rules! impl_store {
             }
 
             async fn save_user(&self, user: &::invite_core::User) -> Result<(), ::invite_core::StoreError> {
-                let (id, name, email, email_n, phone, phone_n) = $crate::row::user_parts(user);
+                let parts = $crate::row::UserParts::of(user);
                 ::sqlx::query($crate::sql::UPSERT_USER)
-                    .bind(id)
-                    .bind(name)
-                    .bind(email)
-                    .bind(email_n)
-                    .bind(phone)
-                    .bind(phone_n)
+                    .bind(parts.id)
+                    .bind(parts.name)
+                    .bind(parts.email)
+                    .bind(parts.email_normalized)
+                    .bind(parts.phone)
+                    .bind(parts.phone_normalized)
                     .execute(&self.pool)
                     .await
                     .map_err($crate::imp::backend)?;

@@ -229,17 +229,26 @@ pub(crate) struct MembershipRow {
     pub(crate) role: String,
 }
 
-/// The values a user is saved with: id, name, email (entered, normalized), phone
-/// (entered, normalized).
-pub(crate) fn user_parts(
-    user: &User,
-) -> (Uuid, &str, Option<&str>, Option<&str>, Option<&str>, Option<&str>) {
-    (
-        user.id.as_uuid(),
-        user.name.as_str(),
-        user.email.as_ref().map(Email::entered),
-        user.email.as_ref().map(Email::normalized),
-        user.phone.as_ref().map(Phone::entered),
-        user.phone.as_ref().map(Phone::normalized),
-    )
+/// The values a user is saved with.
+pub(crate) struct UserParts<'a> {
+    pub(crate) id: Uuid,
+    pub(crate) name: &'a str,
+    pub(crate) email: Option<&'a str>,
+    pub(crate) email_normalized: Option<&'a str>,
+    pub(crate) phone: Option<&'a str>,
+    pub(crate) phone_normalized: Option<&'a str>,
+}
+
+impl<'a> UserParts<'a> {
+    /// The parts of `user`.
+    pub(crate) fn of(user: &'a User) -> Self {
+        Self {
+            id: user.id.as_uuid(),
+            name: user.name.as_str(),
+            email: user.email.as_ref().map(Email::entered),
+            email_normalized: user.email.as_ref().map(Email::normalized),
+            phone: user.phone.as_ref().map(Phone::entered),
+            phone_normalized: user.phone.as_ref().map(Phone::normalized),
+        }
+    }
 }
