@@ -3,6 +3,8 @@
 //! tests pass without running and say so on stderr; with it, an unreachable server fails
 //! them.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests: a failed step fails the test
+
 mod common;
 
 use std::sync::Arc;

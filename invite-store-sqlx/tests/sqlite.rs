@@ -1,6 +1,8 @@
 //! The store contract suite and the backend cases on SQLite: every test on its own new
 //! database file.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests: a failed step fails the test
+
 mod common;
 
 use std::sync::Arc;

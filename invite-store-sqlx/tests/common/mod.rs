@@ -53,13 +53,13 @@ fn sqlite_root() -> PathBuf {
 pub fn sqlite_url() -> String {
     static CLEANED: AtomicBool = AtomicBool::new(false);
     let root = sqlite_root();
-    if !CLEANED.swap(true, Ordering::SeqCst) {
-        if let Ok(entries) = std::fs::read_dir(&root) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if is_stale(&name) {
-                    let _ = std::fs::remove_dir_all(entry.path());
-                }
+    if !CLEANED.swap(true, Ordering::SeqCst)
+        && let Ok(entries) = std::fs::read_dir(&root)
+    {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_stale(&name) {
+                let _ = std::fs::remove_dir_all(entry.path());
             }
         }
     }
