@@ -229,3 +229,5 @@ pub fn token_of(link: &str) -> String {
 pub fn screenshot_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
 }
+
+pub mod browser;

@@ -1,0 +1,231 @@
+//! A headless Chromium driven through chromedriver with fantoccini, for the opt-in
+//! end-to-end tests (`INVITE_E2E_BROWSER=1`).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+/// The environment variable that turns the browser tests on.
+pub const OPT_IN: &str = "INVITE_E2E_BROWSER";
+
+/// Whether the browser tests should run; says so on stderr when they do not.
+pub fn enabled(test: &str) -> bool {
+    if std::env::var(OPT_IN).is_ok_and(|v| v == "1") {
+        return true;
+    }
+    eprintln!(
+        "{test}: browser test NOT RUN; set {OPT_IN}=1 (needs /usr/bin/chromium and /usr/bin/chromedriver)"
+    );
+    false
+}
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const WAIT: Duration = Duration::from_secs(15);
+
+/// chromedriver plus one browser session; both end on drop (or [`Browser::close`]).
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver on a free port and a headless Chromium session. Panics (fails
+    /// the test, never skips it) when either cannot start.
+    pub async fn start() -> Self {
+        for path in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                std::path::Path::new(path).exists(),
+                "{OPT_IN}=1 but {path} is missing: apt-get install -y chromium chromium-driver"
+            );
+        }
+        let port = super::free_port();
+        let mut driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Some(status) = driver.try_wait().unwrap() {
+                panic!("chromedriver exited with {status}");
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not listen on {addr}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1366,900",
+                    "--hide-scrollbars",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let client = match ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://{addr}"))
+            .await
+        {
+            Ok(client) => client,
+            Err(err) => {
+                let _ = driver.kill();
+                panic!("headless Chromium did not start through chromedriver: {err}");
+            }
+        };
+        Self {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    pub async fn close(mut self) {
+        let client = self.client.clone();
+        let _ = client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    /// Waits until an element matching `css` exists and is displayed.
+    pub async fn visible(&self, css: &str) -> Element {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(found) = self.client.find(Locator::Css(css)).await {
+                if found.is_displayed().await.unwrap_or(false) {
+                    return found;
+                }
+            }
+            if Instant::now() > deadline {
+                let url = self
+                    .client
+                    .current_url()
+                    .await
+                    .map(|u| u.to_string())
+                    .unwrap_or_default();
+                let text = self.body_text().await;
+                panic!("no visible {css} on {url} after {WAIT:?}; the page says:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Whether an element matching `css` is displayed right now.
+    pub async fn is_visible(&self, css: &str) -> bool {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(found) => found.is_displayed().await.unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.visible(css).await.click().await.unwrap();
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self.visible(css).await;
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.visible(css).await.text().await.unwrap()
+    }
+
+    pub async fn value(&self, css: &str) -> String {
+        self.visible(css)
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    pub async fn body_text(&self) -> String {
+        match self.client.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    /// Waits until the page's path (with query) satisfies `pred`.
+    pub async fn wait_path(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let path = self.path().await;
+            if pred(&path) {
+                return path;
+            }
+            assert!(Instant::now() < deadline, "expected {what}, still on {path}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Signs out by forgetting the cookie (the server session just idles).
+    pub async fn forget_session(&self) {
+        self.client.delete_all_cookies().await.unwrap();
+    }
+
+    /// Signs in on `/` with the demo sign-in form.
+    pub async fn sign_in(&self, base: &str, contact: &str) {
+        self.forget_session().await;
+        self.goto(&format!("{base}/")).await;
+        self.fill("[data-testid=login-contact]", contact).await;
+        self.click("[data-testid=login-submit]").await;
+    }
+
+    /// Writes a PNG of the viewport to `docs/screenshots/{name}.png`.
+    pub async fn screenshot(&self, name: &str) {
+        // Let transitions and fonts settle.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let png = self.client.screenshot().await.unwrap();
+        let dir = super::screenshot_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    pub async fn script(&self, js: &str) -> Value {
+        self.client.execute(js, vec![]).await.unwrap()
+    }
+}
+
+impl Browser {
+    pub async fn refresh(&self) {
+        self.client.refresh().await.unwrap();
+    }
+}

@@ -1,0 +1,323 @@
+//! The guide, clicked through in a real headless Chromium (SPEC §7 pages; A1–A4 states).
+//!
+//! Opt-in: these run only with `INVITE_E2E_BROWSER=1` (and `chromium` + `chromium-driver`
+//! installed: `/usr/bin/chromium`, `/usr/bin/chromedriver`). Then they fail, never skip,
+//! when the browser or driver cannot start. Without the variable they say on stderr that
+//! they did not run, and pass. Each run refreshes the screenshots in `docs/screenshots/`.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::browser::{Browser, enabled};
+use common::{DemoServer, Http, enterprise_id};
+use serde_json::json;
+
+/// Sends an invitation through the drawer and returns the link shown once.
+async fn invite(b: &Browser, contact: &str, role: &str, screenshots: Option<(&str, &str)>) -> String {
+    b.click("[data-testid=invite-button]").await;
+    b.visible("[data-testid=invite-drawer]").await;
+    b.fill("[data-testid=invite-contact]", contact).await;
+    b.click(&format!("[data-testid=role-{role}]")).await;
+    if let Some((drawer, _)) = screenshots {
+        b.screenshot(drawer).await;
+    }
+    b.click("[data-testid=invite-send]").await;
+    b.visible("[data-testid=invite-link-panel]").await;
+    let link = b.value("[data-testid=invite-link]").await;
+    assert!(link.contains("/invite?token="), "{link}");
+    b.wait_record(contact, "pending").await;
+    if let Some((_, shown)) = screenshots {
+        b.screenshot(shown).await;
+    }
+    b.click("[data-testid=drawer-close]").await;
+    link
+}
+
+trait Records {
+    async fn wait_record(&self, contact: &str, status: &str);
+}
+
+impl Records for Browser {
+    /// Waits for the records row of `contact` to show `status`.
+    async fn wait_record(&self, contact: &str, status: &str) {
+        self.visible(&format!(
+            "[data-testid=record-row][data-contact='{contact}'][data-status={status}]"
+        ))
+        .await;
+    }
+}
+
+/// Waits for the invitee page to leave Loading for `state` (SPEC A1).
+async fn invitee_state(b: &Browser, state: &str) {
+    b.visible(&format!("#invite-card[data-state={state}]")).await;
+    b.visible(&format!("[data-testid=state-{}]", state.replace('_', "-")))
+        .await;
+}
+
+#[tokio::test]
+async fn inviter_and_invitee_click_through_the_guide() {
+    if !enabled("inviter_and_invitee_click_through_the_guide") {
+        return;
+    }
+    let server = DemoServer::start(&[]);
+    let base = server.base_url.clone();
+    let b = Browser::start().await;
+
+    // Sign in as Alice: a super admin lands on Enterprise > Members.
+    b.forget_session().await;
+    b.goto(&format!("{base}/")).await;
+    b.visible("[data-testid=login-form]").await;
+    b.screenshot("01-sign-in").await;
+    b.sign_in(&base, "alice@example.com").await;
+    b.wait_path("the members page", |p| p == "/enterprise/members")
+        .await;
+    assert_eq!(b.text("[data-testid=breadcrumb]").await, "Enterprise › Members");
+    assert_eq!(b.text("[data-testid=enterprise-name]").await, "Acme Robotics");
+    b.visible("[data-testid=records-empty]").await;
+
+    // The drawer: Invite by Email or Phone, Select Role (no super_admin, SPEC S4).
+    let bob_link = invite(
+        &b,
+        "bob@example.com",
+        "dev_admin",
+        Some(("02-members-invite-drawer", "03-invite-link-shown")),
+    )
+    .await;
+    assert!(!b.is_visible("[data-testid=role-super_admin]").await);
+    let carol_link = invite(&b, "+14155550100", "member", None).await;
+    let dave_link = invite(&b, "dave@example.com", "finance_admin", None).await;
+    assert!(!b.is_visible("[data-testid=invite-drawer]").await);
+    // SPEC S7: a second pending invitation to Bob is refused, readably.
+    b.click("[data-testid=invite-button]").await;
+    b.fill("[data-testid=invite-contact]", "BOB@example.com").await;
+    b.click("[data-testid=invite-send]").await;
+    let error = b.text("[data-testid=invite-error]").await;
+    assert!(
+        error.contains("already exists") && !error.contains("duplicate_pending"),
+        "{error}"
+    );
+    b.click("[data-testid=drawer-close]").await;
+
+    // The records table: newest first, Pending; revoke Dave's (SPEC R2).
+    b.wait_record("bob@example.com", "pending").await;
+    let status = b
+        .text("[data-testid=record-row][data-contact='bob@example.com'] [data-testid=record-status]")
+        .await;
+    assert_eq!(status, "Pending");
+    b.screenshot("04-invitation-records").await;
+    b.click("[data-testid=record-row][data-contact='dave@example.com'] [data-testid=record-revoke]")
+        .await;
+    b.wait_record("dave@example.com", "revoked").await;
+
+    // Bob's link, signed out: the info with Login and Register, no Accept (SPEC A2).
+    b.forget_session().await;
+    b.goto(&bob_link).await;
+    invitee_state(&b, "invitation_info").await;
+    assert_eq!(b.text("[data-testid=info-enterprise]").await, "Acme Robotics");
+    assert_eq!(b.text("[data-testid=info-inviter]").await, "Alice Admin");
+    assert_eq!(b.text("[data-testid=info-role]").await, "dev_admin");
+    b.visible("[data-testid=btn-login]").await;
+    b.visible("[data-testid=btn-register]").await;
+    assert!(!b.is_visible("[data-testid=btn-accept]").await);
+    assert!(!b.is_visible("[data-testid=btn-reject]").await);
+    b.screenshot("05-invitee-signed-out").await;
+
+    // Login, with the wrong account: the mismatch warning, masked contact, no Accept (SPEC A4).
+    b.click("[data-testid=btn-login]").await;
+    b.visible("[data-testid=return-note]").await;
+    b.fill("[data-testid=login-contact]", "mallory@example.com").await;
+    b.click("[data-testid=login-submit]").await;
+    b.wait_path("back to the invitation", |p| p.starts_with("/invite?token="))
+        .await;
+    invitee_state(&b, "invitation_info").await;
+    b.visible("[data-testid=mismatch-warning]").await;
+    assert_eq!(b.text("[data-testid=mismatch-invited]").await, "b***@example.com");
+    assert!(!b.is_visible("[data-testid=btn-accept]").await);
+    assert!(!b.is_visible("[data-testid=btn-reject]").await);
+    assert!(
+        !b.body_text().await.contains("bob@example.com"),
+        "the invited contact stays masked"
+    );
+    b.screenshot("06-invitee-mismatch").await;
+
+    // Switch account: sign out, sign in as Bob, back on the same invitation (SPEC A3).
+    b.click("[data-testid=btn-switch-account]").await;
+    b.wait_path("the sign-in page", |p| p.starts_with("/?return="))
+        .await;
+    b.fill("[data-testid=login-contact]", "bob@example.com").await;
+    b.click("[data-testid=login-submit]").await;
+    b.wait_path("back to the invitation", |p| p.starts_with("/invite?token="))
+        .await;
+    invitee_state(&b, "invitation_info").await;
+    b.visible("[data-testid=btn-accept]").await;
+    b.visible("[data-testid=btn-reject]").await;
+    assert!(!b.is_visible("[data-testid=mismatch-warning]").await);
+    b.screenshot("07-invitee-matching").await;
+    b.click("[data-testid=btn-accept]").await;
+    invitee_state(&b, "accepted").await;
+    assert_eq!(
+        b.text("[data-testid=accepted-message]").await,
+        "You joined Acme Robotics as dev_admin."
+    );
+    b.screenshot("08-invitee-accepted").await;
+    // Reopened, the link says Accepted (SPEC A1, A6: single use).
+    b.goto(&bob_link).await;
+    invitee_state(&b, "accepted").await;
+
+    // Carol (by phone) rejects (SPEC A7); the link then says Rejected.
+    b.forget_session().await;
+    b.goto(&carol_link).await;
+    invitee_state(&b, "invitation_info").await;
+    b.click("[data-testid=btn-login]").await;
+    b.fill("[data-testid=login-contact]", "+1 415 555 0100").await;
+    b.click("[data-testid=login-submit]").await;
+    b.wait_path("back to the invitation", |p| p.starts_with("/invite?token="))
+        .await;
+    b.click("[data-testid=btn-reject]").await;
+    invitee_state(&b, "rejected").await;
+    b.goto(&carol_link).await;
+    invitee_state(&b, "rejected").await;
+    b.screenshot("09-invitee-rejected").await;
+
+    // The revoked link is Invalid or Expired (SPEC R2, A1), as is a made-up token.
+    b.goto(&dave_link).await;
+    invitee_state(&b, "invalid_or_expired").await;
+    b.screenshot("10-invitee-invalid-or-expired").await;
+    b.goto(&format!("{base}/invite?token=not-a-real-token")).await;
+    invitee_state(&b, "invalid_or_expired").await;
+
+    // Erin has no account: Register from the invitation, come back, accept (SPEC A2, A3).
+    b.sign_in(&base, "alice@example.com").await;
+    b.wait_path("the members page", |p| p == "/enterprise/members")
+        .await;
+    let erin_link = invite(&b, "erin@example.com", "member", None).await;
+    b.forget_session().await;
+    b.goto(&erin_link).await;
+    invitee_state(&b, "invitation_info").await;
+    b.click("[data-testid=btn-register]").await;
+    b.fill("[data-testid=register-name]", "Erin Example").await;
+    b.fill("[data-testid=register-contact]", "erin@example.com").await;
+    b.click("[data-testid=register-submit]").await;
+    b.wait_path("back to the invitation", |p| p.starts_with("/invite?token="))
+        .await;
+    b.click("[data-testid=btn-accept]").await;
+    invitee_state(&b, "accepted").await;
+
+    // Carol has no enterprise: signing in shows "no enterprise yet".
+    b.sign_in(&base, "+14155550100").await;
+    b.visible("[data-testid=no-enterprise]").await;
+
+    // Back to Alice: Bob is a member, the records say Accepted, Rejected, Revoked.
+    b.sign_in(&base, "alice@example.com").await;
+    b.wait_path("the members page", |p| p == "/enterprise/members")
+        .await;
+    b.wait_record("bob@example.com", "accepted").await;
+    b.wait_record("+14155550100", "rejected").await;
+    b.wait_record("dave@example.com", "revoked").await;
+    b.wait_record("erin@example.com", "accepted").await;
+    let members = b.text("[data-testid=members-table]").await;
+    assert!(
+        members.contains("Bob Builder") && members.contains("dev_admin"),
+        "{members}"
+    );
+    assert!(
+        !b.is_visible("[data-testid=record-revoke]").await,
+        "no pending row left"
+    );
+    b.screenshot("12-members-and-records").await;
+
+    // Paginated records (SPEC R1): 3 + 9 invitations are two pages of 10.
+    let mut alice = Http::new(&server);
+    let me = alice.login("alice@example.com").await;
+    let acme = enterprise_id(&me, "Acme Robotics");
+    for n in 0..9 {
+        let reply = alice
+            .post(
+                &format!("/api/enterprises/{acme}/invitations"),
+                &json!({ "contact": format!("user{n}@example.com"), "role": "member" }),
+            )
+            .await;
+        assert_eq!(reply.status.as_u16(), 201, "{}", reply.body);
+    }
+    b.refresh().await;
+    b.wait_record("user8@example.com", "pending").await;
+    assert!(
+        !b.is_visible("[data-testid=record-row][data-contact='bob@example.com']")
+            .await
+    );
+    b.click("[data-testid=records-next]:not([disabled])").await;
+    b.wait_record("bob@example.com", "accepted").await;
+    assert_eq!(b.text("[data-testid=records-page]").await, "Page 2");
+    b.click("[data-testid=records-prev]:not([disabled])").await;
+    b.wait_record("user8@example.com", "pending").await;
+    // The status filter.
+    b.visible("[data-testid=records-status]")
+        .await
+        .select_by_value("accepted")
+        .await
+        .unwrap();
+    b.wait_record("bob@example.com", "accepted").await;
+    assert!(
+        !b.is_visible("[data-testid=record-row][data-status=pending]")
+            .await
+    );
+
+    b.close().await;
+}
+
+#[tokio::test]
+async fn an_expired_link_is_invalid_resend_brings_a_fresh_one_and_uncertified_cannot_invite() {
+    if !enabled("an_expired_link_is_invalid_resend_brings_a_fresh_one_and_uncertified_cannot_invite") {
+        return;
+    }
+    // SPEC §7 --invite-ttl in seconds; §1 expired is derived; R3 resend; S2 not certified
+    let server = DemoServer::start(&["--invite-ttl", "4s"]);
+    let base = server.base_url.clone();
+    let b = Browser::start().await;
+
+    b.sign_in(&base, "alice@example.com").await;
+    b.wait_path("the members page", |p| p == "/enterprise/members")
+        .await;
+    let old_link = invite(&b, "erin@example.com", "member", None).await;
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
+
+    b.forget_session().await;
+    b.goto(&old_link).await;
+    invitee_state(&b, "invalid_or_expired").await;
+    b.screenshot("11-invitee-expired").await;
+
+    // The records say Expired; Resend issues a new link, and the old one stays dead.
+    b.sign_in(&base, "alice@example.com").await;
+    b.wait_path("the members page", |p| p == "/enterprise/members")
+        .await;
+    b.wait_record("erin@example.com", "expired").await;
+    b.click("[data-testid=record-row][data-contact='erin@example.com'] [data-testid=record-resend]")
+        .await;
+    b.visible("[data-testid=resend-panel]").await;
+    let new_link = b.value("[data-testid=resend-link]").await;
+    assert_ne!(new_link, old_link);
+
+    // The fresh link works at once (it lives 4 seconds too).
+    b.forget_session().await;
+    b.goto(&new_link).await;
+    invitee_state(&b, "invitation_info").await;
+    b.goto(&old_link).await;
+    invitee_state(&b, "invalid_or_expired").await;
+
+    // Uma's enterprise is not certified: the page says so, and sending explains why not (SPEC S2).
+    b.sign_in(&base, "uma@example.com").await;
+    b.wait_path("the members page", |p| p == "/enterprise/members")
+        .await;
+    assert_eq!(b.text("#enterprise-certified").await, "Not certified");
+    b.click("[data-testid=invite-button]").await;
+    b.visible("[data-testid=invite-uncertified]").await;
+    b.fill("[data-testid=invite-contact]", "bob@example.com").await;
+    b.click("[data-testid=invite-send]").await;
+    let error = b.text("[data-testid=invite-error]").await;
+    assert!(error.contains("not certified"), "{error}");
+    b.screenshot("13-not-certified").await;
+
+    b.close().await;
+}
