@@ -1,0 +1,113 @@
+//! embed-minimal: a host that already has users and sessions adds invitations to them by
+//! mounting the `invite-axum` router under `/api`. Storage is SQLite (`invite-store-sqlx`).
+//!
+//! Run `cargo run -p invite-examples --bin embed-minimal`, then, as Alice (super admin of
+//! Acme) and Bob (a user of the host without membership):
+//!
+//! ```text
+//! curl -s localhost:3001/api/enterprises/00000000-0000-0000-0000-00000000ac3e/invitations \
+//!   -H 'x-session: alice' -H 'content-type: application/json' \
+//!   -d '{"contact":"bob@example.com","role":"member"}'
+//! curl -s localhost:3001/api/invitations/accept -H 'x-session: bob' \
+//!   -H 'content-type: application/json' -d '{"token":"<token of invite_url>"}'
+//! ```
+//!
+//! Everything above the line "integration" is the host as it was; below it is all the
+//! host writes to add invitations: 36 lines of code (no blanks, comments or `use` lines)
+//! plus the one `.nest` line in `main`.
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::request::Parts;
+use axum::routing::get;
+use invite_axum::{Identify, build_user};
+use invite_core::{Delivery, Enterprise, EnterpriseId, Invitations, Notifier, NotifyError, Role, User};
+use invite_store_sqlx::SqliteStore;
+use uuid::Uuid;
+
+// ----- The host as it was: its users, its (fake, header-based) sessions, its pages. -----
+
+/// A user of the host.
+struct Account {
+    id: Uuid,
+    name: &'static str,
+    email: &'static str,
+}
+
+/// The host's sessions: session id (here simply the `x-session` header) to account.
+#[derive(Clone)]
+struct Sessions(Arc<HashMap<&'static str, Account>>);
+
+fn sessions() -> Sessions {
+    let account = |n: u128, name, email| Account {
+        id: Uuid::from_u128(n),
+        name,
+        email,
+    };
+    Sessions(Arc::new(HashMap::from([
+        ("alice", account(1, "Alice Admin", "alice@example.com")),
+        ("bob", account(2, "Bob Builder", "bob@example.com")),
+    ])))
+}
+
+/// The host's company, which Alice owns.
+const ACME: Uuid = Uuid::from_u128(0xac3e);
+
+// ----- Integration: everything the host adds for invitations. -----
+
+impl Identify for Sessions {
+    async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
+        let account = self.0.get(parts.headers.get("x-session")?.to_str().ok()?)?;
+        build_user(invitations, account.id, account.name, Some(account.email), None).ok()
+    }
+}
+
+/// A development notifier: prints the link instead of mailing it.
+struct PrintNotifier;
+
+#[async_trait::async_trait]
+impl Notifier for PrintNotifier {
+    async fn deliver(&self, delivery: &Delivery) -> Result<(), NotifyError> {
+        println!("to {}: {}", delivery.contact, delivery.link.expose_secret());
+        Ok(())
+    }
+}
+
+/// The invitation API over SQLite, with the host's company and its owner (Alice) made
+/// known to the invitation directory.
+async fn invitations_api(sessions: Sessions) -> Result<Router, Box<dyn Error>> {
+    let store = Arc::new(SqliteStore::connect("sqlite://embed-minimal.db?mode=rwc").await?);
+    store.migrate().await?;
+    let invitations = Invitations::builder(store)
+        .base_url("http://localhost:3001")
+        .notifier(Arc::new(PrintNotifier))
+        .build();
+    let owner = sessions.0.get("alice").ok_or("no owner")?;
+    let alice = build_user(&invitations, owner.id, owner.name, Some(owner.email), None)?;
+    let acme = Enterprise {
+        id: EnterpriseId::from_uuid(ACME),
+        name: "Acme".into(),
+        certified: true,
+    };
+    let directory = invitations.directory();
+    directory.save_enterprise(&acme).await?;
+    directory.save_user(&alice).await?;
+    if directory.role_of(acme.id, alice.id).await?.is_none() {
+        directory.add_member(acme.id, alice.id, Role::SuperAdmin).await?;
+    }
+    Ok(invite_axum::router(invitations, sessions))
+}
+
+// ----- The host's main, with its one new line (the `nest`). -----
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let app = Router::new()
+        .route("/", get(|| async { "the host's home page" }))
+        .nest("/api", invitations_api(sessions()).await?);
+    axum::serve(tokio::net::TcpListener::bind("127.0.0.1:3001").await?, app).await?;
+    Ok(())
+}
