@@ -118,10 +118,10 @@ impl Browser {
     pub async fn visible(&self, css: &str) -> Element {
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Ok(found) = self.client.find(Locator::Css(css)).await {
-                if found.is_displayed().await.unwrap_or(false) {
-                    return found;
-                }
+            if let Ok(found) = self.client.find(Locator::Css(css)).await
+                && found.is_displayed().await.unwrap_or(false)
+            {
+                return found;
             }
             if Instant::now() > deadline {
                 let url = self
