@@ -118,3 +118,40 @@ impl FromRequestParts<ApiState> for SignedIn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use invite_core::testing::MemoryStore;
+
+    use super::*;
+
+    #[test]
+    fn build_user_parses_with_the_service_policy() {
+        // SPEC S3, X8, A4: the host's contacts are normalized like invited ones.
+        let invitations = Invitations::builder(Arc::new(MemoryStore::default()))
+            .contacts(
+                invite_core::ContactPolicy::default()
+                    .with_default_region("US")
+                    .unwrap(),
+            )
+            .build();
+        let user = build_user(
+            &invitations,
+            UserId::new(),
+            "Bob",
+            Some(" Bob@Example.COM "),
+            Some("(415) 555-0100"),
+        )
+        .unwrap();
+        assert_eq!(
+            user.email.as_ref().map(|e| e.normalized()),
+            Some("bob@example.com")
+        );
+        assert_eq!(user.phone.as_ref().map(|p| p.normalized()), Some("+14155550100"));
+        let blank = build_user(&invitations, UserId::new(), "Bob", Some("  "), Some("")).unwrap();
+        assert!(blank.email.is_none() && blank.phone.is_none());
+        assert!(build_user(&invitations, UserId::new(), "Bob", Some("not an email"), None).is_err());
+    }
+}
