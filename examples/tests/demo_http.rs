@@ -366,3 +366,56 @@ fn a_zero_ttl_is_refused_and_help_names_the_environment_variables() {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
 }
+
+#[tokio::test]
+async fn the_demo_runs_on_postgres_too() {
+    // SPEC §7: `--database-url postgres://…` works too
+    use sqlx::Connection as _;
+    use std::io::Write as _;
+    let Ok(admin_url) = std::env::var("INVITE_TEST_POSTGRES_URL") else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "the_demo_runs_on_postgres_too: NOT RUN; set INVITE_TEST_POSTGRES_URL=postgres://…"
+        );
+        return;
+    };
+    // A fresh database of its own, next to the one the URL names (the name is ours, a
+    // UUID: safe to splice into SQL).
+    let name = format!("invite_demo_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (base, query) = admin_url.split_once('?').unwrap_or((&admin_url, ""));
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    let db_url = if query.is_empty() {
+        format!("{prefix}/{name}")
+    } else {
+        format!("{prefix}/{name}?{query}")
+    };
+
+    let server = DemoServer::start_with(tempfile::tempdir().unwrap(), &db_url, &[]);
+    let mut alice = Http::new(&server);
+    let me = alice.login("alice@example.com").await;
+    let acme = enterprise_id(&me, "Acme Robotics");
+    let sent = alice
+        .post(
+            &format!("/api/enterprises/{acme}/invitations"),
+            &json!({ "contact": "bob@example.com", "role": "member" }),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+    let token = token_of(sent.json()["invite_url"].as_str().unwrap());
+    let mut bob = Http::new(&server);
+    bob.login("bob@example.com").await;
+    let accepted = bob
+        .post("/api/invitations/accept", &json!({ "token": token }))
+        .await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    drop(server);
+
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+        .execute(&mut admin)
+        .await;
+}

@@ -2,6 +2,7 @@
 //! end-to-end tests (`INVITE_E2E_BROWSER=1`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,7 +20,9 @@ pub fn enabled(test: &str) -> bool {
     if std::env::var(OPT_IN).is_ok_and(|v| v == "1") {
         return true;
     }
-    eprintln!(
+    // Straight to stderr, past the test harness's capture, so the skip is always visible.
+    let _ = writeln!(
+        std::io::stderr(),
         "{test}: browser test NOT RUN; set {OPT_IN}=1 (needs /usr/bin/chromium and /usr/bin/chromedriver)"
     );
     false

@@ -44,14 +44,19 @@ impl DemoServer {
 
     /// Starts the demo in `dir` (its SQLite file kept there), with extra flags.
     pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Self {
+        let db = format!("sqlite://{}?mode=rwc", dir.path().join("demo.sqlite").display());
+        Self::start_with(dir, &db, extra)
+    }
+
+    /// Starts the demo on the database at `db`, working in `dir`.
+    pub fn start_with(dir: tempfile::TempDir, db: &str, extra: &[&str]) -> Self {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let db = format!("sqlite://{}?mode=rwc", dir.path().join("demo.sqlite").display());
         let log = dir.path().join(format!("server-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let err = out.try_clone().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_invite-demo"))
-            .args(["--bind", &addr.to_string(), "--database-url", &db])
+            .args(["--bind", &addr.to_string(), "--database-url", db])
             .args(extra)
             .env("RUST_LOG", "info,sqlx=warn")
             .env_remove("INVITE_DEMO_BASE_URL")

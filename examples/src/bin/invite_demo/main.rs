@@ -66,9 +66,13 @@ async fn run(args: cli::Args) -> Result<(), BoxError> {
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", args.bind))?;
     let local = listener.local_addr()?;
-    tracing::info!(
-        "invite-demo is ready on http://{local} (links point to {base_url}, they expire after {ttl}). \
-         Open {base_url}/ and sign in as alice@example.com",
+    tracing::info!(%local, %base_url, "invite-demo is listening");
+    println!(
+        "\n  invite-demo is ready: open {base_url}/\n\
+         \n  1. Sign in as alice@example.com (super admin of Acme Robotics), click Invite.\
+         \n  2. Copy the link shown once (it is also printed below as DEV NOTIFIER).\
+         \n  3. Open it signed out, log in as bob@example.com, and accept.\
+         \n  Links expire after {ttl}. Stop with Ctrl-C.\n",
         ttl = humantime::format_duration(args.invite_ttl),
     );
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
