@@ -165,6 +165,14 @@ async fn inviter_and_invitee_click_through_the_guide() {
     // Reopened, the link says Accepted (SPEC A1, A6: single use).
     b.goto(&bob_link).await;
     invitee_state(&b, "accepted").await;
+    // Bob now belongs to Acme as dev_admin: the start page lists it.
+    b.click("#accepted-home").await;
+    b.visible("[data-testid=not-super-admin]").await;
+    let list = b.text("[data-testid=membership-list]").await;
+    assert!(
+        list.contains("Acme Robotics") && list.contains("dev_admin"),
+        "{list}"
+    );
 
     // Carol (by phone) rejects (SPEC A7); the link then says Rejected.
     b.forget_session().await;

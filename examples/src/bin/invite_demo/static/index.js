@@ -39,7 +39,8 @@
     const list = document.getElementById('membership-list');
     list.replaceChildren(...session.memberships.map((m) => Demo.el('li', {},
       Demo.el('span', {}, Demo.el('strong', { text: m.enterprise_name })), Demo.roleBadge(m.role))));
-    Demo.show('no-enterprise', !isSuperAdmin(session));
+    Demo.show('no-enterprise', session.memberships.length === 0);
+    Demo.show('not-super-admin', session.memberships.length > 0 && !isSuperAdmin(session));
     const next = document.getElementById('continue-link');
     if (returnTo) {
       next.href = returnTo;
