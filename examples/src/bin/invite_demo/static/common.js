@@ -77,11 +77,18 @@ const Demo = (() => {
     await api('POST', '/logout');
   }
 
-  // Only same-origin paths may be a return target (no open redirect).
+  // Only a path of this site may be a return target (no open redirect): it must start with
+  // one slash and resolve, as the browser reads it, to this origin.
   function safeReturn(value) {
-    if (typeof value !== 'string' || !value.startsWith('/')) return null;
-    if (value.startsWith('//') || value.startsWith('/\\')) return null;
-    return value;
+    if (typeof value !== 'string' || !value.startsWith('/') || /^\/[\/\\]/.test(value)) return null;
+    let url;
+    try {
+      url = new URL(value, window.location.origin);
+    } catch (_) {
+      return null;
+    }
+    if (url.origin !== window.location.origin) return null;
+    return url.pathname + url.search + url.hash;
   }
 
   function signInUrl(returnTo, register) {
