@@ -215,7 +215,7 @@ async fn the_guide_over_http_send_view_accept_and_the_dev_notifier_logs_the_link
     let log = server.log();
     let line = log
         .lines()
-        .find(|l| l.contains("DEV NOTIFIER"))
+        .find(|l| l.contains("DEV NOTIFIER (demo only"))
         .expect("a DEV notifier line");
     assert!(line.contains("bob@example.com") && line.contains(&link), "{line}");
 
