@@ -3,7 +3,9 @@
 //! Opt-in: these run only with `INVITE_E2E_BROWSER=1` (and `chromium` + `chromium-driver`
 //! installed: `/usr/bin/chromium`, `/usr/bin/chromedriver`). Then they fail, never skip,
 //! when the browser or driver cannot start. Without the variable they say on stderr that
-//! they did not run, and pass. Each run refreshes the screenshots in `docs/screenshots/`.
+//! they did not run, and pass. Each run takes screenshots of every page state; with
+//! `INVITE_E2E_SCREENSHOTS=1` they replace those in `docs/screenshots/` (shown in the
+//! README), otherwise they go to `target/tmp/screenshots/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;

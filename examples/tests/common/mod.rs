@@ -230,9 +230,15 @@ pub fn token_of(link: &str) -> String {
     link.rsplit_once("token=").unwrap().1.to_owned()
 }
 
-/// Where screenshots go: `docs/screenshots/` at the workspace root.
+/// Where screenshots go: `docs/screenshots/` of the workspace with
+/// `INVITE_E2E_SCREENSHOTS=1` (to refresh the README's pictures), else the test scratch
+/// directory under `target/`, so that a CI run leaves the working tree clean.
 pub fn screenshot_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
+    if std::env::var("INVITE_E2E_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
+    } else {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
+    }
 }
 
 pub mod browser;

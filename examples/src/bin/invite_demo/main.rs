@@ -10,7 +10,7 @@
 //! Its tests start this binary: `examples/tests/demo_http.rs` over HTTP (always), and
 //! `examples/tests/demo_browser.rs` in a headless Chromium, which runs only with
 //! `INVITE_E2E_BROWSER=1` (needs the Debian packages `chromium` and `chromium-driver`) and
-//! refreshes the screenshots in `docs/screenshots/`.
+//! with `INVITE_E2E_SCREENSHOTS=1` refreshes the screenshots in `docs/screenshots/`.
 //!
 //! ```text
 //! cargo run -p invite-examples --bin invite-demo
