@@ -76,7 +76,7 @@ fn invitee(new: &NewInvitation) -> User {
 /// backend: `$begin` starts the write transaction, `$lock` is the per-enterprise lock
 /// statement (or `None`), `$at` turns a time into the stored form.
 macro_rules! hand_written {
-    ($module:ident, $pool:ty, $begin:expr, $lock:expr, $lock_of:expr, $at:expr) => {
+    ($module:ident, $pool:ty, $time:ty, $begin:expr, $lock:expr, $lock_of:expr, $at:expr) => {
         mod $module {
             use super::*;
 
@@ -90,6 +90,16 @@ macro_rules! hand_written {
                 pub contact_normalized: String,
                 pub role: String,
                 pub status: String,
+                pub invited_by: Uuid,
+                pub invited_by_name: String,
+                pub sent_at: $time,
+                pub last_sent_at: $time,
+                pub expires_at: $time,
+                pub responded_at: Option<$time>,
+                pub responded_by: Option<Uuid>,
+                pub revoked_at: Option<$time>,
+                pub revoked_by: Option<Uuid>,
+                pub delivery: String,
                 pub token_digest: Vec<u8>,
             }
 
@@ -222,6 +232,7 @@ macro_rules! hand_written {
 hand_written!(
     hand_sqlite,
     SqlitePool,
+    i64,
     "BEGIN IMMEDIATE",
     None::<&'static str>,
     None::<&'static str>,
@@ -230,6 +241,7 @@ hand_written!(
 hand_written!(
     hand_pg,
     PgPool,
+    DateTime<Utc>,
     "BEGIN",
     Some("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"),
     Some(

@@ -180,34 +180,36 @@ pub(crate) const PENDING_CONTACT_INDEX: &str = "invitations_pending_contact";
 pub(crate) const PENDING_CONTACT_SQLITE_MESSAGE: &str = "invitations.contact_normalized";
 
 /// The records query (SPEC R1), assembled from fixed fragments: a status filter with
-/// `expired` derived, and a keyset cursor. Returns the SQL and which values to bind.
+/// `expired` derived, and a keyset cursor. Binds, in order: the enterprise, `now` (when
+/// [`ListSql::binds_now`]), the cursor's `sent_at` and id (when `cursor`), the limit.
+///
+/// Every branch is one range of an index in `(sent_at, id)` order, so a page costs the
+/// same wherever the cursor is. `expired` is two such ranges merged (written-down
+/// `expired` rows, and `pending` rows past their expiry), so it never walks the answered
+/// history; its second range walks the enterprise's unexpired pending rows newer than the
+/// cursor, few in practice and fewer after a sweep.
 pub(crate) fn list(status: Option<invite_core::InvitationStatus>, cursor: bool) -> ListSql {
     use invite_core::InvitationStatus as S;
-    let mut sql = format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE enterprise_id = $1");
-    let mut next = 2;
-    let mut binds_now = false;
-    match status {
-        None => {}
-        Some(S::Pending) => {
-            sql.push_str(&format!(" AND status = 'pending' AND expires_at > ${next}"));
-            next += 1;
-            binds_now = true;
-        }
-        Some(S::Expired) => {
-            sql.push_str(&format!(
-                " AND (status = 'expired' OR (status = 'pending' AND expires_at <= ${next}))"
-            ));
-            next += 1;
-            binds_now = true;
-        }
+    let select = format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE enterprise_id = $1");
+    let binds_now = matches!(status, Some(S::Pending | S::Expired));
+    let first_cursor = if binds_now { 3 } else { 2 };
+    let keyset = if cursor {
+        format!(" AND (sent_at, id) < (${first_cursor}, ${})", first_cursor + 1)
+    } else {
+        String::new()
+    };
+    let limit = if cursor { first_cursor + 2 } else { first_cursor };
+    let order = format!(" ORDER BY sent_at DESC, id DESC LIMIT ${limit}");
+    let sql = match status {
+        None => format!("{select}{keyset}{order}"),
+        Some(S::Pending) => format!("{select} AND status = 'pending' AND expires_at > $2{keyset}{order}"),
+        Some(S::Expired) => format!(
+            "{select} AND status = 'expired'{keyset} UNION ALL \
+             {select} AND status = 'pending' AND expires_at <= $2{keyset}{order}"
+        ),
         // A fixed name from `InvitationStatus::as_str`, never client text.
-        Some(other) => sql.push_str(&format!(" AND status = '{}'", other.as_str())),
-    }
-    if cursor {
-        sql.push_str(&format!(" AND (sent_at, id) < (${}, ${})", next, next + 1));
-        next += 2;
-    }
-    sql.push_str(&format!(" ORDER BY sent_at DESC, id DESC LIMIT ${next}"));
+        Some(other) => format!("{select} AND status = '{}'{keyset}{order}", other.as_str()),
+    };
     ListSql { sql, binds_now }
 }
 

@@ -42,16 +42,22 @@ impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self, Error> {
         let options = SqliteConnectOptions::from_str(url).map_err(Error::Connect)?;
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        Self::connect_with(options, in_memory).await
+        Self::open(options, in_memory).await
     }
 
-    /// Opens the database described by `options`, adding what the store relies on
-    /// (create if missing, WAL unless `in_memory`, foreign keys, busy timeout). An
-    /// in-memory database lives in one connection, so its pool holds exactly one.
+    /// Opens the database file described by `options`, adding what the store relies on:
+    /// create if missing, WAL, foreign keys, a busy timeout of [`DEFAULT_BUSY_TIMEOUT`]
+    /// (for an in-memory database use [`SqliteStore::connect`] with `sqlite::memory:`).
     ///
     /// # Errors
     /// [`Error::Connect`] if the database cannot be opened.
-    pub async fn connect_with(options: SqliteConnectOptions, in_memory: bool) -> Result<Self, Error> {
+    pub async fn connect_with(options: SqliteConnectOptions) -> Result<Self, Error> {
+        Self::open(options, false).await
+    }
+
+    /// An in-memory database lives as long as its connections and is not shared safely
+    /// between them, so its pool holds exactly one, forever.
+    async fn open(options: SqliteConnectOptions, in_memory: bool) -> Result<Self, Error> {
         let mut options = options
             .create_if_missing(true)
             .foreign_keys(true)
