@@ -130,7 +130,9 @@ pub trait InvitationStore: Send + Sync + 'static {
 
     /// At most `query.limit` invitations of `enterprise`, newest first (`sent_at`, then
     /// `id`, descending), after `query.after`, whose status derived at `now` is
-    /// `query.status` when given (SPEC R1).
+    /// `query.status` when given (SPEC R1). To answer the `expired` filter from an index, a
+    /// store may first write down `expired` for the enterprise's overdue pending rows,
+    /// with their `expired` events, as [`InvitationStore::sweep_expired`] would.
     async fn list(
         &self,
         enterprise: EnterpriseId,

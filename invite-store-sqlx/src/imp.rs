@@ -80,6 +80,34 @@ macro_rules! impl_store {
                 .await
             }
 
+            /// Writes down `expired`, with its event, for every overdue pending row of
+            /// `enterprise` (see [`crate::sql::EXPIRE_OVERDUE_OF_ENTERPRISE`]).
+            async fn expire_overdue_of(
+                &self,
+                enterprise: ::invite_core::EnterpriseId,
+                now: ::chrono::DateTime<::chrono::Utc>,
+            ) -> Result<(), ::invite_core::StoreError> {
+                let mut tx = self.begin_write().await.map_err($crate::imp::backend)?;
+                let ids = ::sqlx::query_scalar::<_, ::uuid::Uuid>($crate::sql::EXPIRE_OVERDUE_OF_ENTERPRISE)
+                    .bind(enterprise.as_uuid())
+                    .bind(at(now))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err($crate::imp::backend)?;
+                for id in ids {
+                    Self::event_for(
+                        &mut tx,
+                        id,
+                        enterprise.as_uuid(),
+                        ::invite_core::EventKind::Expired,
+                        None,
+                        now,
+                    )
+                    .await?;
+                }
+                tx.commit().await.map_err($crate::imp::backend)
+            }
+
             async fn event_for(
                 tx: &mut Tx,
                 invitation: ::uuid::Uuid,
@@ -311,6 +339,9 @@ macro_rules! impl_store {
                 query: &::invite_core::ListQuery,
                 now: ::chrono::DateTime<::chrono::Utc>,
             ) -> Result<Vec<::invite_core::Invitation>, ::invite_core::StoreError> {
+                if query.status == Some(::invite_core::InvitationStatus::Expired) {
+                    self.expire_overdue_of(enterprise, now).await?;
+                }
                 let list = $crate::sql::list(query.status, query.after.is_some());
                 let mut q =
                     ::sqlx::query_as::<_, $crate::row::InvitationRow<$time>>(::sqlx::AssertSqlSafe(list.sql))

@@ -108,6 +108,12 @@ pub(crate) const SWEEP: &str = "UPDATE invitations SET status = 'expired' \
      ORDER BY expires_at LIMIT $2) \
      AND status = 'pending' AND expires_at <= $1 RETURNING id, enterprise_id";
 
+/// Writes down `expired` for every pending row of enterprise `$1` past its expiry at `$2`:
+/// what listing by `expired` does first, so that the page is one index range. Walks the
+/// `(enterprise_id, expires_at)` index of pending rows, so it costs what it writes.
+pub(crate) const EXPIRE_OVERDUE_OF_ENTERPRISE: &str = "UPDATE invitations SET status = 'expired' \
+     WHERE enterprise_id = $1 AND status = 'pending' AND expires_at <= $2 RETURNING id";
+
 /// The events of one invitation of one enterprise, oldest first (SPEC X5).
 pub(crate) const EVENTS: &str = "SELECT invitation_id, enterprise_id, kind, actor, at \
      FROM invitation_events WHERE enterprise_id = $1 AND invitation_id = $2 ORDER BY id";
@@ -179,19 +185,19 @@ pub(crate) const PENDING_CONTACT_INDEX: &str = "invitations_pending_contact";
 /// SQLite names the columns rather than the index in its message.
 pub(crate) const PENDING_CONTACT_SQLITE_MESSAGE: &str = "invitations.contact_normalized";
 
-/// The records query (SPEC R1), assembled from fixed fragments: a status filter with
-/// `expired` derived, and a keyset cursor. Binds, in order: the enterprise, `now` (when
-/// [`ListSql::binds_now`]), the cursor's `sent_at` and id (when `cursor`), the limit.
+/// The records query (SPEC R1), assembled from fixed fragments: a status filter and a
+/// keyset cursor. Binds, in order: the enterprise, `now` (when [`ListSql::binds_now`]),
+/// the cursor's `sent_at` and id (when `cursor`), the limit.
 ///
 /// Every branch is one range of an index in `(sent_at, id)` order, so a page costs the
-/// same wherever the cursor is. `expired` is two such ranges merged (written-down
-/// `expired` rows, and `pending` rows past their expiry), so it never walks the answered
-/// history; its second range walks the enterprise's unexpired pending rows newer than the
-/// cursor, few in practice and fewer after a sweep.
+/// same wherever the cursor is. `expired` is derived (a pending row past its expiry *is*
+/// expired, SPEC §1) and no index can hold a derived status in `sent_at` order; so the
+/// store first writes such rows down ([`EXPIRE_OVERDUE_OF_ENTERPRISE`], with their
+/// `expired` events) and then reads the stored `expired` range like any other status.
 pub(crate) fn list(status: Option<invite_core::InvitationStatus>, cursor: bool) -> ListSql {
     use invite_core::InvitationStatus as S;
     let select = format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE enterprise_id = $1");
-    let binds_now = matches!(status, Some(S::Pending | S::Expired));
+    let binds_now = status == Some(S::Pending);
     let first_cursor = if binds_now { 3 } else { 2 };
     let keyset = if cursor {
         format!(" AND (sent_at, id) < (${first_cursor}, ${})", first_cursor + 1)
@@ -203,10 +209,6 @@ pub(crate) fn list(status: Option<invite_core::InvitationStatus>, cursor: bool) 
     let sql = match status {
         None => format!("{select}{keyset}{order}"),
         Some(S::Pending) => format!("{select} AND status = 'pending' AND expires_at > $2{keyset}{order}"),
-        Some(S::Expired) => format!(
-            "{select} AND status = 'expired'{keyset} UNION ALL \
-             {select} AND status = 'pending' AND expires_at <= $2{keyset}{order}"
-        ),
         // A fixed name from `InvitationStatus::as_str`, never client text.
         Some(other) => format!("{select} AND status = '{}'{keyset}{order}", other.as_str()),
     };

@@ -60,6 +60,9 @@ CREATE INDEX invitations_records ON invitations (enterprise_id, sent_at, id);
 CREATE INDEX invitations_records_status ON invitations (enterprise_id, status, sent_at, id);
 -- The sweep.
 CREATE INDEX invitations_pending_expiry ON invitations (expires_at) WHERE status = 'pending';
+-- Writing down the overdue rows of one enterprise before an `expired` page.
+CREATE INDEX invitations_pending_expiry_of_enterprise ON invitations (enterprise_id, expires_at)
+    WHERE status = 'pending';
 
 -- The audit trail (SPEC X5), written in the same transaction as each change.
 CREATE TABLE invitation_events (

@@ -66,6 +66,7 @@ async fn run(args: cli::Args) -> Result<(), BoxError> {
     if seed::seed_if_empty(invitations.directory().as_ref()).await? {
         tracing::info!("created the demo data: Acme Robotics, Globex, Unverified Labs and six users");
     }
+    tokio::spawn(sweep_expired_forever(invitations.clone()));
     let app = app::router(invitations, base_url.starts_with("https://"));
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
@@ -85,6 +86,30 @@ async fn run(args: cli::Args) -> Result<(), BoxError> {
         .await?;
     tracing::info!("invite-demo stopped");
     Ok(())
+}
+
+/// Writes down expired invitations every minute, a batch at a time, so that the records
+/// table's `expired` filter only has to write down what expired since the last sweep.
+async fn sweep_expired_forever(invitations: invite_core::Invitations) {
+    const BATCH: usize = 1000;
+    let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every_minute.tick().await;
+        loop {
+            match invitations.sweep_expired(BATCH).await {
+                Ok(swept) if swept == BATCH => continue,
+                Ok(0) => break,
+                Ok(swept) => {
+                    tracing::info!(swept, "wrote down expired invitations");
+                    break;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, cause = ?std::error::Error::source(&err), "sweep failed; retrying in a minute");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
