@@ -252,6 +252,20 @@ impl Invitations {
             .ok_or(InviteError::Forbidden)
     }
 
+    /// SPEC S1 and S2: a super_admin of a certified enterprise.
+    async fn authorize_inviting(
+        &self,
+        actor: &User,
+        enterprise: EnterpriseId,
+    ) -> Result<Enterprise, InviteError> {
+        let enterprise = self.authorize(actor, enterprise).await?;
+        if enterprise.certified {
+            Ok(enterprise)
+        } else {
+            Err(InviteError::EnterpriseNotCertified)
+        }
+    }
+
     /// Sends an invitation (SPEC S1–S8): checks the inviter and the enterprise, parses the
     /// contact and role, stores a pending invitation, and hands the link to the notifier.
     /// A notifier failure is recorded as delivery `failed`; the invitation stays and can be
@@ -267,10 +281,7 @@ impl Invitations {
         enterprise_id: EnterpriseId,
         request: SendInvitation,
     ) -> Result<SentInvitation, InviteError> {
-        let enterprise = self.authorize(actor, enterprise_id).await?;
-        if !enterprise.certified {
-            return Err(InviteError::EnterpriseNotCertified);
-        }
+        let enterprise = self.authorize_inviting(actor, enterprise_id).await?;
         let contact = self.config.contacts.parse(&request.contact)?;
         let role = self.config.roles.parse_assignable(&request.role)?;
         let now = self.now();
@@ -375,10 +386,7 @@ impl Invitations {
         enterprise_id: EnterpriseId,
         id: InvitationId,
     ) -> Result<SentInvitation, InviteError> {
-        let enterprise = self.authorize(actor, enterprise_id).await?;
-        if !enterprise.certified {
-            return Err(InviteError::EnterpriseNotCertified);
-        }
+        let enterprise = self.authorize_inviting(actor, enterprise_id).await?;
         let now = self.now();
         let expires_at = self.config.ttl.expires_at(now, None)?;
         let token = InviteToken::generate();

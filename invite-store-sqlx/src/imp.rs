@@ -80,6 +80,20 @@ macro_rules! impl_store {
                 .await
             }
 
+            /// Why a conditional update of invitation `id` changed no row: it is not in
+            /// `enterprise` (`NotFound`) or not in a status the update allows.
+            async fn why_unchanged(
+                tx: &mut Tx,
+                enterprise: ::invite_core::EnterpriseId,
+                id: ::invite_core::InvitationId,
+                now: ::chrono::DateTime<::chrono::Utc>,
+            ) -> Result<::invite_core::StoreError, ::invite_core::StoreError> {
+                Ok(match Self::get_in(tx, enterprise, id).await? {
+                    Some(current) => ::invite_core::StoreError::NotPending(current.status_at(now)),
+                    None => ::invite_core::StoreError::NotFound,
+                })
+            }
+
             /// Writes down `expired`, with its event, for every overdue pending row of
             /// `enterprise` (see [`crate::sql::EXPIRE_OVERDUE_OF_ENTERPRISE`]).
             async fn expire_overdue_of(
@@ -379,10 +393,7 @@ macro_rules! impl_store {
                     .await
                     .map_err($crate::imp::backend)?;
                 let Some(row) = row else {
-                    let err = match Self::get_in(&mut tx, enterprise, id).await? {
-                        Some(current) => ::invite_core::StoreError::NotPending(current.status_at(now)),
-                        None => ::invite_core::StoreError::NotFound,
-                    };
+                    let err = Self::why_unchanged(&mut tx, enterprise, id, now).await?;
                     return Self::refuse(tx, err).await;
                 };
                 let invitation = row.into_invitation()?;
@@ -432,10 +443,7 @@ macro_rules! impl_store {
                     Ok(Some(row)) => row,
                     Ok(None) => {
                         // Changed since it was read (a concurrent revoke, accept, reject).
-                        let err = match Self::get_in(&mut tx, enterprise, id).await? {
-                            Some(current) => ::invite_core::StoreError::NotPending(current.status_at(now)),
-                            None => ::invite_core::StoreError::NotFound,
-                        };
+                        let err = Self::why_unchanged(&mut tx, enterprise, id, now).await?;
                         return Self::refuse(tx, err).await;
                     }
                     Err(err) if $crate::imp::is_pending_conflict(&err) => {
