@@ -751,3 +751,35 @@ impl App {
         self.store.get(self.world.acme.id, id).await.unwrap().unwrap()
     }
 }
+
+#[tokio::test]
+async fn inviter_status_and_expiry_come_from_the_service() {
+    // SPEC X9: a request names only contact, role and a bounded expiry; the inviter is the
+    // signed-in actor, the status is pending, the enterprise is the path's, the digest is
+    // the service's own.
+    let app = App::new().await;
+    let w = &app.world;
+    let request = SendInvitation::new("bob@example.com", "member").expires_in(Duration::from_secs(3600));
+    let sent = app.invitations.send(&w.alice, w.acme.id, request).await.unwrap();
+    let i = &sent.invitation;
+    assert_eq!(
+        (i.invited_by.user_id, i.invited_by.name.as_str()),
+        (w.alice.id, "Alice Admin")
+    );
+    assert_eq!(
+        (i.enterprise_id, i.status),
+        (w.acme.id, InvitationStatus::Pending)
+    );
+    assert_eq!(
+        i.token_digest,
+        invite_core::InviteToken::parse(sent.link.token())
+            .unwrap()
+            .digest()
+    );
+    let beyond =
+        SendInvitation::new("carol@example.com", "member").expires_in(Duration::from_secs(u64::MAX / 2));
+    assert!(matches!(
+        app.invitations.send(&w.alice, w.acme.id, beyond).await,
+        Err(InviteError::InvalidRequest(_))
+    ));
+}
