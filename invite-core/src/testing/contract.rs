@@ -24,7 +24,7 @@ use crate::page::{Cursor, ListQuery};
 use crate::ports::{Directory, InvitationStore, NewInvitation, StoreError};
 use crate::role::Role;
 use crate::testing::seed::{self, World};
-use crate::token::InviteToken;
+use crate::token::{InviteToken, TokenDigest};
 
 /// A store under test with the demo data of SPEC §7.
 pub struct Fixture<S> {
@@ -83,6 +83,66 @@ impl<S: InvitationStore + Directory> Fixture<S> {
     async fn membership_count(&self, user: UserId) -> usize {
         self.store.memberships(user).await.expect("memberships").len()
     }
+}
+
+/// Races `count` accepts of `digest` by `user`, spread round-robin over `stores` (one store,
+/// or several pools on one database as several server processes would have). Returns how
+/// many won.
+///
+/// # Panics
+/// On an outcome other than success or `AlreadyAccepted`.
+pub async fn race_accepts<S: InvitationStore>(
+    stores: &[Arc<S>],
+    digest: TokenDigest,
+    user: &User,
+    now: DateTime<Utc>,
+    count: usize,
+) -> usize {
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let store = stores[i % stores.len()].clone();
+            let user = user.clone();
+            tokio::spawn(async move { store.accept(&digest, &user, now).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => wins += 1,
+            Err(StoreError::AlreadyAccepted) => {}
+            Err(other) => panic!("unexpected outcome of a concurrent accept: {other:?}"),
+        }
+    }
+    wins
+}
+
+/// Races `count` sends from Alice to Acme, to `contacts` in turn (spellings of one person),
+/// spread round-robin over `stores`. Returns how many were created.
+///
+/// # Panics
+/// On an outcome other than success or `DuplicatePending`.
+pub async fn race_sends<S: InvitationStore + Directory>(
+    f: &Fixture<S>,
+    stores: &[Arc<S>],
+    contacts: &[&str],
+    count: usize,
+) -> usize {
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let (new, _) = f.invitation(contacts[i % contacts.len()], Role::Member, f.now);
+            let store = stores[i % stores.len()].clone();
+            tokio::spawn(async move { store.create(new).await })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => created += 1,
+            Err(StoreError::DuplicatePending) => {}
+            Err(other) => panic!("unexpected outcome of a concurrent send: {other:?}"),
+        }
+    }
+    created
 }
 
 /// Generates one `#[tokio::test]` per contract case, each calling `$factory().await` for
@@ -545,23 +605,14 @@ pub async fn reject_makes_no_member<S: InvitationStore + Directory>(store: Arc<S
 pub async fn concurrent_accepts_have_one_winner<S: InvitationStore + Directory>(store: Arc<S>) {
     let f = Fixture::new(store).await;
     let (_, token) = f.send("bob@example.com", f.now).await;
-    let digest = token.digest();
-    let tasks: Vec<_> = (0..32)
-        .map(|_| {
-            let store = f.store.clone();
-            let bob = f.world.bob.clone();
-            let now = f.now;
-            tokio::spawn(async move { store.accept(&digest, &bob, now).await })
-        })
-        .collect();
-    let mut wins = 0;
-    for task in tasks {
-        match task.await.expect("task") {
-            Ok(_) => wins += 1,
-            Err(StoreError::AlreadyAccepted) => {}
-            Err(other) => panic!("unexpected outcome of a concurrent accept: {other:?}"),
-        }
-    }
+    let wins = race_accepts(
+        std::slice::from_ref(&f.store),
+        token.digest(),
+        &f.world.bob,
+        f.now,
+        32,
+    )
+    .await;
     assert_eq!(wins, 1);
     assert_eq!(f.membership_count(f.world.bob.id).await, 1);
 }
@@ -569,29 +620,13 @@ pub async fn concurrent_accepts_have_one_winner<S: InvitationStore + Directory>(
 /// SPEC S7: of 16 concurrent sends to one contact exactly one makes a pending invitation.
 pub async fn concurrent_sends_make_one_pending<S: InvitationStore + Directory>(store: Arc<S>) {
     let f = Fixture::new(store).await;
-    let tasks: Vec<_> = (0..16)
-        .map(|i| {
-            let (new, _) = f.invitation(
-                if i % 2 == 0 {
-                    "bob@example.com"
-                } else {
-                    "BOB@example.COM"
-                },
-                Role::Member,
-                f.now,
-            );
-            let store = f.store.clone();
-            tokio::spawn(async move { store.create(new).await })
-        })
-        .collect();
-    let mut created = 0;
-    for task in tasks {
-        match task.await.expect("task") {
-            Ok(_) => created += 1,
-            Err(StoreError::DuplicatePending) => {}
-            Err(other) => panic!("unexpected outcome of a concurrent send: {other:?}"),
-        }
-    }
+    let created = race_sends(
+        &f,
+        std::slice::from_ref(&f.store),
+        &["bob@example.com", "BOB@example.COM"],
+        16,
+    )
+    .await;
     assert_eq!(created, 1);
     let query = ListQuery {
         status: Some(InvitationStatus::Pending),

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use invite_core::testing::contract::Fixture;
+use invite_core::testing::contract::{self, Fixture};
 use invite_core::{Directory, EventKind, InvitationStatus, InvitationStore, ListQuery, Role, StoreError};
 use invite_store_sqlx::{PgStore, SqliteStore};
 use sqlx::AssertSqlSafe;
@@ -77,23 +77,8 @@ fn pending_query() -> ListQuery {
 pub async fn two_pools_accept_one_winner<S: Backend>(a: Arc<S>, b: Arc<S>) {
     let f = Fixture::new(a.clone()).await;
     let (inv, token) = f.send("bob@example.com", f.now).await;
-    let digest = token.digest();
-    let tasks: Vec<_> = (0..32)
-        .map(|i| {
-            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-            let bob = f.world.bob.clone();
-            let now = f.now;
-            tokio::spawn(async move { store.accept(&digest, &bob, now).await })
-        })
-        .collect();
-    let mut wins = 0;
-    for task in tasks {
-        match task.await.expect("task") {
-            Ok(_) => wins += 1,
-            Err(StoreError::AlreadyAccepted) => {}
-            Err(other) => panic!("unexpected outcome of a concurrent accept: {other:?}"),
-        }
-    }
+    let stores = [a.clone(), b.clone()];
+    let wins = contract::race_accepts(&stores, token.digest(), &f.world.bob, f.now, 32).await;
     assert_eq!(wins, 1);
     assert_eq!(b.memberships(f.world.bob.id).await.expect("memberships").len(), 1);
     let accepted = b
@@ -110,26 +95,9 @@ pub async fn two_pools_accept_one_winner<S: Backend>(a: Arc<S>, b: Arc<S>) {
 /// pending invitation.
 pub async fn two_pools_send_one_pending<S: Backend>(a: Arc<S>, b: Arc<S>) {
     let f = Fixture::new(a.clone()).await;
-    let tasks: Vec<_> = (0..16)
-        .map(|i| {
-            let contact = if i % 2 == 0 {
-                "carol@example.com"
-            } else {
-                "Carol@EXAMPLE.com"
-            };
-            let (new, _) = f.invitation(contact, Role::Member, f.now);
-            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-            tokio::spawn(async move { store.create(new).await })
-        })
-        .collect();
-    let mut created = 0;
-    for task in tasks {
-        match task.await.expect("task") {
-            Ok(_) => created += 1,
-            Err(StoreError::DuplicatePending) => {}
-            Err(other) => panic!("unexpected outcome of a concurrent send: {other:?}"),
-        }
-    }
+    let stores = [a.clone(), b.clone()];
+    let contacts = ["carol@example.com", "Carol@EXAMPLE.com"];
+    let created = contract::race_sends(&f, &stores, &contacts, 16).await;
     assert_eq!(created, 1);
     let pending = b
         .list(f.world.acme.id, &pending_query(), f.now)
