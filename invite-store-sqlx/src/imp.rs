@@ -88,7 +88,7 @@ macro_rules! impl_store {
                 id: ::invite_core::InvitationId,
                 now: ::chrono::DateTime<::chrono::Utc>,
             ) -> Result<::invite_core::StoreError, ::invite_core::StoreError> {
-                Ok(match Self::get_in(tx, enterprise, id).await? {
+                Ok(match Self::fetch_by_id(&mut **tx, enterprise, id).await? {
                     Some(current) => ::invite_core::StoreError::NotPending(current.status_at(now)),
                     None => ::invite_core::StoreError::NotFound,
                 })
@@ -102,24 +102,38 @@ macro_rules! impl_store {
                 now: ::chrono::DateTime<::chrono::Utc>,
             ) -> Result<(), ::invite_core::StoreError> {
                 let mut tx = self.begin_write().await.map_err($crate::imp::backend)?;
-                let ids = ::sqlx::query_scalar::<_, ::uuid::Uuid>($crate::sql::EXPIRE_OVERDUE_OF_ENTERPRISE)
-                    .bind(enterprise.as_uuid())
-                    .bind(at(now))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err($crate::imp::backend)?;
-                for id in ids {
+                let expired = ::sqlx::query_as::<_, (::uuid::Uuid, ::uuid::Uuid)>(
+                    $crate::sql::EXPIRE_OVERDUE_OF_ENTERPRISE,
+                )
+                .bind(enterprise.as_uuid())
+                .bind(at(now))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err($crate::imp::backend)?;
+                Self::record_expired(&mut tx, &expired, now).await?;
+                tx.commit().await.map_err($crate::imp::backend)
+            }
+
+            /// The `expired` events of rows just written down by one of the three
+            /// statements that do it (per contact, per enterprise, the sweep), each of
+            /// which returns `(id, enterprise_id)`: one place for what an expiry records.
+            async fn record_expired(
+                tx: &mut Tx,
+                expired: &[(::uuid::Uuid, ::uuid::Uuid)],
+                now: ::chrono::DateTime<::chrono::Utc>,
+            ) -> Result<(), ::invite_core::StoreError> {
+                for (id, enterprise) in expired {
                     Self::event_for(
-                        &mut tx,
-                        id,
-                        enterprise.as_uuid(),
+                        tx,
+                        *id,
+                        *enterprise,
                         ::invite_core::EventKind::Expired,
                         None,
                         now,
                     )
                     .await?;
                 }
-                tx.commit().await.map_err($crate::imp::backend)
+                Ok(())
             }
 
             async fn event_for(
@@ -142,28 +156,37 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn get_in(
-                tx: &mut Tx,
+            /// One invitation of one enterprise, through the pool or a transaction.
+            async fn fetch_by_id<'e, E>(
+                executor: E,
                 enterprise: ::invite_core::EnterpriseId,
                 id: ::invite_core::InvitationId,
-            ) -> Result<Option<::invite_core::Invitation>, ::invite_core::StoreError> {
+            ) -> Result<Option<::invite_core::Invitation>, ::invite_core::StoreError>
+            where
+                E: ::sqlx::Executor<'e, Database = $db>,
+            {
                 let row = ::sqlx::query_as::<_, $crate::row::InvitationRow<$time>>($crate::sql::GET)
                     .bind(enterprise.as_uuid())
                     .bind(id.as_uuid())
-                    .fetch_optional(&mut **tx)
+                    .fetch_optional(executor)
                     .await
                     .map_err($crate::imp::backend)?;
                 $crate::row::invitation(row)
             }
 
-            async fn find_in(
-                tx: &mut Tx,
+            /// The invitation whose current token has `digest`, through the pool or a
+            /// transaction.
+            async fn fetch_by_digest<'e, E>(
+                executor: E,
                 digest: &::invite_core::TokenDigest,
-            ) -> Result<Option<::invite_core::Invitation>, ::invite_core::StoreError> {
+            ) -> Result<Option<::invite_core::Invitation>, ::invite_core::StoreError>
+            where
+                E: ::sqlx::Executor<'e, Database = $db>,
+            {
                 let row =
                     ::sqlx::query_as::<_, $crate::row::InvitationRow<$time>>($crate::sql::FIND_BY_DIGEST)
                         .bind(digest.as_bytes().as_slice())
-                        .fetch_optional(&mut **tx)
+                        .fetch_optional(executor)
                         .await
                         .map_err($crate::imp::backend)?;
                 $crate::row::invitation(row)
@@ -192,26 +215,17 @@ macro_rules! impl_store {
                 keep: ::invite_core::InvitationId,
                 now: ::chrono::DateTime<::chrono::Utc>,
             ) -> Result<(), ::invite_core::StoreError> {
-                let ids = ::sqlx::query_scalar::<_, ::uuid::Uuid>($crate::sql::EXPIRE_STALE_FOR_CONTACT)
-                    .bind(enterprise.as_uuid())
-                    .bind(contact.normalized())
-                    .bind(at(now))
-                    .bind(keep.as_uuid())
-                    .fetch_all(&mut **tx)
-                    .await
-                    .map_err($crate::imp::backend)?;
-                for id in ids {
-                    Self::event_for(
-                        tx,
-                        id,
-                        enterprise.as_uuid(),
-                        ::invite_core::EventKind::Expired,
-                        None,
-                        now,
-                    )
-                    .await?;
-                }
-                Ok(())
+                let expired = ::sqlx::query_as::<_, (::uuid::Uuid, ::uuid::Uuid)>(
+                    $crate::sql::EXPIRE_STALE_FOR_CONTACT,
+                )
+                .bind(enterprise.as_uuid())
+                .bind(contact.normalized())
+                .bind(at(now))
+                .bind(keep.as_uuid())
+                .fetch_all(&mut **tx)
+                .await
+                .map_err($crate::imp::backend)?;
+                Self::record_expired(tx, &expired, now).await
             }
 
             /// Accept or reject: one conditional UPDATE; when it changes nothing, the
@@ -232,7 +246,7 @@ macro_rules! impl_store {
                     .map_err($crate::imp::backend)?;
                 match row {
                     Some(row) => row.into_invitation(),
-                    None => Err(match Self::find_in(tx, digest).await? {
+                    None => Err(match Self::fetch_by_digest(&mut **tx, digest).await? {
                         Some(current) => current
                             .check_answerable(now)
                             .err()
@@ -325,26 +339,14 @@ macro_rules! impl_store {
                 enterprise: ::invite_core::EnterpriseId,
                 id: ::invite_core::InvitationId,
             ) -> Result<Option<::invite_core::Invitation>, ::invite_core::StoreError> {
-                let row = ::sqlx::query_as::<_, $crate::row::InvitationRow<$time>>($crate::sql::GET)
-                    .bind(enterprise.as_uuid())
-                    .bind(id.as_uuid())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err($crate::imp::backend)?;
-                $crate::row::invitation(row)
+                Self::fetch_by_id(&self.pool, enterprise, id).await
             }
 
             async fn find_by_digest(
                 &self,
                 digest: &::invite_core::TokenDigest,
             ) -> Result<Option<::invite_core::Invitation>, ::invite_core::StoreError> {
-                let row =
-                    ::sqlx::query_as::<_, $crate::row::InvitationRow<$time>>($crate::sql::FIND_BY_DIGEST)
-                        .bind(digest.as_bytes().as_slice())
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err($crate::imp::backend)?;
-                $crate::row::invitation(row)
+                Self::fetch_by_digest(&self.pool, digest).await
             }
 
             async fn list(
@@ -420,7 +422,7 @@ macro_rules! impl_store {
             ) -> Result<::invite_core::Invitation, ::invite_core::StoreError> {
                 let mut tx = self.begin_write().await.map_err($crate::imp::backend)?;
                 Self::lock_enterprise(&mut tx, enterprise).await?;
-                let Some(current) = Self::get_in(&mut tx, enterprise, id).await? else {
+                let Some(current) = Self::fetch_by_id(&mut *tx, enterprise, id).await? else {
                     return Self::refuse(tx, ::invite_core::StoreError::NotFound).await;
                 };
                 match current.status_at(now) {
@@ -549,17 +551,7 @@ macro_rules! impl_store {
                     .fetch_all(&mut *tx)
                     .await
                     .map_err($crate::imp::backend)?;
-                for (id, enterprise) in &rows {
-                    Self::event_for(
-                        &mut tx,
-                        *id,
-                        *enterprise,
-                        ::invite_core::EventKind::Expired,
-                        None,
-                        now,
-                    )
-                    .await?;
-                }
+                Self::record_expired(&mut tx, &rows, now).await?;
                 tx.commit().await.map_err($crate::imp::backend)?;
                 Ok(rows.len())
             }

@@ -43,7 +43,7 @@ pub(crate) const MEMBER_WITH_CONTACT: &str = "SELECT u.id FROM users u \
 /// that they never block a new pending row in the unique index (SPEC S7).
 pub(crate) const EXPIRE_STALE_FOR_CONTACT: &str = "UPDATE invitations SET status = 'expired' \
      WHERE enterprise_id = $1 AND contact_normalized = $2 AND status = 'pending' \
-     AND expires_at <= $3 AND id <> $4 RETURNING id";
+     AND expires_at <= $3 AND id <> $4 RETURNING id, enterprise_id";
 
 /// A new invitation.
 pub(crate) const INSERT_INVITATION: &str = concat!(
@@ -112,7 +112,7 @@ pub(crate) const SWEEP: &str = "UPDATE invitations SET status = 'expired' \
 /// what listing by `expired` does first, so that the page is one index range. Walks the
 /// `(enterprise_id, expires_at)` index of pending rows, so it costs what it writes.
 pub(crate) const EXPIRE_OVERDUE_OF_ENTERPRISE: &str = "UPDATE invitations SET status = 'expired' \
-     WHERE enterprise_id = $1 AND status = 'pending' AND expires_at <= $2 RETURNING id";
+     WHERE enterprise_id = $1 AND status = 'pending' AND expires_at <= $2 RETURNING id, enterprise_id";
 
 /// The events of one invitation of one enterprise, oldest first (SPEC X5).
 pub(crate) const EVENTS: &str = "SELECT invitation_id, enterprise_id, kind, actor, at \

@@ -316,6 +316,38 @@ pub async fn bad_row_is_a_backend_error<S: Backend>(a: Arc<S>, _b: Arc<S>) {
     assert!(matches!(listed, Err(StoreError::Backend(_))), "{listed:?}");
 }
 
+/// SPEC §1, X5: the SQL stores write overdue pending rows down as `expired` when a new
+/// invitation to the same contact is sent and when the records are listed by `expired`;
+/// each such write records an `expired` event, as the sweep does.
+pub async fn overdue_rows_written_down_record_expired_events<S: Backend>(a: Arc<S>, _b: Arc<S>) {
+    let f = Fixture::new(a.clone()).await;
+    let acme = f.world.acme.id;
+    let (by_send, _) = f.send("bob@example.com", f.now).await;
+    let (by_list, _) = f.send("carol@example.com", f.now).await;
+    let later = by_send.expires_at;
+    f.send("bob@example.com", later).await;
+    let expired = ListQuery {
+        status: Some(InvitationStatus::Expired),
+        limit: 10,
+        after: None,
+    };
+    let listed = a.list(acme, &expired, later).await.expect("list");
+    assert_eq!(listed.len(), 2);
+    for inv in [&by_send, &by_list] {
+        let stored = a.get(acme, inv.id).await.expect("get").expect("exists");
+        assert_eq!(stored.status, InvitationStatus::Expired);
+        let events = a.events(acme, inv.id).await.expect("events");
+        let kinds: Vec<_> = events.iter().map(|e| (e.kind, e.actor, e.at)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (EventKind::Sent, Some(f.world.alice.id), f.now),
+                (EventKind::Expired, None, later)
+            ]
+        );
+    }
+}
+
 /// Runs every case of this module as its own test, each on a fresh database from
 /// `$pair().await` (an `Option` of two stores; `None` skips).
 #[macro_export]
@@ -329,7 +361,8 @@ macro_rules! backend_cases {
             send_fault_leaves_no_half_state,
             resend_fault_keeps_the_old_link,
             every_filter_pages_like_the_reference,
-            bad_row_is_a_backend_error
+            bad_row_is_a_backend_error,
+            overdue_rows_written_down_record_expired_events
         );
     };
     (@cases $pair:path; $($case:ident),* $(,)?) => {
