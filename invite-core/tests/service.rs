@@ -719,30 +719,42 @@ async fn tenant_isolation_hides_foreign_ids() {
 async fn thirty_two_concurrent_accepts_have_one_winner() {
     // SPEC A6
     let app = Arc::new(App::new().await);
-    let (_, token) = app.invite_bob().await;
+    let (sent, token) = app.invite_bob().await;
     let tasks: Vec<_> = (0..32)
         .map(|i| {
             let app = app.clone();
             let token = token.clone();
             tokio::spawn(async move {
                 if i % 4 == 0 {
-                    app.invitations.reject(&token, &app.world.bob).await.map(|_| ())
+                    let outcome = app.invitations.reject(&token, &app.world.bob).await.map(|_| ());
+                    (InvitationStatus::Rejected, outcome)
                 } else {
-                    app.invitations.accept(&token, &app.world.bob).await.map(|_| ())
+                    let outcome = app.invitations.accept(&token, &app.world.bob).await.map(|_| ());
+                    (InvitationStatus::Accepted, outcome)
                 }
             })
         })
         .collect();
-    let mut wins = 0;
+    let mut winners = Vec::new();
+    let mut losers = Vec::new();
     for task in tasks {
         match task.await.unwrap() {
-            Ok(()) => wins += 1,
-            Err(InviteError::AlreadyAccepted | InviteError::AlreadyRejected) => {}
-            Err(other) => panic!("unexpected: {other:?}"),
+            (answer, Ok(())) => winners.push(answer),
+            (_, Err(err)) => losers.push(err.code()),
         }
     }
-    assert_eq!(wins, 1);
-    assert!(app.store.memberships(app.world.bob.id).await.unwrap().len() <= 1);
+    // Exactly one answer won; every other one was told which.
+    assert_eq!(winners.len(), 1);
+    let winner = winners[0];
+    let expected = if winner == InvitationStatus::Accepted {
+        "already_accepted"
+    } else {
+        "already_rejected"
+    };
+    assert!(losers.iter().all(|code| *code == expected), "{losers:?}");
+    assert_eq!(app.store_invitation(sent.invitation.id).await.status, winner);
+    let members = app.store.memberships(app.world.bob.id).await.unwrap().len();
+    assert_eq!(members, usize::from(winner == InvitationStatus::Accepted));
 }
 
 impl App {

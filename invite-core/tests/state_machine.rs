@@ -289,9 +289,10 @@ async fn check_invariants(
                 .entry(invitation.contact.normalized().to_owned())
                 .or_default() += 1;
         }
-        // At most one accept per invitation.
+        // At most one accept per invitation: one `accepted` event exactly when accepted.
         let events = app.store.events(w.acme.id, invitation.id).await.map_err(fail)?;
-        prop_assert!(events.iter().filter(|e| e.kind == EventKind::Accepted).count() <= 1);
+        let accepts = events.iter().filter(|e| e.kind == EventKind::Accepted).count();
+        prop_assert_eq!(accepts, usize::from(status == InvitationStatus::Accepted));
     }
     prop_assert!(
         pending_per_contact.values().all(|n| *n <= 1),
