@@ -158,6 +158,31 @@ async fn register_creates_an_account_and_refuses_a_taken_or_invalid_contact() {
 }
 
 #[tokio::test]
+async fn concurrent_registrations_of_one_contact_make_one_account() {
+    // The check that a contact is free and the save are one step: of 8 simultaneous
+    // registrations of one contact (spelled two ways), exactly one succeeds.
+    let server = DemoServer::start(&[]);
+    let http = Http::new(&server);
+    let attempts = (0..8).map(|i| {
+        let contact = if i % 2 == 0 {
+            "zoe@example.com"
+        } else {
+            "ZOE@example.com"
+        };
+        let body = json!({ "name": format!("Zoe {i}"), "contact": contact });
+        let http = &http;
+        async move { http.post("/register", &body).await }
+    });
+    let replies = futures::future::join_all(attempts).await;
+    let created = replies.iter().filter(|r| r.status == StatusCode::OK).count();
+    let refused = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CONFLICT && r.json()["error"]["code"] == "account_exists")
+        .count();
+    assert_eq!((created, refused), (1, 7));
+}
+
+#[tokio::test]
 async fn pages_are_served_and_the_invitee_page_is_neither_cached_nor_a_referrer() {
     // SPEC X2: token-bearing pages send Cache-Control: no-store and Referrer-Policy: no-referrer
     let server = DemoServer::start(&[]);

@@ -81,6 +81,7 @@ pub fn router(invitations: Invitations, secure_cookie: bool) -> Router {
     let state = AuthState {
         invitations,
         sessions,
+        registering: Arc::default(),
     };
     let demo = Router::new()
         .route("/login", post(auth::login))

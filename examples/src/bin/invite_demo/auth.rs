@@ -88,6 +88,10 @@ pub struct AuthState {
     pub invitations: Invitations,
     /// The sessions.
     pub sessions: Sessions,
+    /// Held while a registration checks that its contact is free and saves the account,
+    /// so that two registrations of one contact cannot both pass the check. The demo is
+    /// one process; a multi-process host would use a unique index instead.
+    pub registering: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AuthState {
@@ -224,6 +228,7 @@ pub async fn register(
         ));
     }
     let contact = state.parse_contact(&body.contact)?;
+    let _registering = state.registering.lock().await;
     if state.directory().find_user(&contact).await?.is_some() {
         return Err(DemoError::new(
             StatusCode::CONFLICT,
