@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use invite_core::{EnterpriseId, InvitationId, InvitationStatus, ListInvitations, SendInvitation};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -21,14 +20,14 @@ use crate::state::ApiState;
 /// `{enterprise_id}` of the path.
 #[derive(Deserialize)]
 pub(crate) struct EnterprisePath {
-    enterprise_id: Uuid,
+    enterprise_id: EnterpriseId,
 }
 
 /// `{enterprise_id}` and `{id}` of the path.
 #[derive(Deserialize)]
 pub(crate) struct InvitationPath {
-    enterprise_id: Uuid,
-    id: Uuid,
+    enterprise_id: EnterpriseId,
+    id: InvitationId,
 }
 
 /// Sends an invitation (SPEC S1–S8).
@@ -58,10 +57,7 @@ pub(crate) async fn create(
         role: body.role,
         expires_in: body.expires_in_seconds.map(Duration::from_secs),
     };
-    let sent = state
-        .invitations
-        .send(&user, EnterpriseId::from_uuid(path.enterprise_id), request)
-        .await?;
+    let sent = state.invitations.send(&user, path.enterprise_id, request).await?;
     let now = state.invitations.now();
     Ok((
         StatusCode::CREATED,
@@ -112,10 +108,7 @@ pub(crate) async fn list(
         limit,
         cursor: present(params.cursor),
     };
-    let page = state
-        .invitations
-        .list(&user, EnterpriseId::from_uuid(path.enterprise_id), request)
-        .await?;
+    let page = state.invitations.list(&user, path.enterprise_id, request).await?;
     let now = state.invitations.now();
     Ok(Json(InvitationPage {
         items: page.items.iter().map(|i| InvitationJson::at(i, now)).collect(),
@@ -148,11 +141,7 @@ pub(crate) async fn revoke(
 ) -> Result<Json<InvitationJson>, ApiError> {
     let invitation = state
         .invitations
-        .revoke(
-            &user,
-            EnterpriseId::from_uuid(path.enterprise_id),
-            InvitationId::from_uuid(path.id),
-        )
+        .revoke(&user, path.enterprise_id, path.id)
         .await?;
     Ok(Json(InvitationJson::at(&invitation, state.invitations.now())))
 }
@@ -183,11 +172,7 @@ pub(crate) async fn resend(
 ) -> Result<Json<SentInvitationJson>, ApiError> {
     let sent = state
         .invitations
-        .resend(
-            &user,
-            EnterpriseId::from_uuid(path.enterprise_id),
-            InvitationId::from_uuid(path.id),
-        )
+        .resend(&user, path.enterprise_id, path.id)
         .await?;
     Ok(Json(SentInvitationJson {
         invitation: InvitationJson::at(&sent.invitation, state.invitations.now()),
