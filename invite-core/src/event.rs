@@ -88,7 +88,7 @@ impl EventSink for TracingEventSink {
             invitation_id = %event.invitation_id,
             enterprise_id = %event.enterprise_id,
             kind = event.kind.as_str(),
-            actor = ?event.actor.map(|a| a.to_string()),
+            actor = ?event.actor.as_ref().map(ToString::to_string),
             "invitation event"
         );
     }

@@ -15,7 +15,9 @@
 //! | [`invitation`] | [`Invitation`] and its state machine |
 //! | [`expiry`] | [`is_expired`], the one place that decides expiry, and [`TtlPolicy`] |
 //! | [`view`] | [`InvitationView`]: what the invitee page shows |
-//! | [`ports`] | [`InvitationStore`], [`Directory`], [`Notifier`] |
+//! | [`ids`] | [`EnterpriseId`], [`UserId`]: the host's keys ([`Key`]); [`InvitationId`] |
+//! | [`account`] | [`Enterprise`], [`User`], [`Member`]: the host's people as the service sees them |
+//! | [`ports`] | [`InvitationStore`], [`Directory`], [`Accounts`], [`Notifier`] |
 //! | [`event`] | [`InvitationEvent`], [`EventSink`]: the audit trail |
 //! | [`service`] | [`Invitations`]: send, list, revoke, resend, view, accept, reject |
 //!
@@ -38,7 +40,7 @@
 //!
 //! // Alice, super admin of Acme, invites Bob as a dev_admin.
 //! let sent = invitations
-//!     .send(&world.alice, world.acme.id, SendInvitation::new("bob@example.com", "dev_admin"))
+//!     .send(&world.alice, &world.acme.id, SendInvitation::new("bob@example.com", "dev_admin"))
 //!     .await?;
 //! let token = sent.link.token().to_owned();
 //!
@@ -57,9 +59,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod account;
 pub mod clock;
 pub mod contact;
-pub mod directory;
 pub mod error;
 pub mod event;
 pub mod expiry;
@@ -78,14 +80,16 @@ pub mod testing;
 
 pub use clock::{Clock, SystemClock};
 pub use contact::{Contact, ContactError, ContactKind, ContactPolicy, Email, Phone};
-pub use directory::{Enterprise, Member, Membership, User};
+pub use account::{Enterprise, Member, Membership, User};
 pub use error::InviteError;
 pub use event::{EventKind, EventSink, InvitationEvent, TracingEventSink};
 pub use expiry::{TtlPolicy, is_expired};
-pub use ids::{EnterpriseId, InvitationId, UserId};
+pub use ids::{EnterpriseId, InvitationId, Key, KeyError, KeyKind, KeyKinds, UserId};
 pub use invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter};
 pub use page::{Cursor, ListQuery, Page};
-pub use ports::{Delivery, Directory, InvitationStore, NewInvitation, Notifier, NotifyError, StoreError};
+pub use ports::{
+    Accounts, Delivery, Directory, InvitationStore, NewInvitation, Notifier, NotifyError, StoreError,
+};
 pub use role::{Role, RolePolicy};
 pub use service::{
     Accepted, Invitations, InvitationsBuilder, InvitationsConfig, ListInvitations, SendInvitation,

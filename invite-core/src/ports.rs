@@ -13,9 +13,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::contact::Contact;
-use crate::directory::{Enterprise, Member, Membership, User};
+use crate::account::{Enterprise, Member, Membership, User};
 use crate::event::InvitationEvent;
-use crate::ids::{EnterpriseId, InvitationId, UserId};
+use crate::ids::{EnterpriseId, InvitationId, KeyKinds, UserId};
 use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter};
 use crate::page::ListQuery;
 use crate::role::Role;
@@ -122,7 +122,7 @@ pub trait InvitationStore: Send + Sync + 'static {
     async fn set_delivery(&self, id: InvitationId, delivery: DeliveryStatus) -> Result<(), StoreError>;
 
     /// The invitation `id` of `enterprise`; `None` if it does not exist there (SPEC X3).
-    async fn get(&self, enterprise: EnterpriseId, id: InvitationId)
+    async fn get(&self, enterprise: &EnterpriseId, id: InvitationId)
     -> Result<Option<Invitation>, StoreError>;
 
     /// The invitation whose current token has this digest.
@@ -135,7 +135,7 @@ pub trait InvitationStore: Send + Sync + 'static {
     /// with their `expired` events, as [`InvitationStore::sweep_expired`] would.
     async fn list(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         query: &ListQuery,
         now: DateTime<Utc>,
     ) -> Result<Vec<Invitation>, StoreError>;
@@ -144,9 +144,9 @@ pub trait InvitationStore: Send + Sync + 'static {
     /// conditional step, with a `revoked` event.
     async fn revoke(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         id: InvitationId,
-        by: UserId,
+        by: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError>;
 
@@ -157,18 +157,20 @@ pub trait InvitationStore: Send + Sync + 'static {
     /// when the contact has become a member.
     async fn resend(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         id: InvitationId,
-        by: UserId,
+        by: &UserId,
         digest: TokenDigest,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError>;
 
     /// Accepts the pending invitation with this digest for `user`, in one transaction:
-    /// the invitation becomes `accepted`, `user` (saved as given) becomes a member with
-    /// its role, and an `accepted` event is written (SPEC A5, A6). If `user` is already a
-    /// member, nothing changes and the answer is [`StoreError::AlreadyMember`] (SPEC A8).
+    /// the invitation becomes `accepted`, `user` becomes a member with its role (in the
+    /// host's membership table, rule H1, H2), and an `accepted` event is written (SPEC A5,
+    /// A6). If `user` is already a member — also by a membership the host inserted itself
+    /// meanwhile (rule H7) — nothing changes and the answer is
+    /// [`StoreError::AlreadyMember`] (SPEC A8).
     async fn accept(
         &self,
         digest: &TokenDigest,
@@ -180,7 +182,7 @@ pub trait InvitationStore: Send + Sync + 'static {
     async fn reject(
         &self,
         digest: &TokenDigest,
-        by: UserId,
+        by: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError>;
 
@@ -192,33 +194,50 @@ pub trait InvitationStore: Send + Sync + 'static {
     /// The events of one invitation of `enterprise`, oldest first (SPEC X5).
     async fn events(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         id: InvitationId,
     ) -> Result<Vec<InvitationEvent>, StoreError>;
 }
 
-/// The directory of enterprises, users and members. The store that implements
-/// [`InvitationStore`] must see the same members, since `create` and `accept` check and
-/// write memberships atomically.
+/// What the service reads of the host's directory (rule H1): an enterprise with its
+/// certified flag, and a user's role in it. The host's tables stay the host's.
+///
+/// A storage adapter implements this port together with [`InvitationStore`], over the same
+/// database, because `create` and `accept` must check and write memberships in the same
+/// transaction as the invitation (rule H2): see `invite-store-sqlx`'s `HostDirectory`
+/// for the host's side of that, and its `TableMapping` for the declarative form.
 #[async_trait]
 pub trait Directory: Send + Sync + 'static {
+    /// How the host keys enterprises and users (rule H3): paths are parsed with these
+    /// kinds. The default is UUIDs for both.
+    fn key_kinds(&self) -> KeyKinds {
+        KeyKinds::default()
+    }
+
     /// The enterprise `id`, if it exists.
-    async fn enterprise(&self, id: EnterpriseId) -> Result<Option<Enterprise>, StoreError>;
+    async fn enterprise(&self, id: &EnterpriseId) -> Result<Option<Enterprise>, StoreError>;
 
-    /// The role of `user` in `enterprise`, if a member.
-    async fn role_of(&self, enterprise: EnterpriseId, user: UserId) -> Result<Option<Role>, StoreError>;
+    /// The role of `user` in `enterprise`, if a member (host role names mapped to the
+    /// library's, rule H4; a host role with no mapping reads as no role).
+    async fn role_of(&self, enterprise: &EnterpriseId, user: &UserId) -> Result<Option<Role>, StoreError>;
+}
 
+/// The self-contained layout's accounts (rule H6): enterprises, users and members kept by
+/// the library itself, for the demo, the quickstart and hosts that have no tables of their
+/// own yet. A host with its own schema never needs this.
+#[async_trait]
+pub trait Accounts: Directory {
     /// The user `id`, if known.
-    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
 
     /// The user whose email or phone is `contact` (normalized), if any.
     async fn find_user(&self, contact: &Contact) -> Result<Option<User>, StoreError>;
 
     /// The members of `enterprise`, by name.
-    async fn members(&self, enterprise: EnterpriseId) -> Result<Vec<Member>, StoreError>;
+    async fn members(&self, enterprise: &EnterpriseId) -> Result<Vec<Member>, StoreError>;
 
     /// The enterprises `user` belongs to, with the role there, by enterprise name.
-    async fn memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError>;
+    async fn memberships(&self, user: &UserId) -> Result<Vec<Membership>, StoreError>;
 
     /// Creates or updates an enterprise.
     async fn save_enterprise(&self, enterprise: &Enterprise) -> Result<(), StoreError>;
@@ -228,7 +247,7 @@ pub trait Directory: Send + Sync + 'static {
 
     /// Makes the (saved) `user` a member of `enterprise` with `role`;
     /// [`StoreError::AlreadyMember`] if they are one.
-    async fn add_member(&self, enterprise: EnterpriseId, user: UserId, role: Role) -> Result<(), StoreError>;
+    async fn add_member(&self, enterprise: &EnterpriseId, user: &UserId, role: Role) -> Result<(), StoreError>;
 }
 
 /// A message for the notifier: where to send the link, and what to say (SPEC S5).

@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::{Clock, SystemClock, to_storage_precision};
 use crate::contact::ContactPolicy;
-use crate::directory::{Enterprise, User};
+use crate::account::{Enterprise, User};
 use crate::error::InviteError;
 use crate::event::{EventKind, EventSink, InvitationEvent, TracingEventSink};
 use crate::expiry::TtlPolicy;
-use crate::ids::{EnterpriseId, InvitationId, UserId};
+use crate::ids::{EnterpriseId, InvitationId, KeyKinds, UserId};
 use crate::invitation::{DeliveryStatus, Invitation, Inviter};
 use crate::page::{Cursor, DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, Page};
 use crate::ports::{Delivery, Directory, InvitationStore, NewInvitation, Notifier};
@@ -205,8 +205,9 @@ impl std::fmt::Debug for Invitations {
 }
 
 impl Invitations {
-    /// Starts a service over `store`, which is both the invitation store and the directory
-    /// (so that send and accept check and write memberships atomically).
+    /// Starts a service over `store`, which is both the invitation store and the host's
+    /// directory (so that send and accept check and write memberships atomically, rule
+    /// H2).
     pub fn builder<S>(store: Arc<S>) -> InvitationsBuilder
     where
         S: InvitationStore + Directory,
@@ -233,6 +234,30 @@ impl Invitations {
         &self.directory
     }
 
+    /// How the host keys enterprises and users (rule H3), from the directory.
+    #[must_use]
+    pub fn key_kinds(&self) -> KeyKinds {
+        self.directory.key_kinds()
+    }
+
+    /// Parses an enterprise id as the host writes it (e.g. a path segment `42`).
+    ///
+    /// # Errors
+    /// `invalid_request` when `raw` is not a key of the host's kind.
+    pub fn enterprise_id(&self, raw: &str) -> Result<EnterpriseId, InviteError> {
+        EnterpriseId::parse(self.key_kinds().enterprise, raw)
+            .map_err(|err| InviteError::InvalidRequest(format!("enterprise id: {err}")))
+    }
+
+    /// Parses a user id as the host writes it.
+    ///
+    /// # Errors
+    /// `invalid_request` when `raw` is not a key of the host's kind.
+    pub fn user_id(&self, raw: &str) -> Result<UserId, InviteError> {
+        UserId::parse(self.key_kinds().user, raw)
+            .map_err(|err| InviteError::InvalidRequest(format!("user id: {err}")))
+    }
+
     /// The service's current time (from its clock, at storage precision). Adapters use it
     /// to derive statuses with [`Invitation::status_at`] exactly as the service does.
     #[must_use]
@@ -241,8 +266,8 @@ impl Invitations {
     }
 
     /// SPEC S1: a super_admin of *that* enterprise, and the enterprise exists.
-    async fn authorize(&self, actor: &User, enterprise: EnterpriseId) -> Result<Enterprise, InviteError> {
-        match self.directory.role_of(enterprise, actor.id).await? {
+    async fn authorize(&self, actor: &User, enterprise: &EnterpriseId) -> Result<Enterprise, InviteError> {
+        match self.directory.role_of(enterprise, &actor.id).await? {
             Some(Role::SuperAdmin) => {}
             _ => return Err(InviteError::Forbidden),
         }
@@ -256,7 +281,7 @@ impl Invitations {
     async fn authorize_inviting(
         &self,
         actor: &User,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
     ) -> Result<Enterprise, InviteError> {
         let enterprise = self.authorize(actor, enterprise).await?;
         if enterprise.certified {
@@ -278,7 +303,7 @@ impl Invitations {
     pub async fn send(
         &self,
         actor: &User,
-        enterprise_id: EnterpriseId,
+        enterprise_id: &EnterpriseId,
         request: SendInvitation,
     ) -> Result<SentInvitation, InviteError> {
         let enterprise = self.authorize_inviting(actor, enterprise_id).await?;
@@ -289,11 +314,11 @@ impl Invitations {
         let token = InviteToken::generate();
         let new = NewInvitation {
             id: InvitationId::new(),
-            enterprise_id,
+            enterprise_id: enterprise_id.clone(),
             contact,
             role,
             invited_by: Inviter {
-                user_id: actor.id,
+                user_id: actor.id.clone(),
                 name: actor.name.clone(),
             },
             token_digest: token.digest(),
@@ -301,7 +326,7 @@ impl Invitations {
             expires_at,
         };
         let invitation = self.store.create(new).await?;
-        self.publish(&invitation, EventKind::Sent, Some(actor.id), now)
+        self.publish(&invitation, EventKind::Sent, Some(&actor.id), now)
             .await;
         self.deliver(invitation, &enterprise, &token).await
     }
@@ -313,7 +338,7 @@ impl Invitations {
     pub async fn list(
         &self,
         actor: &User,
-        enterprise_id: EnterpriseId,
+        enterprise_id: &EnterpriseId,
         request: ListInvitations,
     ) -> Result<Page, InviteError> {
         self.authorize(actor, enterprise_id).await?;
@@ -346,7 +371,7 @@ impl Invitations {
     pub async fn get(
         &self,
         actor: &User,
-        enterprise_id: EnterpriseId,
+        enterprise_id: &EnterpriseId,
         id: InvitationId,
     ) -> Result<Invitation, InviteError> {
         self.authorize(actor, enterprise_id).await?;
@@ -363,13 +388,13 @@ impl Invitations {
     pub async fn revoke(
         &self,
         actor: &User,
-        enterprise_id: EnterpriseId,
+        enterprise_id: &EnterpriseId,
         id: InvitationId,
     ) -> Result<Invitation, InviteError> {
         self.authorize(actor, enterprise_id).await?;
         let now = self.now();
-        let invitation = self.store.revoke(enterprise_id, id, actor.id, now).await?;
-        self.publish(&invitation, EventKind::Revoked, Some(actor.id), now)
+        let invitation = self.store.revoke(enterprise_id, id, &actor.id, now).await?;
+        self.publish(&invitation, EventKind::Revoked, Some(&actor.id), now)
             .await;
         Ok(invitation)
     }
@@ -383,7 +408,7 @@ impl Invitations {
     pub async fn resend(
         &self,
         actor: &User,
-        enterprise_id: EnterpriseId,
+        enterprise_id: &EnterpriseId,
         id: InvitationId,
     ) -> Result<SentInvitation, InviteError> {
         let enterprise = self.authorize_inviting(actor, enterprise_id).await?;
@@ -392,9 +417,9 @@ impl Invitations {
         let token = InviteToken::generate();
         let invitation = self
             .store
-            .resend(enterprise_id, id, actor.id, token.digest(), expires_at, now)
+            .resend(enterprise_id, id, &actor.id, token.digest(), expires_at, now)
             .await?;
-        self.publish(&invitation, EventKind::Resent, Some(actor.id), now)
+        self.publish(&invitation, EventKind::Resent, Some(&actor.id), now)
             .await;
         self.deliver(invitation, &enterprise, &token).await
     }
@@ -408,7 +433,7 @@ impl Invitations {
         let Some(invitation) = self.find(token).await? else {
             return Ok(InvitationView::invalid(viewer));
         };
-        let Some(enterprise) = self.directory.enterprise(invitation.enterprise_id).await? else {
+        let Some(enterprise) = self.directory.enterprise(&invitation.enterprise_id).await? else {
             return Ok(InvitationView::invalid(viewer));
         };
         Ok(InvitationView::of(&invitation, &enterprise, viewer, self.now()))
@@ -426,7 +451,7 @@ impl Invitations {
         // SPEC A9: what sending checked still holds.
         let enterprise = self
             .directory
-            .enterprise(invitation.enterprise_id)
+            .enterprise(&invitation.enterprise_id)
             .await?
             .ok_or(InviteError::InvalidOrExpired)?;
         if !enterprise.certified {
@@ -434,7 +459,7 @@ impl Invitations {
         }
         self.config.roles.check(invitation.role)?;
         let accepted = self.store.accept(&invitation.token_digest, user, now).await?;
-        self.publish(&accepted, EventKind::Accepted, Some(user.id), now)
+        self.publish(&accepted, EventKind::Accepted, Some(&user.id), now)
             .await;
         let role = accepted.role;
         Ok(Accepted {
@@ -452,8 +477,8 @@ impl Invitations {
     pub async fn reject(&self, token: &str, user: &User) -> Result<Invitation, InviteError> {
         let now = self.now();
         let invitation = self.answerable(token, user, now).await?;
-        let rejected = self.store.reject(&invitation.token_digest, user.id, now).await?;
-        self.publish(&rejected, EventKind::Rejected, Some(user.id), now)
+        let rejected = self.store.reject(&invitation.token_digest, &user.id, now).await?;
+        self.publish(&rejected, EventKind::Rejected, Some(&user.id), now)
             .await;
         Ok(rejected)
     }
@@ -465,7 +490,7 @@ impl Invitations {
     pub async fn events(
         &self,
         actor: &User,
-        enterprise_id: EnterpriseId,
+        enterprise_id: &EnterpriseId,
         id: InvitationId,
     ) -> Result<Vec<InvitationEvent>, InviteError> {
         self.get(actor, enterprise_id, id).await?;
@@ -526,7 +551,8 @@ impl Invitations {
         invitation.delivery = match outcome {
             Ok(()) => DeliveryStatus::Delivered,
             Err(err) => {
-                tracing::warn!(invitation_id = %invitation.id, error = %err, cause = ?std::error::Error::source(&err), "invitation delivery failed; it can be resent");
+                // Only the kind: a notifier's error chain may quote the link (rule D4).
+                tracing::warn!(invitation_id = %invitation.id, error = %err, "invitation delivery failed; it can be resent");
                 DeliveryStatus::Failed
             }
         };
@@ -543,14 +569,14 @@ impl Invitations {
         &self,
         invitation: &Invitation,
         kind: EventKind,
-        actor: Option<UserId>,
+        actor: Option<&UserId>,
         at: DateTime<Utc>,
     ) {
         let event = InvitationEvent {
             invitation_id: invitation.id,
-            enterprise_id: invitation.enterprise_id,
+            enterprise_id: invitation.enterprise_id.clone(),
             kind,
-            actor,
+            actor: actor.cloned(),
             at,
         };
         self.events.publish(&event).await;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::directory::{Enterprise, User};
+use crate::account::{Enterprise, User};
 use crate::invitation::{Invitation, InvitationStatus};
 use crate::role::Role;
 

@@ -46,14 +46,14 @@ async fn failed_delivery_keeps_the_invitation_and_resend_delivers_a_new_link() {
     let sent = invitations
         .send(
             &world.alice,
-            world.acme.id,
+            &world.acme.id,
             SendInvitation::new("Bob@Example.com", "member"),
         )
         .await
         .expect("a delivery failure is not a send failure");
     assert_eq!(sent.invitation.delivery, DeliveryStatus::Failed);
     let stored = store
-        .get(world.acme.id, sent.invitation.id)
+        .get(&world.acme.id, sent.invitation.id)
         .await
         .unwrap()
         .unwrap();
@@ -66,12 +66,12 @@ async fn failed_delivery_keeps_the_invitation_and_resend_delivers_a_new_link() {
     assert_eq!(view.state, ViewState::InvitationInfo);
 
     let resent = invitations
-        .resend(&world.alice, world.acme.id, sent.invitation.id)
+        .resend(&world.alice, &world.acme.id, sent.invitation.id)
         .await
         .unwrap();
     assert_eq!(resent.invitation.delivery, DeliveryStatus::Delivered);
     let stored = store
-        .get(world.acme.id, sent.invitation.id)
+        .get(&world.acme.id, sent.invitation.id)
         .await
         .unwrap()
         .unwrap();
@@ -97,7 +97,7 @@ async fn the_notifier_gets_the_same_link_the_inviter_sees() {
     let sent = invitations
         .send(
             &world.alice,
-            world.acme.id,
+            &world.acme.id,
             SendInvitation::new("+1 415 555 0100", "finance_admin"),
         )
         .await

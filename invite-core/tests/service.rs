@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use common::App;
+use invite_core::Accounts;
 use invite_core::testing::MemoryStore;
 use invite_core::{
     DeliveryStatus, Directory, EventKind, InvitationStatus, InviteError, ListInvitations, Role, RolePolicy,
@@ -24,23 +25,23 @@ async fn only_a_super_admin_of_that_enterprise_may_invite() {
             .send(user, enterprise, SendInvitation::new("bob@example.com", "member"))
     };
     assert!(matches!(
-        send(&w.grace, w.acme.id).await,
+        send(&w.grace, &w.acme.id).await,
         Err(InviteError::Forbidden)
     ));
     assert!(matches!(
-        send(&w.bob, w.acme.id).await,
+        send(&w.bob, &w.acme.id).await,
         Err(InviteError::Forbidden)
     ));
     app.store
-        .add_member(w.acme.id, w.carol.id, Role::FinanceAdmin)
+        .add_member(&w.acme.id, &w.carol.id, Role::FinanceAdmin)
         .await
         .unwrap();
     assert!(matches!(
-        send(&w.carol, w.acme.id).await,
+        send(&w.carol, &w.acme.id).await,
         Err(InviteError::Forbidden)
     ));
     assert!(matches!(
-        send(&w.alice, invite_core::EnterpriseId::new()).await,
+        send(&w.alice, &invite_core::EnterpriseId::new()).await,
         Err(InviteError::Forbidden)
     ));
     // The same holds for list, revoke and resend.
@@ -48,20 +49,20 @@ async fn only_a_super_admin_of_that_enterprise_may_invite() {
     let id = sent.invitation.id;
     assert!(matches!(
         app.invitations
-            .list(&w.grace, w.acme.id, ListInvitations::default())
+            .list(&w.grace, &w.acme.id, ListInvitations::default())
             .await,
         Err(InviteError::Forbidden)
     ));
     assert!(matches!(
-        app.invitations.revoke(&w.grace, w.acme.id, id).await,
+        app.invitations.revoke(&w.grace, &w.acme.id, id).await,
         Err(InviteError::Forbidden)
     ));
     assert!(matches!(
-        app.invitations.resend(&w.grace, w.acme.id, id).await,
+        app.invitations.resend(&w.grace, &w.acme.id, id).await,
         Err(InviteError::Forbidden)
     ));
     assert!(matches!(
-        app.invitations.events(&w.grace, w.acme.id, id).await,
+        app.invitations.events(&w.grace, &w.acme.id, id).await,
         Err(InviteError::Forbidden)
     ));
 }
@@ -75,14 +76,14 @@ async fn uncertified_enterprise_writes_and_sends_nothing() {
         .invitations
         .send(
             &w.uma,
-            w.unverified.id,
+            &w.unverified.id,
             SendInvitation::new("bob@example.com", "member"),
         )
         .await;
     assert!(matches!(result, Err(InviteError::EnterpriseNotCertified)));
     let page = app
         .invitations
-        .list(&w.uma, w.unverified.id, ListInvitations::default())
+        .list(&w.uma, &w.unverified.id, ListInvitations::default())
         .await
         .unwrap();
     assert!(page.items.is_empty());
@@ -200,7 +201,7 @@ async fn expiry_defaults_to_seven_days_and_is_bounded() {
     );
     let w = &app.world;
     let short = SendInvitation::new("carol@example.com", "member").expires_in(Duration::from_secs(3600));
-    let sent = app.invitations.send(&w.alice, w.acme.id, short).await.unwrap();
+    let sent = app.invitations.send(&w.alice, &w.acme.id, short).await.unwrap();
     assert_eq!(
         sent.invitation.expires_at - sent.invitation.sent_at,
         TimeDelta::hours(1)
@@ -208,7 +209,7 @@ async fn expiry_defaults_to_seven_days_and_is_bounded() {
     let too_long =
         SendInvitation::new("dave@example.com", "member").expires_in(Duration::from_secs(40 * 86400));
     assert!(matches!(
-        app.invitations.send(&w.alice, w.acme.id, too_long).await,
+        app.invitations.send(&w.alice, &w.acme.id, too_long).await,
         Err(InviteError::InvalidRequest(_))
     ));
     let ttl = TtlPolicy::new(
@@ -256,7 +257,7 @@ async fn a_failing_notifier_leaves_a_resendable_invitation() {
     app.notifier.fail(false);
     let resent = app
         .invitations
-        .resend(&app.world.alice, app.world.acme.id, sent.invitation.id)
+        .resend(&app.world.alice, &app.world.acme.id, sent.invitation.id)
         .await
         .unwrap();
     assert_eq!(resent.invitation.delivery, DeliveryStatus::Delivered);
@@ -285,7 +286,7 @@ async fn records_are_newest_first_filtered_and_paged() {
         .invitations
         .list(
             &w.alice,
-            w.acme.id,
+            &w.acme.id,
             ListInvitations {
                 limit: Some(2),
                 ..Default::default()
@@ -299,7 +300,7 @@ async fn records_are_newest_first_filtered_and_paged() {
         .invitations
         .list(
             &w.alice,
-            w.acme.id,
+            &w.acme.id,
             ListInvitations {
                 limit: Some(2),
                 cursor: Some(cursor),
@@ -313,7 +314,7 @@ async fn records_are_newest_first_filtered_and_paged() {
         .invitations
         .list(
             &w.alice,
-            w.acme.id,
+            &w.acme.id,
             ListInvitations {
                 limit: Some(2),
                 cursor: second.next_cursor,
@@ -325,12 +326,12 @@ async fn records_are_newest_first_filtered_and_paged() {
     assert_eq!(third.items.iter().map(|i| i.id).collect::<Vec<_>>(), ids[4..]);
     assert_eq!(third.next_cursor, None);
     // Filter by derived status.
-    app.invitations.revoke(&w.alice, w.acme.id, ids[0]).await.unwrap();
+    app.invitations.revoke(&w.alice, &w.acme.id, ids[0]).await.unwrap();
     let revoked = app
         .invitations
         .list(
             &w.alice,
-            w.acme.id,
+            &w.acme.id,
             ListInvitations {
                 status: Some(InvitationStatus::Revoked),
                 ..Default::default()
@@ -347,7 +348,7 @@ async fn records_are_newest_first_filtered_and_paged() {
         .invitations
         .list(
             &w.alice,
-            w.acme.id,
+            &w.acme.id,
             ListInvitations {
                 status: Some(InvitationStatus::Expired),
                 ..Default::default()
@@ -361,7 +362,7 @@ async fn records_are_newest_first_filtered_and_paged() {
             .invitations
             .list(
                 &w.alice,
-                w.acme.id,
+                &w.acme.id,
                 ListInvitations {
                     limit: bad,
                     ..Default::default()
@@ -374,7 +375,7 @@ async fn records_are_newest_first_filtered_and_paged() {
         .invitations
         .list(
             &w.alice,
-            w.acme.id,
+            &w.acme.id,
             ListInvitations {
                 cursor: Some("garbage".into()),
                 ..Default::default()
@@ -392,7 +393,7 @@ async fn revoke_kills_the_link_at_once() {
     let (sent, token) = app.invite_bob().await;
     let revoked = app
         .invitations
-        .revoke(&w.alice, w.acme.id, sent.invitation.id)
+        .revoke(&w.alice, &w.acme.id, sent.invitation.id)
         .await
         .unwrap();
     assert_eq!(revoked.status, InvitationStatus::Revoked);
@@ -404,7 +405,7 @@ async fn revoke_kills_the_link_at_once() {
     ));
     assert!(matches!(
         app.invitations
-            .revoke(&w.alice, w.acme.id, sent.invitation.id)
+            .revoke(&w.alice, &w.acme.id, sent.invitation.id)
             .await,
         Err(InviteError::InvitationNotPending(InvitationStatus::Revoked))
     ));
@@ -423,7 +424,7 @@ async fn resend_issues_a_new_link_and_resets_expiry() {
     );
     let resent = app
         .invitations
-        .resend(&w.alice, w.acme.id, sent.invitation.id)
+        .resend(&w.alice, &w.acme.id, sent.invitation.id)
         .await
         .unwrap();
     let new_token = resent.link.token().to_owned();
@@ -443,7 +444,7 @@ async fn resend_issues_a_new_link_and_resets_expiry() {
     app.invitations.accept(&new_token, &w.bob).await.unwrap();
     assert!(matches!(
         app.invitations
-            .resend(&w.alice, w.acme.id, sent.invitation.id)
+            .resend(&w.alice, &w.acme.id, sent.invitation.id)
             .await,
         Err(InviteError::InvitationNotPending(InvitationStatus::Accepted))
     ));
@@ -539,7 +540,7 @@ async fn accept_makes_a_member_with_the_invited_role() {
     assert_eq!(accepted.role, Role::DevAdmin);
     assert_eq!(accepted.enterprise.id, w.acme.id);
     assert_eq!(
-        app.store.role_of(w.acme.id, w.bob.id).await.unwrap(),
+        app.store.role_of(&w.acme.id, &w.bob.id).await.unwrap(),
         Some(Role::DevAdmin)
     );
     assert!(matches!(
@@ -560,7 +561,7 @@ async fn reject_makes_no_member() {
     let (_, token) = app.invite_bob().await;
     let rejected = app.invitations.reject(&token, &w.bob).await.unwrap();
     assert_eq!(rejected.status, InvitationStatus::Rejected);
-    assert_eq!(app.store.role_of(w.acme.id, w.bob.id).await.unwrap(), None);
+    assert_eq!(app.store.role_of(&w.acme.id, &w.bob.id).await.unwrap(), None);
     assert!(matches!(
         app.invitations.accept(&token, &w.bob).await,
         Err(InviteError::AlreadyRejected)
@@ -574,7 +575,7 @@ async fn a_member_who_joined_meanwhile_keeps_their_role() {
     let w = &app.world;
     let (_, token) = app.invite_bob().await;
     app.store
-        .add_member(w.acme.id, w.bob.id, Role::FinanceAdmin)
+        .add_member(&w.acme.id, &w.bob.id, Role::FinanceAdmin)
         .await
         .unwrap();
     assert!(matches!(
@@ -582,7 +583,7 @@ async fn a_member_who_joined_meanwhile_keeps_their_role() {
         Err(InviteError::AlreadyMember)
     ));
     assert_eq!(
-        app.store.role_of(w.acme.id, w.bob.id).await.unwrap(),
+        app.store.role_of(&w.acme.id, &w.bob.id).await.unwrap(),
         Some(Role::FinanceAdmin)
     );
 }
@@ -631,7 +632,7 @@ async fn viewing_never_uses_up_the_link() {
     }
     let events = app
         .invitations
-        .events(&w.alice, w.acme.id, sent.invitation.id)
+        .events(&w.alice, &w.acme.id, sent.invitation.id)
         .await
         .unwrap();
     assert_eq!(events.len(), 1);
@@ -648,23 +649,23 @@ async fn every_change_is_an_event_with_actor_and_time() {
     app.clock.advance(TimeDelta::seconds(5));
     let resent = app
         .invitations
-        .resend(&w.alice, w.acme.id, sent.invitation.id)
+        .resend(&w.alice, &w.acme.id, sent.invitation.id)
         .await
         .unwrap();
     app.clock.advance(TimeDelta::seconds(5));
     app.invitations.accept(resent.link.token(), &w.bob).await.unwrap();
     let events = app
         .invitations
-        .events(&w.alice, w.acme.id, sent.invitation.id)
+        .events(&w.alice, &w.acme.id, sent.invitation.id)
         .await
         .unwrap();
-    let got: Vec<_> = events.iter().map(|e| (e.kind, e.actor, e.at)).collect();
+    let got: Vec<_> = events.iter().map(|e| (e.kind, e.actor.as_ref(), e.at)).collect();
     assert_eq!(
         got,
         vec![
-            (EventKind::Sent, Some(w.alice.id), t0),
-            (EventKind::Resent, Some(w.alice.id), t0 + TimeDelta::seconds(5)),
-            (EventKind::Accepted, Some(w.bob.id), t0 + TimeDelta::seconds(10)),
+            (EventKind::Sent, Some(&w.alice.id), t0),
+            (EventKind::Resent, Some(&w.alice.id), t0 + TimeDelta::seconds(5)),
+            (EventKind::Accepted, Some(&w.bob.id), t0 + TimeDelta::seconds(10)),
         ]
     );
     // Sweeping writes `expired` down as an event too.
@@ -680,11 +681,11 @@ async fn every_change_is_an_event_with_actor_and_time() {
     assert_eq!(app.invitations.sweep_expired(100).await.unwrap(), 1);
     let events = app
         .invitations
-        .events(&w.alice, w.acme.id, other.invitation.id)
+        .events(&w.alice, &w.acme.id, other.invitation.id)
         .await
         .unwrap();
     assert_eq!(
-        events.last().map(|e| (e.kind, e.actor)),
+        events.last().map(|e| (e.kind, e.actor.clone())),
         Some((EventKind::Expired, None))
     );
 }
@@ -697,19 +698,19 @@ async fn tenant_isolation_hides_foreign_ids() {
     let (sent, _) = app.invite_bob().await;
     let id = sent.invitation.id;
     assert!(matches!(
-        app.invitations.get(&w.grace, w.globex.id, id).await,
+        app.invitations.get(&w.grace, &w.globex.id, id).await,
         Err(InviteError::NotFound)
     ));
     assert!(matches!(
-        app.invitations.revoke(&w.grace, w.globex.id, id).await,
+        app.invitations.revoke(&w.grace, &w.globex.id, id).await,
         Err(InviteError::NotFound)
     ));
     assert!(matches!(
-        app.invitations.resend(&w.grace, w.globex.id, id).await,
+        app.invitations.resend(&w.grace, &w.globex.id, id).await,
         Err(InviteError::NotFound)
     ));
     assert!(matches!(
-        app.invitations.events(&w.grace, w.globex.id, id).await,
+        app.invitations.events(&w.grace, &w.globex.id, id).await,
         Err(InviteError::NotFound)
     ));
     assert_eq!(app.store_invitation(id).await.status, InvitationStatus::Pending);
@@ -753,14 +754,14 @@ async fn thirty_two_concurrent_accepts_have_one_winner() {
     };
     assert!(losers.iter().all(|code| *code == expected), "{losers:?}");
     assert_eq!(app.store_invitation(sent.invitation.id).await.status, winner);
-    let members = app.store.memberships(app.world.bob.id).await.unwrap().len();
+    let members = app.store.memberships(&app.world.bob.id).await.unwrap().len();
     assert_eq!(members, usize::from(winner == InvitationStatus::Accepted));
 }
 
 impl App {
     async fn store_invitation(&self, id: invite_core::InvitationId) -> invite_core::Invitation {
         use invite_core::InvitationStore;
-        self.store.get(self.world.acme.id, id).await.unwrap().unwrap()
+        self.store.get(&self.world.acme.id, id).await.unwrap().unwrap()
     }
 }
 
@@ -772,15 +773,15 @@ async fn inviter_status_and_expiry_come_from_the_service() {
     let app = App::new().await;
     let w = &app.world;
     let request = SendInvitation::new("bob@example.com", "member").expires_in(Duration::from_secs(3600));
-    let sent = app.invitations.send(&w.alice, w.acme.id, request).await.unwrap();
+    let sent = app.invitations.send(&w.alice, &w.acme.id, request).await.unwrap();
     let i = &sent.invitation;
     assert_eq!(
-        (i.invited_by.user_id, i.invited_by.name.as_str()),
-        (w.alice.id, "Alice Admin")
+        (&i.invited_by.user_id, i.invited_by.name.as_str()),
+        (&w.alice.id, "Alice Admin")
     );
     assert_eq!(
-        (i.enterprise_id, i.status),
-        (w.acme.id, InvitationStatus::Pending)
+        (&i.enterprise_id, i.status),
+        (&w.acme.id, InvitationStatus::Pending)
     );
     assert_eq!(
         i.token_digest,
@@ -791,7 +792,7 @@ async fn inviter_status_and_expiry_come_from_the_service() {
     let beyond =
         SendInvitation::new("carol@example.com", "member").expires_in(Duration::from_secs(u64::MAX / 2));
     assert!(matches!(
-        app.invitations.send(&w.alice, w.acme.id, beyond).await,
+        app.invitations.send(&w.alice, &w.acme.id, beyond).await,
         Err(InviteError::InvalidRequest(_))
     ));
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use common::App;
+use invite_core::Accounts;
 use invite_core::{
     Directory, EventKind, InvitationId, InvitationStatus, InvitationStore, InviteError, ListQuery, TtlPolicy,
     User, is_expired,
@@ -167,7 +168,7 @@ async fn run(commands: Vec<Command>) -> Result<(), TestCaseError> {
                 } else {
                     "invitation_not_pending"
                 };
-                let result = app.invitations.revoke(&w.alice, w.acme.id, m.id).await;
+                let result = app.invitations.revoke(&w.alice, &w.acme.id, m.id).await;
                 prop_assert_eq!(code(&result), expected);
                 if result.is_ok() {
                     m.status = InvitationStatus::Revoked;
@@ -189,7 +190,7 @@ async fn run(commands: Vec<Command>) -> Result<(), TestCaseError> {
                     }
                     _ => "invitation_not_pending",
                 };
-                let result = app.invitations.resend(&w.alice, w.acme.id, m.id).await;
+                let result = app.invitations.resend(&w.alice, &w.acme.id, m.id).await;
                 prop_assert_eq!(code(&result), expected);
                 if let Ok(sent) = result {
                     let m = &mut model.invitations[invitation];
@@ -269,7 +270,7 @@ async fn check_invariants(
         limit: 1000,
         after: None,
     };
-    let stored = app.store.list(w.acme.id, &query, now).await.map_err(fail)?;
+    let stored = app.store.list(&w.acme.id, &query, now).await.map_err(fail)?;
     prop_assert_eq!(stored.len(), model.invitations.len());
     let mut pending_per_contact: HashMap<String, usize> = HashMap::new();
     for invitation in &stored {
@@ -290,7 +291,7 @@ async fn check_invariants(
                 .or_default() += 1;
         }
         // At most one accept per invitation: one `accepted` event exactly when accepted.
-        let events = app.store.events(w.acme.id, invitation.id).await.map_err(fail)?;
+        let events = app.store.events(&w.acme.id, invitation.id).await.map_err(fail)?;
         let accepts = events.iter().filter(|e| e.kind == EventKind::Accepted).count();
         prop_assert_eq!(accepts, usize::from(status == InvitationStatus::Accepted));
     }
@@ -302,13 +303,13 @@ async fn check_invariants(
     for (index, user) in users.iter().enumerate() {
         let member = app
             .store
-            .role_of(w.acme.id, user.id)
+            .role_of(&w.acme.id, &user.id)
             .await
             .map_err(fail)?
             .is_some();
         let accepted_by_user = stored
             .iter()
-            .any(|i| i.status == InvitationStatus::Accepted && i.responded_by == Some(user.id));
+            .any(|i| i.status == InvitationStatus::Accepted && i.responded_by.as_ref() == Some(&user.id));
         prop_assert_eq!(member, accepted_by_user, "membership of user {}", index);
         prop_assert_eq!(member, model.members.contains(&index));
     }

@@ -1,11 +1,17 @@
 //! The store contract suite: what every [`InvitationStore`] + [`Directory`] must do, as
-//! async functions that take a fresh store. Run them all with
-//! [`store_contract_suite!`](crate::store_contract_suite):
+//! async functions that take a fresh [`Subject`]: the store, a second store on the same
+//! database (for the races), and a [`HostFixture`] that writes the host's own tables.
+//! Run them all with [`store_contract_suite!`](crate::store_contract_suite):
 //!
 //! ```ignore
-//! async fn fresh_store() -> std::sync::Arc<MyStore> { /* a new, empty, migrated store */ }
-//! invite_core::store_contract_suite!(fresh_store);
+//! use invite_core::testing::Subject;
+//! async fn fresh() -> Subject<MyStore> { /* a new, empty, migrated database */ }
+//! invite_core::store_contract_suite!(fresh);
 //! ```
+//!
+//! A host that embeds the library over its own schema runs the same suite against its own
+//! database: its [`HostFixture`] inserts organizations, accounts and memberships the way
+//! its code does, and can make its membership insert fail (a trigger) for the fault case.
 //!
 //! The macro expands to one `#[tokio::test]` per contract case (multi-threaded runtime),
 //! so the calling crate needs `tokio` with the `macros` and `rt-multi-thread` features.
@@ -16,13 +22,14 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::contact::ContactPolicy;
-use crate::directory::User;
+use crate::account::User;
 use crate::event::EventKind;
 use crate::ids::{InvitationId, UserId};
 use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter};
 use crate::page::{Cursor, ListQuery};
-use crate::ports::{Directory, InvitationStore, NewInvitation, StoreError};
+use crate::ports::{Accounts, Directory, InvitationStore, NewInvitation, StoreError};
 use crate::role::Role;
+use crate::testing::host::{HostFixture, Subject};
 use crate::testing::seed::{self, World};
 use crate::token::{InviteToken, TokenDigest};
 
@@ -30,6 +37,10 @@ use crate::token::{InviteToken, TokenDigest};
 pub struct Fixture<S> {
     /// The store.
     pub store: Arc<S>,
+    /// A second store on the same database (see [`Subject::peer`]).
+    pub peer: Arc<S>,
+    /// The host's side.
+    pub host: Arc<dyn HostFixture>,
     /// The demo data.
     pub world: World,
     /// A fixed "now" the cases move from.
@@ -37,14 +48,20 @@ pub struct Fixture<S> {
 }
 
 impl<S: InvitationStore + Directory> Fixture<S> {
-    /// Seeds `store` with the demo data.
+    /// Seeds the subject's host tables with the demo data.
     ///
     /// # Panics
-    /// If seeding fails: the store is broken.
-    pub async fn new(store: Arc<S>) -> Self {
-        let world = seed::demo(&*store).await.expect("seeding the demo data");
+    /// If seeding fails: the host fixture is broken.
+    pub async fn new(subject: Subject<S>) -> Self {
+        let world = seed::demo(&*subject.host).await.expect("seeding the demo data");
         let now = DateTime::from_timestamp_micros(1_893_456_000_123_456).expect("valid time");
-        Self { store, world, now }
+        Self {
+            store: subject.store,
+            peer: subject.peer,
+            host: subject.host,
+            world,
+            now,
+        }
     }
 
     /// A new invitation from Alice to Acme for `contact` with `role`, sent at `at`,
@@ -56,11 +73,11 @@ impl<S: InvitationStore + Directory> Fixture<S> {
         let token = InviteToken::generate();
         let new = NewInvitation {
             id: InvitationId::new(),
-            enterprise_id: self.world.acme.id,
+            enterprise_id: self.world.acme.id.clone(),
             contact: ContactPolicy::default().parse(contact).expect("valid contact"),
             role,
             invited_by: Inviter {
-                user_id: self.world.alice.id,
+                user_id: self.world.alice.id.clone(),
                 name: self.world.alice.name.clone(),
             },
             token_digest: token.digest(),
@@ -80,8 +97,21 @@ impl<S: InvitationStore + Directory> Fixture<S> {
         (invitation, token)
     }
 
-    async fn membership_count(&self, user: UserId) -> usize {
-        self.store.memberships(user).await.expect("memberships").len()
+    /// In how many of the demo enterprises `user` is a member (read through the port).
+    async fn membership_count(&self, user: &UserId) -> usize {
+        let mut count = 0;
+        for enterprise in [&self.world.acme, &self.world.globex, &self.world.unverified] {
+            if self
+                .store
+                .role_of(&enterprise.id, user)
+                .await
+                .expect("role_of")
+                .is_some()
+            {
+                count += 1;
+            }
+        }
+        count
     }
 }
 
@@ -146,10 +176,11 @@ pub async fn race_sends<S: InvitationStore + Directory>(
 }
 
 /// Generates one `#[tokio::test]` per contract case, each calling `$factory().await` for
-/// a fresh `Arc<Store>`. See the [module docs](crate::testing::contract).
+/// a fresh [`Subject`](crate::testing::Subject). See the
+/// [module docs](crate::testing::contract).
 ///
 /// `store_contract_suite!(optional factory)` takes a factory that answers
-/// `Option<Arc<Store>>` instead; a case whose factory answers `None` returns at once
+/// `Option<Subject<Store>>` instead; a case whose factory answers `None` returns at once
 /// (for backends whose server is only there when the environment says so — the factory
 /// should say loudly that it skipped).
 #[macro_export]
@@ -181,7 +212,12 @@ macro_rules! store_contract_suite {
             events_record_every_change,
             sweep_writes_expired_down,
             delivery_status_is_recorded,
-            directory_round_trips
+            directory_reads_the_host,
+            failing_member_insert_leaves_the_invitation_pending,
+            host_inserted_member_makes_accept_already_member,
+            two_stores_accept_one_winner,
+            two_stores_send_one_pending,
+            send_racing_accept_never_invites_a_member
         );
     };
     (@cases [required $factory:path]; $($case:ident),* $(,)?) => {
@@ -196,8 +232,8 @@ macro_rules! store_contract_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
-                if let Some(store) = $factory().await {
-                    $crate::testing::contract::$case(store).await;
+                if let Some(subject) = $factory().await {
+                    $crate::testing::contract::$case(subject).await;
                 }
             }
         )*
@@ -205,12 +241,12 @@ macro_rules! store_contract_suite {
 }
 
 /// What `create` writes is what `get` and `find_by_digest` read (SPEC §1, X1).
-pub async fn create_round_trips<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn create_round_trips<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let (new, token) = f.invitation(" Bob@Example.com ", Role::FinanceAdmin, f.now);
     let created = f.store.create(new.clone()).await.expect("create");
     assert_eq!(created, new.into_invitation());
-    let by_id = f.store.get(f.world.acme.id, created.id).await.expect("get");
+    let by_id = f.store.get(&f.world.acme.id, created.id).await.expect("get");
     assert_eq!(by_id.as_ref(), Some(&created));
     let by_digest = f.store.find_by_digest(&token.digest()).await.expect("find");
     assert_eq!(by_digest.as_ref(), Some(&created));
@@ -226,8 +262,8 @@ pub async fn create_round_trips<S: InvitationStore + Directory>(store: Arc<S>) {
 
 /// SPEC S7: one pending invitation per (enterprise, contact), by normalized contact; other
 /// enterprises are not affected.
-pub async fn duplicate_pending_is_refused<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn duplicate_pending_is_refused<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     f.send("bob@example.com", f.now).await;
     let (again, _) = f.invitation("BOB@EXAMPLE.COM", Role::Member, f.now + TimeDelta::seconds(1));
     assert!(matches!(
@@ -235,7 +271,7 @@ pub async fn duplicate_pending_is_refused<S: InvitationStore + Directory>(store:
         Err(StoreError::DuplicatePending)
     ));
     let (mut globex, _) = f.invitation("bob@example.com", Role::Member, f.now);
-    globex.enterprise_id = f.world.globex.id;
+    globex.enterprise_id = f.world.globex.id.clone();
     f.store
         .create(globex)
         .await
@@ -243,15 +279,15 @@ pub async fn duplicate_pending_is_refused<S: InvitationStore + Directory>(store:
 }
 
 /// SPEC S7, §1: a pending invitation past its expiry never blocks a new one, swept or not.
-pub async fn expired_pending_never_blocks<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn expired_pending_never_blocks<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let (old, _) = f.send("bob@example.com", f.now).await;
     let later = old.expires_at;
     let (new, _) = f.invitation("bob@example.com", Role::Member, later);
     let created = f.store.create(new).await.expect("expired pending does not block");
     let old_now = f
         .store
-        .get(f.world.acme.id, old.id)
+        .get(&f.world.acme.id, old.id)
         .await
         .expect("get")
         .expect("still there");
@@ -260,15 +296,15 @@ pub async fn expired_pending_never_blocks<S: InvitationStore + Directory>(store:
 }
 
 /// SPEC S7: a contact that belongs to a member gets `already_member`, by normalized forms.
-pub async fn already_member_is_refused<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn already_member_is_refused<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let (new, _) = f.invitation("ALICE@example.com", Role::Member, f.now);
     assert!(matches!(
         f.store.create(new).await,
         Err(StoreError::AlreadyMember)
     ));
-    f.store
-        .add_member(f.world.acme.id, f.world.carol.id, Role::Member)
+    f.host
+        .insert_member(&f.world.acme.id, &f.world.carol, Role::Member)
         .await
         .expect("add carol");
     let (by_phone, _) = f.invitation("+1 (415) 555-0100", Role::Member, f.now);
@@ -279,13 +315,13 @@ pub async fn already_member_is_refused<S: InvitationStore + Directory>(store: Ar
 }
 
 /// SPEC X3: an invitation id is only reachable under its own enterprise.
-pub async fn tenant_isolation<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn tenant_isolation<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let (inv, _) = f.send("bob@example.com", f.now).await;
-    let globex = f.world.globex.id;
+    let globex = &f.world.globex.id;
     assert_eq!(f.store.get(globex, inv.id).await.expect("get"), None);
     assert!(matches!(
-        f.store.revoke(globex, inv.id, f.world.grace.id, f.now).await,
+        f.store.revoke(globex, inv.id, &f.world.grace.id, f.now).await,
         Err(StoreError::NotFound)
     ));
     let digest = InviteToken::generate().digest();
@@ -294,7 +330,7 @@ pub async fn tenant_isolation<S: InvitationStore + Directory>(store: Arc<S>) {
         .resend(
             globex,
             inv.id,
-            f.world.grace.id,
+            &f.world.grace.id,
             digest,
             f.now + TimeDelta::days(1),
             f.now,
@@ -316,7 +352,7 @@ pub async fn tenant_isolation<S: InvitationStore + Directory>(store: Arc<S>) {
     );
     let still = f
         .store
-        .get(f.world.acme.id, inv.id)
+        .get(&f.world.acme.id, inv.id)
         .await
         .expect("get")
         .expect("exists");
@@ -325,8 +361,8 @@ pub async fn tenant_isolation<S: InvitationStore + Directory>(store: Arc<S>) {
 
 /// SPEC R1: newest first; pages continue exactly after the cursor, with ties on `sent_at`
 /// broken by id.
-pub async fn list_is_newest_first_with_keyset_pages<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn list_is_newest_first_with_keyset_pages<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let mut sent = Vec::new();
     for i in 0..7_i64 {
         // Two invitations share each second, to exercise the id tie-break.
@@ -344,7 +380,7 @@ pub async fn list_is_newest_first_with_keyset_pages<S: InvitationStore + Directo
             limit: 3,
             after,
         };
-        let page = f.store.list(f.world.acme.id, &query, f.now).await.expect("list");
+        let page = f.store.list(&f.world.acme.id, &query, f.now).await.expect("list");
         assert!(page.len() <= 3);
         let Some(last) = page.last() else { break };
         after = Some(Cursor::after(last));
@@ -355,18 +391,18 @@ pub async fn list_is_newest_first_with_keyset_pages<S: InvitationStore + Directo
 
 /// SPEC §1, R1: the status filter reads the derived status, so an unswept pending row past
 /// its expiry lists as `expired`, not `pending`.
-pub async fn list_filters_by_derived_status<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn list_filters_by_derived_status<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let (stale, _) = f.send("old@example.com", f.now - TimeDelta::days(2)).await;
     let (live, _) = f.send("new@example.com", f.now).await;
     let (gone, _) = f.send("gone@example.com", f.now).await;
     f.store
-        .revoke(f.world.acme.id, gone.id, f.world.alice.id, f.now)
+        .revoke(&f.world.acme.id, gone.id, &f.world.alice.id, f.now)
         .await
         .expect("revoke");
     let ids = |status| {
         let store = f.store.clone();
-        let acme = f.world.acme.id;
+        let acme = &f.world.acme.id;
         let now = f.now;
         async move {
             let query = ListQuery {
@@ -390,14 +426,14 @@ pub async fn list_filters_by_derived_status<S: InvitationStore + Directory>(stor
 }
 
 /// SPEC R2: revoke works on a pending invitation only, and the link dies at once.
-pub async fn revoke_only_pending<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
-    let acme = f.world.acme.id;
-    let alice = f.world.alice.id;
+pub async fn revoke_only_pending<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
+    let acme = &f.world.acme.id;
+    let alice = &f.world.alice.id;
     let (inv, token) = f.send("bob@example.com", f.now).await;
     let revoked = f.store.revoke(acme, inv.id, alice, f.now).await.expect("revoke");
     assert_eq!(revoked.status, InvitationStatus::Revoked);
-    assert_eq!(revoked.revoked_by, Some(alice));
+    assert_eq!(revoked.revoked_by.as_ref(), Some(alice));
     assert_eq!(revoked.revoked_at, Some(f.now));
     let again = f.store.revoke(acme, inv.id, alice, f.now).await;
     assert!(matches!(
@@ -418,10 +454,10 @@ pub async fn revoke_only_pending<S: InvitationStore + Directory>(store: Arc<S>) 
 
 /// SPEC R3: resend gives a pending or expired invitation a new token and expiry; the old
 /// link stops working at once; answered invitations cannot be resent.
-pub async fn resend_rotates_the_token<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
-    let acme = f.world.acme.id;
-    let alice = f.world.alice.id;
+pub async fn resend_rotates_the_token<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
+    let acme = &f.world.acme.id;
+    let alice = &f.world.alice.id;
     let (inv, old_token) = f.send("bob@example.com", f.now).await;
     let later = inv.expires_at + TimeDelta::hours(1);
     let new_token = InviteToken::generate();
@@ -470,8 +506,8 @@ pub async fn resend_rotates_the_token<S: InvitationStore + Directory>(store: Arc
 }
 
 /// SPEC S7, R3: reviving an expired invitation must not make a second pending one.
-pub async fn resend_refuses_a_second_pending<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn resend_refuses_a_second_pending<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let (old, _) = f.send("bob@example.com", f.now).await;
     let later = old.expires_at;
     let (newer, _) = f.send("bob@example.com", later).await;
@@ -479,9 +515,9 @@ pub async fn resend_refuses_a_second_pending<S: InvitationStore + Directory>(sto
     let resent = f
         .store
         .resend(
-            f.world.acme.id,
+            &f.world.acme.id,
             old.id,
-            f.world.alice.id,
+            &f.world.alice.id,
             digest,
             later + TimeDelta::days(1),
             later,
@@ -490,7 +526,7 @@ pub async fn resend_refuses_a_second_pending<S: InvitationStore + Directory>(sto
     assert!(matches!(resent, Err(StoreError::DuplicatePending)));
     let kept = f
         .store
-        .get(f.world.acme.id, newer.id)
+        .get(&f.world.acme.id, newer.id)
         .await
         .expect("get")
         .expect("exists");
@@ -498,8 +534,8 @@ pub async fn resend_refuses_a_second_pending<S: InvitationStore + Directory>(sto
 }
 
 /// SPEC A5, A6: accept makes the member with the invited role, once.
-pub async fn accept_makes_a_member_once<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn accept_makes_a_member_once<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let (inv, token) = f.send("bob@example.com", f.now).await;
     let accepted = f
         .store
@@ -507,25 +543,25 @@ pub async fn accept_makes_a_member_once<S: InvitationStore + Directory>(store: A
         .await
         .expect("accept");
     assert_eq!(accepted.status, InvitationStatus::Accepted);
-    assert_eq!(accepted.responded_by, Some(f.world.bob.id));
+    assert_eq!(accepted.responded_by.as_ref(), Some(&f.world.bob.id));
     assert_eq!(accepted.responded_at, Some(f.now));
     assert_eq!(
         f.store
-            .role_of(f.world.acme.id, f.world.bob.id)
+            .role_of(&f.world.acme.id, &f.world.bob.id)
             .await
             .expect("role"),
         Some(inv.role)
     );
     let twice = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
     assert!(matches!(twice, Err(StoreError::AlreadyAccepted)));
-    let reject = f.store.reject(&token.digest(), f.world.bob.id, f.now).await;
+    let reject = f.store.reject(&token.digest(), &f.world.bob.id, f.now).await;
     assert!(matches!(reject, Err(StoreError::AlreadyAccepted)));
-    assert_eq!(f.membership_count(f.world.bob.id).await, 1);
+    assert_eq!(f.membership_count(&f.world.bob.id).await, 1);
 }
 
 /// SPEC A1, A6: expired, revoked and unknown tokens are all `invalid_or_expired`.
-pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let (inv, token) = f.send("bob@example.com", f.now).await;
     let at_expiry = f
         .store
@@ -534,7 +570,7 @@ pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(
     assert!(matches!(at_expiry, Err(StoreError::InvalidOrExpired)));
     let reject = f
         .store
-        .reject(&token.digest(), f.world.bob.id, inv.expires_at)
+        .reject(&token.digest(), &f.world.bob.id, inv.expires_at)
         .await;
     assert!(matches!(reject, Err(StoreError::InvalidOrExpired)));
     let unknown = f
@@ -542,10 +578,10 @@ pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(
         .accept(&InviteToken::generate().digest(), &f.world.bob, f.now)
         .await;
     assert!(matches!(unknown, Err(StoreError::InvalidOrExpired)));
-    assert_eq!(f.membership_count(f.world.bob.id).await, 0);
+    assert_eq!(f.membership_count(&f.world.bob.id).await, 0);
     let still = f
         .store
-        .get(f.world.acme.id, inv.id)
+        .get(&f.world.acme.id, inv.id)
         .await
         .expect("get")
         .expect("exists");
@@ -557,53 +593,53 @@ pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(
 }
 
 /// SPEC A8: accepting when already a member leaves role and invitation unchanged.
-pub async fn accept_by_a_member_changes_nothing<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn accept_by_a_member_changes_nothing<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let (inv, token) = f.send("bob@example.com", f.now).await;
-    f.store
-        .add_member(f.world.acme.id, f.world.bob.id, Role::Member)
+    f.host
+        .insert_member(&f.world.acme.id, &f.world.bob, Role::Member)
         .await
         .expect("join by another path");
     let accept = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
     assert!(matches!(accept, Err(StoreError::AlreadyMember)));
     assert_eq!(
         f.store
-            .role_of(f.world.acme.id, f.world.bob.id)
+            .role_of(&f.world.acme.id, &f.world.bob.id)
             .await
             .expect("role"),
         Some(Role::Member)
     );
     let still = f
         .store
-        .get(f.world.acme.id, inv.id)
+        .get(&f.world.acme.id, inv.id)
         .await
         .expect("get")
         .expect("exists");
     assert_eq!(still.status, InvitationStatus::Pending);
-    let events = f.store.events(f.world.acme.id, inv.id).await.expect("events");
+    let events = f.store.events(&f.world.acme.id, inv.id).await.expect("events");
     assert!(events.iter().all(|e| e.kind != EventKind::Accepted));
 }
 
 /// SPEC A7: reject marks the invitation rejected and makes no member.
-pub async fn reject_makes_no_member<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn reject_makes_no_member<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let (_, token) = f.send("bob@example.com", f.now).await;
     let rejected = f
         .store
-        .reject(&token.digest(), f.world.bob.id, f.now)
+        .reject(&token.digest(), &f.world.bob.id, f.now)
         .await
         .expect("reject");
     assert_eq!(rejected.status, InvitationStatus::Rejected);
-    assert_eq!(rejected.responded_by, Some(f.world.bob.id));
-    assert_eq!(f.membership_count(f.world.bob.id).await, 0);
+    assert_eq!(rejected.responded_by.as_ref(), Some(&f.world.bob.id));
+    assert_eq!(f.membership_count(&f.world.bob.id).await, 0);
     let accept = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
     assert!(matches!(accept, Err(StoreError::AlreadyRejected)));
 }
 
 /// SPEC A6: of 32 concurrent accepts of one token exactly one succeeds, and exactly one
 /// membership exists.
-pub async fn concurrent_accepts_have_one_winner<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn concurrent_accepts_have_one_winner<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let (_, token) = f.send("bob@example.com", f.now).await;
     let wins = race_accepts(
         std::slice::from_ref(&f.store),
@@ -614,12 +650,12 @@ pub async fn concurrent_accepts_have_one_winner<S: InvitationStore + Directory>(
     )
     .await;
     assert_eq!(wins, 1);
-    assert_eq!(f.membership_count(f.world.bob.id).await, 1);
+    assert_eq!(f.membership_count(&f.world.bob.id).await, 1);
 }
 
 /// SPEC S7: of 16 concurrent sends to one contact exactly one makes a pending invitation.
-pub async fn concurrent_sends_make_one_pending<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn concurrent_sends_make_one_pending<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let created = race_sends(
         &f,
         std::slice::from_ref(&f.store),
@@ -635,7 +671,7 @@ pub async fn concurrent_sends_make_one_pending<S: InvitationStore + Directory>(s
     };
     assert_eq!(
         f.store
-            .list(f.world.acme.id, &query, f.now)
+            .list(&f.world.acme.id, &query, f.now)
             .await
             .expect("list")
             .len(),
@@ -644,9 +680,9 @@ pub async fn concurrent_sends_make_one_pending<S: InvitationStore + Directory>(s
 }
 
 /// SPEC X5: every state change is an event with actor and time, in order.
-pub async fn events_record_every_change<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
-    let acme = f.world.acme.id;
+pub async fn events_record_every_change<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
+    let acme = &f.world.acme.id;
     let (inv, _) = f.send("bob@example.com", f.now).await;
     let t1 = f.now + TimeDelta::seconds(1);
     let token = InviteToken::generate();
@@ -654,7 +690,7 @@ pub async fn events_record_every_change<S: InvitationStore + Directory>(store: A
         .resend(
             acme,
             inv.id,
-            f.world.alice.id,
+            &f.world.alice.id,
             token.digest(),
             t1 + TimeDelta::days(1),
             t1,
@@ -668,12 +704,12 @@ pub async fn events_record_every_change<S: InvitationStore + Directory>(store: A
         .expect("accept");
     let (other, _) = f.send("carol@example.com", f.now).await;
     f.store
-        .revoke(acme, other.id, f.world.alice.id, t2)
+        .revoke(acme, other.id, &f.world.alice.id, t2)
         .await
         .expect("revoke");
     let (rej, rej_token) = f.send("dave@example.com", f.now).await;
     f.store
-        .reject(&rej_token.digest(), f.world.mallory.id, t2)
+        .reject(&rej_token.digest(), &f.world.mallory.id, t2)
         .await
         .expect("reject");
 
@@ -683,32 +719,35 @@ pub async fn events_record_every_change<S: InvitationStore + Directory>(store: A
             .map(|e| (e.kind, e.actor, e.at))
             .collect::<Vec<_>>()
     };
-    let alice = Some(f.world.alice.id);
+    let alice = Some(f.world.alice.id.clone());
     assert_eq!(
         kinds(f.store.events(acme, inv.id).await.expect("events")),
         vec![
-            (EventKind::Sent, alice, f.now),
-            (EventKind::Resent, alice, t1),
-            (EventKind::Accepted, Some(f.world.bob.id), t2)
+            (EventKind::Sent, alice.clone(), f.now),
+            (EventKind::Resent, alice.clone(), t1),
+            (EventKind::Accepted, Some(f.world.bob.id.clone()), t2)
         ]
     );
     assert_eq!(
         kinds(f.store.events(acme, other.id).await.expect("events")),
-        vec![(EventKind::Sent, alice, f.now), (EventKind::Revoked, alice, t2)]
+        vec![
+            (EventKind::Sent, alice.clone(), f.now),
+            (EventKind::Revoked, alice.clone(), t2)
+        ]
     );
     assert_eq!(
         kinds(f.store.events(acme, rej.id).await.expect("events")),
         vec![
             (EventKind::Sent, alice, f.now),
-            (EventKind::Rejected, Some(f.world.mallory.id), t2)
+            (EventKind::Rejected, Some(f.world.mallory.id.clone()), t2)
         ]
     );
 }
 
 /// SPEC §1, X5: a sweep writes `expired` down in batches, with an event, and touches
 /// nothing else.
-pub async fn sweep_writes_expired_down<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn sweep_writes_expired_down<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let mut old = Vec::new();
     for i in 0..3 {
         old.push(
@@ -724,20 +763,20 @@ pub async fn sweep_writes_expired_down<S: InvitationStore + Directory>(store: Ar
     for inv in &old {
         let stored = f
             .store
-            .get(f.world.acme.id, inv.id)
+            .get(&f.world.acme.id, inv.id)
             .await
             .expect("get")
             .expect("exists");
         assert_eq!(stored.status, InvitationStatus::Expired);
-        let events = f.store.events(f.world.acme.id, inv.id).await.expect("events");
+        let events = f.store.events(&f.world.acme.id, inv.id).await.expect("events");
         assert_eq!(
-            events.last().map(|e| (e.kind, e.actor)),
+            events.last().map(|e| (e.kind, e.actor.clone())),
             Some((EventKind::Expired, None))
         );
     }
     let live = f
         .store
-        .get(f.world.acme.id, live.id)
+        .get(&f.world.acme.id, live.id)
         .await
         .expect("get")
         .expect("exists");
@@ -745,8 +784,8 @@ pub async fn sweep_writes_expired_down<S: InvitationStore + Directory>(store: Ar
 }
 
 /// SPEC S8: the delivery status is stored and read back.
-pub async fn delivery_status_is_recorded<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+pub async fn delivery_status_is_recorded<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let (inv, _) = f.send("bob@example.com", f.now).await;
     assert_eq!(inv.delivery, DeliveryStatus::Queued);
     f.store
@@ -755,7 +794,7 @@ pub async fn delivery_status_is_recorded<S: InvitationStore + Directory>(store: 
         .expect("set");
     let stored = f
         .store
-        .get(f.world.acme.id, inv.id)
+        .get(&f.world.acme.id, inv.id)
         .await
         .expect("get")
         .expect("exists");
@@ -766,23 +805,222 @@ pub async fn delivery_status_is_recorded<S: InvitationStore + Directory>(store: 
         .expect("set");
     let stored = f
         .store
-        .get(f.world.acme.id, inv.id)
+        .get(&f.world.acme.id, inv.id)
         .await
         .expect("get")
         .expect("exists");
     assert_eq!(stored.delivery, DeliveryStatus::Delivered);
 }
 
-/// The directory reads back what was written: users by contact, members, memberships.
-pub async fn directory_round_trips<S: InvitationStore + Directory>(store: Arc<S>) {
-    let f = Fixture::new(store).await;
+/// The directory port reads the host's data: enterprises with their certified flag and
+/// roles by (enterprise, user), the library's role names whatever the host calls them
+/// (rules H1, H4).
+pub async fn directory_reads_the_host<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
     let w = &f.world;
     assert_eq!(
-        f.store.enterprise(w.unverified.id).await.expect("enterprise"),
+        f.store.enterprise(&w.unverified.id).await.expect("enterprise"),
         Some(w.unverified.clone())
     );
     assert_eq!(
-        f.store.user(w.carol.id).await.expect("user"),
+        f.store.role_of(&w.acme.id, &w.alice.id).await.expect("role"),
+        Some(Role::SuperAdmin)
+    );
+    assert_eq!(f.store.role_of(&w.globex.id, &w.alice.id).await.expect("role"), None);
+    f.host
+        .insert_member(&w.acme.id, &w.carol, Role::FinanceAdmin)
+        .await
+        .expect("insert carol");
+    assert_eq!(
+        f.store.role_of(&w.acme.id, &w.carol.id).await.expect("role"),
+        Some(Role::FinanceAdmin)
+    );
+    f.host
+        .set_certified(&w.acme.id, false)
+        .await
+        .expect("set certified");
+    let acme = f.store.enterprise(&w.acme.id).await.expect("enterprise");
+    assert_eq!(acme.map(|e| e.certified), Some(false));
+}
+
+/// Rules H2, X7: when the host's membership insert fails, the accept fails as a whole:
+/// the invitation stays pending, no membership and no `accepted` event are written, and
+/// the same link works once the fault is gone.
+pub async fn failing_member_insert_leaves_the_invitation_pending<S: InvitationStore + Directory>(
+    subject: Subject<S>,
+) {
+    let f = Fixture::new(subject).await;
+    let (inv, token) = f.send("bob@example.com", f.now).await;
+    f.host.fail_member_inserts(true).await.expect("break the insert");
+    let failed = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
+    assert!(matches!(failed, Err(StoreError::Backend(_))), "{failed:?}");
+    let stored = f
+        .store
+        .get(&f.world.acme.id, inv.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(stored.status, InvitationStatus::Pending);
+    assert_eq!(stored.responded_at, None);
+    assert_eq!(f.membership_count(&f.world.bob.id).await, 0);
+    let kinds: Vec<EventKind> = f
+        .store
+        .events(&f.world.acme.id, inv.id)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, vec![EventKind::Sent]);
+    f.host.fail_member_inserts(false).await.expect("mend the insert");
+    f.store
+        .accept(&token.digest(), &f.world.bob, f.now)
+        .await
+        .expect("the same link works after the fault");
+    assert_eq!(
+        f.store.role_of(&f.world.acme.id, &f.world.bob.id).await.expect("role"),
+        Some(Role::DevAdmin)
+    );
+}
+
+/// Rule H7: a membership the host inserts by itself while an invitation is pending makes
+/// the accept `already_member` and leaves the invitation pending and the host's role
+/// unchanged.
+pub async fn host_inserted_member_makes_accept_already_member<S: InvitationStore + Directory>(
+    subject: Subject<S>,
+) {
+    let f = Fixture::new(subject).await;
+    let (inv, token) = f.send("bob@example.com", f.now).await;
+    f.host
+        .insert_member(&f.world.acme.id, &f.world.bob, Role::Member)
+        .await
+        .expect("host inserts bob");
+    let answer = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
+    assert!(matches!(answer, Err(StoreError::AlreadyMember)), "{answer:?}");
+    let stored = f
+        .store
+        .get(&f.world.acme.id, inv.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(stored.status, InvitationStatus::Pending);
+    assert_eq!(
+        f.store.role_of(&f.world.acme.id, &f.world.bob.id).await.expect("role"),
+        Some(Role::Member)
+    );
+}
+
+fn pending_query() -> ListQuery {
+    ListQuery {
+        status: Some(InvitationStatus::Pending),
+        limit: 100,
+        after: None,
+    }
+}
+
+/// Rules A5, A6, H2 across processes: 32 accepts of one token spread over two stores on one
+/// database (two pools, as two server processes have): exactly one wins, exactly one
+/// membership and one `accepted` event exist.
+pub async fn two_stores_accept_one_winner<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
+    let (inv, token) = f.send("bob@example.com", f.now).await;
+    let stores = [f.store.clone(), f.peer.clone()];
+    let wins = race_accepts(&stores, token.digest(), &f.world.bob, f.now, 32).await;
+    assert_eq!(wins, 1);
+    assert_eq!(f.membership_count(&f.world.bob.id).await, 1);
+    let accepted = f
+        .peer
+        .events(&f.world.acme.id, inv.id)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Accepted)
+        .count();
+    assert_eq!(accepted, 1);
+}
+
+/// Rule S7 across processes: 16 sends to one contact (spelled two ways) spread over two
+/// stores on one database make exactly one pending invitation.
+pub async fn two_stores_send_one_pending<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
+    let stores = [f.store.clone(), f.peer.clone()];
+    let contacts = ["carol@example.com", "Carol@EXAMPLE.com"];
+    let created = race_sends(&f, &stores, &contacts, 16).await;
+    assert_eq!(created, 1);
+    let pending = f
+        .peer
+        .list(&f.world.acme.id, &pending_query(), f.now)
+        .await
+        .expect("list");
+    assert_eq!(pending.len(), 1);
+}
+
+/// Rules S7, H2: a send racing an accept of the same contact (on the other store) never
+/// leaves a pending invitation to a member: the member check reads the host's table in
+/// the send's own transaction, under the enterprise's lock.
+pub async fn send_racing_accept_never_invites_a_member<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
+    for round in 0..8 {
+        let contact = format!("racer{round}@example.com");
+        let parsed = crate::testing::host::contact(&contact).expect("contact");
+        let user = f
+            .host
+            .create_user(&format!("Racer {round}"), &parsed)
+            .await
+            .expect("user");
+        let (first, token) = f.send(&contact, f.now).await;
+        let accept = {
+            let store = f.store.clone();
+            let user = user.clone();
+            let digest = token.digest();
+            let now = f.now;
+            tokio::spawn(async move { store.accept(&digest, &user, now).await })
+        };
+        let send = {
+            let (new, _) = f.invitation(&contact, Role::Member, f.now);
+            let store = f.peer.clone();
+            tokio::spawn(async move { store.create(new).await })
+        };
+        let accepted = accept.await.expect("task");
+        let sent = send.await.expect("task");
+        assert!(accepted.is_ok(), "accept: {accepted:?}");
+        match sent {
+            // The pending first invitation was still there, or the member already was.
+            Err(StoreError::DuplicatePending | StoreError::AlreadyMember) => {}
+            Ok(second) => panic!(
+                "a second pending invitation {:?} was made beside {:?} for a contact that joined",
+                second.id, first.id
+            ),
+            Err(other) => panic!("unexpected outcome of the send: {other:?}"),
+        }
+        let pending = f
+            .peer
+            .list(&f.world.acme.id, &pending_query(), f.now)
+            .await
+            .expect("list");
+        assert!(
+            pending.iter().all(|i| i.contact.normalized() != contact),
+            "a pending invitation to a member"
+        );
+    }
+}
+
+/// The self-contained layout's accounts read back what was written: users by contact,
+/// members, memberships (rule H6).
+///
+/// Not part of [`store_contract_suite!`](crate::store_contract_suite): only stores of the
+/// self-contained layout ([`Accounts`]) have these.
+pub async fn accounts_round_trips<A: Accounts>(accounts: Arc<A>) {
+    let host = Arc::new(crate::testing::AccountsFixture::new(accounts.clone()));
+    let world = seed::demo(&*host).await.expect("seed");
+    let w = &world;
+    let f = AccountsCase { store: accounts };
+    assert_eq!(
+        f.store.enterprise(&w.unverified.id).await.expect("enterprise"),
+        Some(w.unverified.clone())
+    );
+    assert_eq!(
+        f.store.user(&w.carol.id).await.expect("user"),
         Some(w.carol.clone())
     );
     let by_phone = ContactPolicy::default().parse("+1 415 555 0100").expect("phone");
@@ -798,22 +1036,22 @@ pub async fn directory_round_trips<S: InvitationStore + Directory>(store: Arc<S>
         Some(w.mallory.clone())
     );
     assert_eq!(
-        f.store.role_of(w.acme.id, w.alice.id).await.expect("role"),
+        f.store.role_of(&w.acme.id, &w.alice.id).await.expect("role"),
         Some(Role::SuperAdmin)
     );
     assert_eq!(
-        f.store.role_of(w.globex.id, w.alice.id).await.expect("role"),
+        f.store.role_of(&w.globex.id, &w.alice.id).await.expect("role"),
         None
     );
-    let dup = f.store.add_member(w.acme.id, w.alice.id, Role::Member).await;
+    let dup = f.store.add_member(&w.acme.id, &w.alice.id, Role::Member).await;
     assert!(matches!(dup, Err(StoreError::AlreadyMember)));
     f.store
-        .add_member(w.acme.id, w.bob.id, Role::Member)
+        .add_member(&w.acme.id, &w.bob.id, Role::Member)
         .await
         .expect("add bob");
     let members: Vec<(String, Role)> = f
         .store
-        .members(w.acme.id)
+        .members(&w.acme.id)
         .await
         .expect("members")
         .into_iter()
@@ -831,9 +1069,13 @@ pub async fn directory_round_trips<S: InvitationStore + Directory>(store: Arc<S>
         ..w.bob.clone()
     };
     f.store.save_user(&renamed).await.expect("update");
-    assert_eq!(f.store.user(w.bob.id).await.expect("user"), Some(renamed));
-    let memberships = f.store.memberships(w.alice.id).await.expect("memberships");
+    assert_eq!(f.store.user(&w.bob.id).await.expect("user"), Some(renamed));
+    let memberships = f.store.memberships(&w.alice.id).await.expect("memberships");
     assert_eq!(memberships.len(), 1);
     assert_eq!(memberships[0].enterprise, w.acme);
     assert_eq!(memberships[0].role, Role::SuperAdmin);
+}
+
+struct AccountsCase<A> {
+    store: Arc<A>,
 }

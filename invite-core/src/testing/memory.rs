@@ -1,24 +1,31 @@
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::contact::Contact;
-use crate::directory::{Enterprise, Member, Membership, User};
+use crate::account::{Enterprise, Member, Membership, User};
 use crate::event::{EventKind, InvitationEvent};
-use crate::ids::{EnterpriseId, InvitationId, UserId};
+use crate::ids::{EnterpriseId, InvitationId, KeyKind, KeyKinds, UserId};
 use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus};
 use crate::page::ListQuery;
-use crate::ports::{Directory, InvitationStore, NewInvitation, StoreError};
+use crate::ports::{Accounts, Directory, InvitationStore, NewInvitation, StoreError};
 use crate::role::Role;
 use crate::token::TokenDigest;
 
 /// An in-memory store and directory. Every call takes one lock, so each port call is
 /// atomic, as the contract demands of real databases. For tests, examples and prototypes.
+///
+/// [`MemoryStore::with_key_kinds`] makes it host-shaped (e.g. integer keys): as a
+/// [`HostFixture`](crate::testing::HostFixture) it then hands out keys of those kinds.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    kinds: KeyKinds,
+    next_key: AtomicI64,
+    fail_member_inserts: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -31,37 +38,62 @@ struct State {
 }
 
 impl MemoryStore {
+    /// An empty store whose enterprises and users are keyed by `kinds`.
+    #[must_use]
+    pub fn with_key_kinds(kinds: KeyKinds) -> Self {
+        Self {
+            kinds,
+            ..Self::default()
+        }
+    }
+
+    /// A fresh key of `kind`: a UUID, or the next integer (also as text).
+    pub(crate) fn next_key(&self, kind: KeyKind) -> crate::ids::Key {
+        let n = self.next_key.fetch_add(1, Ordering::SeqCst) + 1;
+        match kind {
+            KeyKind::Int => crate::ids::Key::Int(n),
+            KeyKind::Text => crate::ids::Key::from(format!("k{n}")),
+            _ => crate::ids::Key::Uuid(uuid::Uuid::new_v4()),
+        }
+    }
+
+    /// From now on, membership inserts by [`InvitationStore::accept`] fail (`fail`) or work
+    /// again: the fault a host's failing membership insert would be.
+    pub(crate) fn set_fail_member_inserts(&self, fail: bool) {
+        self.fail_member_inserts.store(fail, Ordering::SeqCst);
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl State {
-    fn has_member_with(&self, enterprise: EnterpriseId, contact: &Contact) -> bool {
+    fn has_member_with(&self, enterprise: &EnterpriseId, contact: &Contact) -> bool {
         self.members.keys().any(|(e, u)| {
-            *e == enterprise && self.users.get(u).is_some_and(|user| user.is_reached_by(contact))
+            e == enterprise && self.users.get(u).is_some_and(|user| user.is_reached_by(contact))
         })
     }
 
     fn has_live_pending(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         contact: &Contact,
         except: Option<InvitationId>,
         now: DateTime<Utc>,
     ) -> bool {
         self.invitations.iter().any(|i| {
-            i.enterprise_id == enterprise
+            i.enterprise_id == *enterprise
                 && Some(i.id) != except
                 && i.contact.normalized() == contact.normalized()
                 && i.status_at(now) == InvitationStatus::Pending
         })
     }
 
-    fn by_id(&mut self, enterprise: EnterpriseId, id: InvitationId) -> Result<&mut Invitation, StoreError> {
+    fn by_id(&mut self, enterprise: &EnterpriseId, id: InvitationId) -> Result<&mut Invitation, StoreError> {
         self.invitations
             .iter_mut()
-            .find(|i| i.id == id && i.enterprise_id == enterprise)
+            .find(|i| i.id == id && i.enterprise_id == *enterprise)
             .ok_or(StoreError::NotFound)
     }
 
@@ -72,12 +104,12 @@ impl State {
             .ok_or(StoreError::InvalidOrExpired)
     }
 
-    fn record(&mut self, invitation: &Invitation, kind: EventKind, actor: Option<UserId>, at: DateTime<Utc>) {
+    fn record(&mut self, invitation: &Invitation, kind: EventKind, actor: Option<&UserId>, at: DateTime<Utc>) {
         self.events.push(InvitationEvent {
             invitation_id: invitation.id,
-            enterprise_id: invitation.enterprise_id,
+            enterprise_id: invitation.enterprise_id.clone(),
             kind,
-            actor,
+            actor: actor.cloned(),
             at,
         });
     }
@@ -87,15 +119,15 @@ impl State {
 impl InvitationStore for MemoryStore {
     async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError> {
         let mut state = self.lock();
-        if state.has_member_with(new.enterprise_id, &new.contact) {
+        if state.has_member_with(&new.enterprise_id, &new.contact) {
             return Err(StoreError::AlreadyMember);
         }
-        if state.has_live_pending(new.enterprise_id, &new.contact, None, new.sent_at) {
+        if state.has_live_pending(&new.enterprise_id, &new.contact, None, new.sent_at) {
             return Err(StoreError::DuplicatePending);
         }
-        let actor = new.invited_by.user_id;
+        let actor = new.invited_by.user_id.clone();
         let invitation = new.into_invitation();
-        state.record(&invitation, EventKind::Sent, Some(actor), invitation.sent_at);
+        state.record(&invitation, EventKind::Sent, Some(&actor), invitation.sent_at);
         state.invitations.push(invitation.clone());
         Ok(invitation)
     }
@@ -113,14 +145,14 @@ impl InvitationStore for MemoryStore {
 
     async fn get(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         id: InvitationId,
     ) -> Result<Option<Invitation>, StoreError> {
         Ok(self
             .lock()
             .invitations
             .iter()
-            .find(|i| i.id == id && i.enterprise_id == enterprise)
+            .find(|i| i.id == id && i.enterprise_id == *enterprise)
             .cloned())
     }
 
@@ -135,7 +167,7 @@ impl InvitationStore for MemoryStore {
 
     async fn list(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         query: &ListQuery,
         now: DateTime<Utc>,
     ) -> Result<Vec<Invitation>, StoreError> {
@@ -143,7 +175,7 @@ impl InvitationStore for MemoryStore {
         let mut rows: Vec<Invitation> = state
             .invitations
             .iter()
-            .filter(|i| i.enterprise_id == enterprise)
+            .filter(|i| i.enterprise_id == *enterprise)
             .filter(|i| query.status.is_none_or(|s| i.status_at(now) == s))
             .filter(|i| query.after.is_none_or(|c| (i.sent_at, i.id) < (c.sent_at, c.id)))
             .cloned()
@@ -155,14 +187,14 @@ impl InvitationStore for MemoryStore {
 
     async fn revoke(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         id: InvitationId,
-        by: UserId,
+        by: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
         let mut state = self.lock();
         let invitation = state.by_id(enterprise, id)?;
-        invitation.revoke(by, now)?;
+        invitation.revoke(by.clone(), now)?;
         let invitation = invitation.clone();
         state.record(&invitation, EventKind::Revoked, Some(by), now);
         Ok(invitation)
@@ -170,9 +202,9 @@ impl InvitationStore for MemoryStore {
 
     async fn resend(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         id: InvitationId,
-        by: UserId,
+        by: &UserId,
         digest: TokenDigest,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -201,29 +233,36 @@ impl InvitationStore for MemoryStore {
         let mut state = self.lock();
         let current = state.by_digest(digest)?.clone();
         current.check_answerable(now)?;
-        if state.members.contains_key(&(current.enterprise_id, user.id)) {
+        if state
+            .members
+            .contains_key(&(current.enterprise_id.clone(), user.id.clone()))
+        {
             return Err(StoreError::AlreadyMember);
         }
+        if self.fail_member_inserts.load(Ordering::SeqCst) {
+            return Err(StoreError::backend(std::io::Error::other("membership insert failed (injected)")));
+        }
         let invitation = state.by_digest(digest)?;
-        invitation.accept(user.id, now)?;
+        invitation.accept(user.id.clone(), now)?;
         let invitation = invitation.clone();
-        state.users.insert(user.id, user.clone());
-        state
-            .members
-            .insert((invitation.enterprise_id, user.id), invitation.role);
-        state.record(&invitation, EventKind::Accepted, Some(user.id), now);
+        state.users.insert(user.id.clone(), user.clone());
+        state.members.insert(
+            (invitation.enterprise_id.clone(), user.id.clone()),
+            invitation.role,
+        );
+        state.record(&invitation, EventKind::Accepted, Some(&user.id), now);
         Ok(invitation)
     }
 
     async fn reject(
         &self,
         digest: &TokenDigest,
-        by: UserId,
+        by: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
         let mut state = self.lock();
         let invitation = state.by_digest(digest)?;
-        invitation.reject(by, now)?;
+        invitation.reject(by.clone(), now)?;
         let invitation = invitation.clone();
         state.record(&invitation, EventKind::Rejected, Some(by), now);
         Ok(invitation)
@@ -248,14 +287,14 @@ impl InvitationStore for MemoryStore {
 
     async fn events(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         id: InvitationId,
     ) -> Result<Vec<InvitationEvent>, StoreError> {
         Ok(self
             .lock()
             .events
             .iter()
-            .filter(|e| e.invitation_id == id && e.enterprise_id == enterprise)
+            .filter(|e| e.invitation_id == id && e.enterprise_id == *enterprise)
             .cloned()
             .collect())
     }
@@ -263,16 +302,27 @@ impl InvitationStore for MemoryStore {
 
 #[async_trait]
 impl Directory for MemoryStore {
-    async fn enterprise(&self, id: EnterpriseId) -> Result<Option<Enterprise>, StoreError> {
-        Ok(self.lock().enterprises.get(&id).cloned())
+    fn key_kinds(&self) -> KeyKinds {
+        self.kinds
     }
 
-    async fn role_of(&self, enterprise: EnterpriseId, user: UserId) -> Result<Option<Role>, StoreError> {
-        Ok(self.lock().members.get(&(enterprise, user)).copied())
+    async fn enterprise(&self, id: &EnterpriseId) -> Result<Option<Enterprise>, StoreError> {
+        Ok(self.lock().enterprises.get(id).cloned())
     }
 
-    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        Ok(self.lock().users.get(&id).cloned())
+    async fn role_of(&self, enterprise: &EnterpriseId, user: &UserId) -> Result<Option<Role>, StoreError> {
+        Ok(self
+            .lock()
+            .members
+            .get(&(enterprise.clone(), user.clone()))
+            .copied())
+    }
+}
+
+#[async_trait]
+impl Accounts for MemoryStore {
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users.get(id).cloned())
     }
 
     async fn find_user(&self, contact: &Contact) -> Result<Option<User>, StoreError> {
@@ -282,16 +332,16 @@ impl Directory for MemoryStore {
             .values()
             .filter(|u| u.is_reached_by(contact))
             .collect();
-        found.sort_by_key(|u| u.id);
+        found.sort_by_key(|u| u.id.to_string());
         Ok(found.first().map(|u| (*u).clone()))
     }
 
-    async fn members(&self, enterprise: EnterpriseId) -> Result<Vec<Member>, StoreError> {
+    async fn members(&self, enterprise: &EnterpriseId) -> Result<Vec<Member>, StoreError> {
         let state = self.lock();
         let mut members: Vec<Member> = state
             .members
             .iter()
-            .filter(|((e, _), _)| *e == enterprise)
+            .filter(|((e, _), _)| e == enterprise)
             .filter_map(|((_, u), role)| {
                 state.users.get(u).map(|user| Member {
                     user: user.clone(),
@@ -299,16 +349,16 @@ impl Directory for MemoryStore {
                 })
             })
             .collect();
-        members.sort_by(|a, b| (&a.user.name, a.user.id).cmp(&(&b.user.name, b.user.id)));
+        members.sort_by_key(|m| (m.user.name.clone(), m.user.id.to_string()));
         Ok(members)
     }
 
-    async fn memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
+    async fn memberships(&self, user: &UserId) -> Result<Vec<Membership>, StoreError> {
         let state = self.lock();
         let mut memberships: Vec<Membership> = state
             .members
             .iter()
-            .filter(|((_, u), _)| *u == user)
+            .filter(|((_, u), _)| u == user)
             .filter_map(|((e, _), role)| {
                 state.enterprises.get(e).map(|enterprise| Membership {
                     enterprise: enterprise.clone(),
@@ -316,31 +366,32 @@ impl Directory for MemoryStore {
                 })
             })
             .collect();
-        memberships.sort_by(|a, b| {
-            (&a.enterprise.name, a.enterprise.id).cmp(&(&b.enterprise.name, b.enterprise.id))
-        });
+        memberships.sort_by_key(|m| (m.enterprise.name.clone(), m.enterprise.id.to_string()));
         Ok(memberships)
     }
 
     async fn save_enterprise(&self, enterprise: &Enterprise) -> Result<(), StoreError> {
-        self.lock().enterprises.insert(enterprise.id, enterprise.clone());
+        self.lock()
+            .enterprises
+            .insert(enterprise.id.clone(), enterprise.clone());
         Ok(())
     }
 
     async fn save_user(&self, user: &User) -> Result<(), StoreError> {
-        self.lock().users.insert(user.id, user.clone());
+        self.lock().users.insert(user.id.clone(), user.clone());
         Ok(())
     }
 
-    async fn add_member(&self, enterprise: EnterpriseId, user: UserId, role: Role) -> Result<(), StoreError> {
+    async fn add_member(&self, enterprise: &EnterpriseId, user: &UserId, role: Role) -> Result<(), StoreError> {
         let mut state = self.lock();
-        if !state.enterprises.contains_key(&enterprise) || !state.users.contains_key(&user) {
+        if !state.enterprises.contains_key(enterprise) || !state.users.contains_key(user) {
             return Err(StoreError::NotFound);
         }
-        if state.members.contains_key(&(enterprise, user)) {
+        let key = (enterprise.clone(), user.clone());
+        if state.members.contains_key(&key) {
             return Err(StoreError::AlreadyMember);
         }
-        state.members.insert((enterprise, user), role);
+        state.members.insert(key, role);
         Ok(())
     }
 }

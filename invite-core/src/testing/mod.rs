@@ -4,19 +4,22 @@
 //!   [`Directory`](crate::Directory), correct under concurrent use (one lock per call);
 //! - [`ManualClock`]: a clock you move by hand;
 //! - [`RecordingNotifier`]: keeps every delivery, and can be told to fail;
-//! - [`seed`]: the demo data of the SPEC (§7) through the `Directory` port;
+//! - [`host`]: [`HostFixture`], the host's side of a contract run, and [`Subject`];
+//! - [`seed`]: the demo data of the SPEC (§7) through a [`HostFixture`];
 //! - [`strategies`]: proptest strategies for contacts, roles and commands;
 //! - [`contract`]: the store contract suite every storage adapter must pass, and the
 //!   [`store_contract_suite!`](crate::store_contract_suite) macro that runs it.
 
 mod clock;
 pub mod contract;
+pub mod host;
 mod memory;
 mod notifier;
 pub mod seed;
 pub mod strategies;
 
 pub use clock::ManualClock;
+pub use host::{AccountsFixture, HostFixture, Subject};
 pub use memory::MemoryStore;
 pub use notifier::RecordingNotifier;
 pub use seed::World;

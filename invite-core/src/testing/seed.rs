@@ -1,4 +1,4 @@
-//! The demo data of SPEC §7, written through the [`Directory`] port.
+//! The demo data of SPEC §7, written through a [`HostFixture`].
 //!
 //! | enterprise | certified | super_admin |
 //! |---|---|---|
@@ -9,11 +9,10 @@
 //! Users without membership: Bob Builder `bob@example.com`, Carol Chen `+14155550100`,
 //! Mallory `mallory@example.com`.
 
-use crate::contact::ContactPolicy;
-use crate::directory::{Enterprise, User};
-use crate::ids::{EnterpriseId, UserId};
-use crate::ports::{Directory, StoreError};
+use crate::account::{Enterprise, User};
+use crate::ports::StoreError;
 use crate::role::Role;
+use crate::testing::host::{AccountsFixture, HostFixture, contact};
 
 /// Everything [`demo`] created.
 #[derive(Clone, Debug)]
@@ -38,71 +37,52 @@ pub struct World {
     pub mallory: User,
 }
 
-/// A user with an email or a phone (whichever `contact` is), parsed with the default
-/// policy.
+/// Creates the demo data of SPEC §7 through the host's side of a store.
 ///
 /// # Errors
-/// [`StoreError::Backend`] wrapping the parse error if `contact` is not valid.
-pub fn user(name: &str, contact: &str) -> Result<User, StoreError> {
-    let policy = ContactPolicy::default();
-    let mut user = User {
-        id: UserId::new(),
-        name: name.to_owned(),
-        email: None,
-        phone: None,
+/// Whatever the host fixture answers.
+pub async fn demo<H: HostFixture + ?Sized>(host: &H) -> Result<World, StoreError> {
+    let user = |name: &'static str, raw: &'static str| async move {
+        host.create_user(name, &contact(raw)?).await
     };
-    match policy.parse(contact).map_err(StoreError::backend)? {
-        crate::Contact::Email(email) => user.email = Some(email),
-        crate::Contact::Phone(phone) => user.phone = Some(phone),
-    }
-    Ok(user)
-}
-
-/// An enterprise with a fresh id.
-#[must_use]
-pub fn enterprise(name: &str, certified: bool) -> Enterprise {
-    Enterprise {
-        id: EnterpriseId::new(),
-        name: name.to_owned(),
-        certified,
-    }
-}
-
-/// Creates the demo data of SPEC §7.
-///
-/// # Errors
-/// Whatever the directory answers.
-pub async fn demo<D: Directory + ?Sized>(directory: &D) -> Result<World, StoreError> {
     let world = World {
-        acme: enterprise("Acme Robotics", true),
-        globex: enterprise("Globex", true),
-        unverified: enterprise("Unverified Labs", false),
-        alice: user("Alice Admin", "alice@example.com")?,
-        grace: user("Grace Hopper", "grace@example.com")?,
-        uma: user("Uma Owner", "uma@example.com")?,
-        bob: user("Bob Builder", "bob@example.com")?,
-        carol: user("Carol Chen", "+14155550100")?,
-        mallory: user("Mallory", "mallory@example.com")?,
+        acme: host.create_enterprise("Acme Robotics", true).await?,
+        globex: host.create_enterprise("Globex", true).await?,
+        unverified: host.create_enterprise("Unverified Labs", false).await?,
+        alice: user("Alice Admin", "alice@example.com").await?,
+        grace: user("Grace Hopper", "grace@example.com").await?,
+        uma: user("Uma Owner", "uma@example.com").await?,
+        bob: user("Bob Builder", "bob@example.com").await?,
+        carol: user("Carol Chen", "+14155550100").await?,
+        mallory: user("Mallory", "mallory@example.com").await?,
     };
-    for e in [&world.acme, &world.globex, &world.unverified] {
-        directory.save_enterprise(e).await?;
-    }
-    for u in [
-        &world.alice,
-        &world.grace,
-        &world.uma,
-        &world.bob,
-        &world.carol,
-        &world.mallory,
-    ] {
-        directory.save_user(u).await?;
-    }
     for (e, u) in [
         (&world.acme, &world.alice),
         (&world.globex, &world.grace),
         (&world.unverified, &world.uma),
     ] {
-        directory.add_member(e.id, u.id, Role::SuperAdmin).await?;
+        host.insert_member(&e.id, u, Role::SuperAdmin).await?;
     }
     Ok(world)
+}
+
+/// Creates the demo data in a self-contained layout's [`Accounts`](crate::Accounts).
+///
+/// # Errors
+/// Whatever the accounts answer.
+pub async fn demo_accounts<A: crate::Accounts + ?Sized>(accounts: std::sync::Arc<A>) -> Result<World, StoreError> {
+    demo(&AccountsFixture::new(accounts)).await
+}
+
+/// A user with a new UUID key and an email or a phone (whichever `contact` is), parsed
+/// with the default policy; not saved anywhere.
+///
+/// # Errors
+/// [`StoreError::Backend`] wrapping the parse error if `contact` is not valid.
+pub fn user(name: &str, raw_contact: &str) -> Result<User, StoreError> {
+    Ok(crate::testing::host::user_with(
+        crate::ids::UserId::new(),
+        name,
+        &contact(raw_contact)?,
+    ))
 }

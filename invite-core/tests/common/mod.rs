@@ -43,7 +43,7 @@ impl App {
         self.invitations
             .send(
                 &self.world.alice,
-                self.world.acme.id,
+                &self.world.acme.id,
                 SendInvitation::new(contact, role),
             )
             .await

@@ -1,5 +1,6 @@
-//! Enterprises, users and members: the directory the service reads and the store writes
-//! a membership into when an invitation is accepted.
+//! Enterprises, users and memberships as the service sees them: what the host's
+//! [`Directory`](crate::Directory) answers, and what the store writes a membership for
+//! when an invitation is accepted.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +20,8 @@ pub struct Enterprise {
 }
 
 /// A user account, SPEC §1: the signed-in user the host hands to the service, and the
-/// account a membership belongs to. The host vouches for `email` and `phone`.
+/// account a membership belongs to. The host vouches for `email` and `phone`: set only
+/// the ones the account has verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     /// The account id, the host's.
