@@ -3,30 +3,42 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use invite_core::{
-    Contact, DeliveryStatus, Directory, Enterprise, EnterpriseId, Invitation, InvitationEvent, InvitationId,
-    InvitationStore, ListQuery, Member, Membership, NewInvitation, Role, StoreError, TokenDigest, User,
-    UserId,
+    Accounts, Contact, DeliveryStatus, Directory, Enterprise, EnterpriseId, Invitation, InvitationEvent,
+    InvitationId, InvitationStore, KeyKinds, ListQuery, Member, Membership, NewInvitation, Role, StoreError,
+    TokenDigest, User, UserId,
 };
 
 use crate::Error;
-#[cfg(feature = "postgres")]
 use crate::PgStore;
-#[cfg(feature = "sqlite")]
+use crate::SelfContained;
 use crate::SqliteStore;
 
+/// The ports a store of either backend offers, for [`AnyStore`]'s one dispatch.
+pub trait Ports: InvitationStore + Directory {}
+impl<T: InvitationStore + Directory> Ports for T {}
+
 /// A store on whichever backend the URL names: `sqlite:` (SQLite) or `postgres:` /
-/// `postgresql:` (PostgreSQL). Implements [`InvitationStore`] and [`Directory`] by
-/// handing each call to the backend, so a host can take `--database-url` and build one
-/// service either way.
-#[derive(Clone, Debug)]
+/// `postgresql:` (PostgreSQL), over the directory `D` (the self-contained layout by
+/// default, or a host's [`TableMapping`](crate::TableMapping)). Implements
+/// [`InvitationStore`] and [`Directory`] (and, for the self-contained layout,
+/// [`Accounts`]) by handing each call to the backend, so a host can take
+/// `--database-url` and build one service either way.
+#[derive(Debug)]
 #[non_exhaustive]
-pub enum AnyStore {
+pub enum AnyStore<D = SelfContained> {
     /// SQLite.
-    #[cfg(feature = "sqlite")]
-    Sqlite(SqliteStore),
+    Sqlite(SqliteStore<D>),
     /// PostgreSQL.
-    #[cfg(feature = "postgres")]
-    Postgres(PgStore),
+    Postgres(PgStore<D>),
+}
+
+impl<D> Clone for AnyStore<D> {
+    fn clone(&self) -> Self {
+        match self {
+                    Self::Sqlite(store) => Self::Sqlite(store.clone()),
+                    Self::Postgres(store) => Self::Postgres(store.clone()),
+        }
+    }
 }
 
 /// Which backend a URL names, by its scheme.
@@ -34,64 +46,103 @@ fn scheme(url: &str) -> &str {
     url.split_once(':').map_or("", |(scheme, _)| scheme)
 }
 
-impl AnyStore {
-    /// Connects to `url`, picking the backend from its scheme. Call
-    /// [`AnyStore::migrate`] before use.
+impl<D> AnyStore<D>
+where
+    D: Clone,
+    SqliteStore<D>: Ports,
+    PgStore<D>: Ports,
+    D: crate::HostDirectory<sqlx::Sqlite> + crate::HostDirectory<sqlx::Postgres>,
+{
+    /// Connects to `url` over the host's `directory`, picking the backend from its
+    /// scheme. Call [`AnyStore::migrate`] before use.
     ///
     /// # Errors
     /// [`Error::UnsupportedScheme`] for another scheme (or one whose feature is off),
     /// [`Error::Connect`] if the database cannot be opened.
-    pub async fn connect(url: &str) -> Result<Self, Error> {
+    pub async fn connect_with_directory(url: &str, directory: D) -> Result<Self, Error> {
         match scheme(url) {
-            #[cfg(feature = "sqlite")]
-            "sqlite" => Ok(Self::Sqlite(SqliteStore::connect(url).await?)),
-            #[cfg(feature = "postgres")]
-            "postgres" | "postgresql" => Ok(Self::Postgres(PgStore::connect(url).await?)),
+                    "sqlite" => Ok(Self::Sqlite(SqliteStore::new(crate::sqlite_pool(url).await?, directory))),
+                    "postgres" | "postgresql" => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .connect(url)
+                    .await
+                    .map_err(Error::Connect)?;
+                Ok(Self::Postgres(PgStore::new(pool, directory)))
+            }
             other => Err(Error::UnsupportedScheme(other.to_owned())),
         }
     }
 
-    /// Creates or updates the tables of the backend.
+    /// Creates or updates the tables of the backend (the library's, and the directory's
+    /// own if it has any).
     ///
     /// # Errors
     /// [`Error::Migrate`] if a migration fails.
     pub async fn migrate(&self) -> Result<(), Error> {
         match self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(store) => store.migrate().await,
-            #[cfg(feature = "postgres")]
-            Self::Postgres(store) => store.migrate().await,
+                    Self::Sqlite(store) => store.migrate().await,
+                    Self::Postgres(store) => store.migrate().await,
         }
     }
+}
 
+impl AnyStore<SelfContained> {
+    /// Connects to `url` with the self-contained layout. Call [`AnyStore::migrate`]
+    /// before use.
+    ///
+    /// # Errors
+    /// As [`AnyStore::connect_with_directory`].
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with_directory(url, SelfContained::new()).await
+    }
+
+    fn accounts(&self) -> &dyn Accounts {
+        match self {
+                    Self::Sqlite(store) => store,
+                    Self::Postgres(store) => store,
+        }
+    }
+}
+
+impl<D> AnyStore<D> {
     /// The backend's name: `"sqlite"` or `"postgres"`.
     #[must_use]
     pub fn backend_name(&self) -> &'static str {
         match self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(_) => "sqlite",
-            #[cfg(feature = "postgres")]
-            Self::Postgres(_) => "postgres",
+                    Self::Sqlite(_) => "sqlite",
+                    Self::Postgres(_) => "postgres",
         }
     }
 }
 
-#[cfg(feature = "sqlite")]
-impl From<SqliteStore> for AnyStore {
-    fn from(store: SqliteStore) -> Self {
+impl<D> AnyStore<D>
+where
+    SqliteStore<D>: Ports,
+    PgStore<D>: Ports,
+{
+    /// The one dispatch: the backend's store behind the ports.
+    fn ports(&self) -> &dyn Ports {
+        match self {
+                    Self::Sqlite(store) => store,
+                    Self::Postgres(store) => store,
+        }
+    }
+}
+
+impl<D> From<SqliteStore<D>> for AnyStore<D> {
+    fn from(store: SqliteStore<D>) -> Self {
         Self::Sqlite(store)
     }
 }
 
-#[cfg(feature = "postgres")]
-impl From<PgStore> for AnyStore {
-    fn from(store: PgStore) -> Self {
+impl<D> From<PgStore<D>> for AnyStore<D> {
+    fn from(store: PgStore<D>) -> Self {
         Self::Postgres(store)
     }
 }
 
-/// Connects to `url` (SQLite or PostgreSQL, by scheme) and applies the migrations: the
-/// one call a host with a `--database-url` needs.
+/// Connects to `url` (SQLite or PostgreSQL, by scheme) with the self-contained layout and
+/// applies the migrations: the one call a demo with a `--database-url` needs.
 ///
 /// # Errors
 /// As [`AnyStore::connect`] and [`AnyStore::migrate`].
@@ -101,141 +152,123 @@ pub async fn connect(url: &str) -> Result<AnyStore, Error> {
     Ok(store)
 }
 
-/// Calls the same method on whichever backend `$self` holds.
-macro_rules! dispatch {
-    ($self:expr, $trait:ident :: $method:ident ( $($arg:expr),* )) => {
-        match $self {
-            #[cfg(feature = "sqlite")]
-            AnyStore::Sqlite(store) => $trait::$method(store, $($arg),*).await,
-            #[cfg(feature = "postgres")]
-            AnyStore::Postgres(store) => $trait::$method(store, $($arg),*).await,
-        }
-    };
-}
-
 #[async_trait]
-impl InvitationStore for AnyStore {
+impl<D: Send + Sync + 'static> InvitationStore for AnyStore<D>
+where
+    SqliteStore<D>: Ports,
+    PgStore<D>: Ports,
+{
     async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError> {
-        dispatch!(self, InvitationStore::create(new))
+        self.ports().create(new).await
     }
 
     async fn set_delivery(&self, id: InvitationId, delivery: DeliveryStatus) -> Result<(), StoreError> {
-        dispatch!(self, InvitationStore::set_delivery(id, delivery))
+        self.ports().set_delivery(id, delivery).await
     }
 
-    async fn get(
-        &self,
-        enterprise: EnterpriseId,
-        id: InvitationId,
-    ) -> Result<Option<Invitation>, StoreError> {
-        dispatch!(self, InvitationStore::get(enterprise, id))
+    async fn get(&self, enterprise: &EnterpriseId, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+        self.ports().get(enterprise, id).await
     }
 
     async fn find_by_digest(&self, digest: &TokenDigest) -> Result<Option<Invitation>, StoreError> {
-        dispatch!(self, InvitationStore::find_by_digest(digest))
+        self.ports().find_by_digest(digest).await
     }
 
     async fn list(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         query: &ListQuery,
         now: DateTime<Utc>,
     ) -> Result<Vec<Invitation>, StoreError> {
-        dispatch!(self, InvitationStore::list(enterprise, query, now))
+        self.ports().list(enterprise, query, now).await
     }
 
     async fn revoke(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         id: InvitationId,
-        by: UserId,
+        by: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
-        dispatch!(self, InvitationStore::revoke(enterprise, id, by, now))
+        self.ports().revoke(enterprise, id, by, now).await
     }
 
     async fn resend(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         id: InvitationId,
-        by: UserId,
+        by: &UserId,
         digest: TokenDigest,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
-        dispatch!(
-            self,
-            InvitationStore::resend(enterprise, id, by, digest, expires_at, now)
-        )
+        self.ports().resend(enterprise, id, by, digest, expires_at, now).await
     }
 
-    async fn accept(
-        &self,
-        digest: &TokenDigest,
-        user: &User,
-        now: DateTime<Utc>,
-    ) -> Result<Invitation, StoreError> {
-        dispatch!(self, InvitationStore::accept(digest, user, now))
+    async fn accept(&self, digest: &TokenDigest, user: &User, now: DateTime<Utc>) -> Result<Invitation, StoreError> {
+        self.ports().accept(digest, user, now).await
     }
 
-    async fn reject(
-        &self,
-        digest: &TokenDigest,
-        by: UserId,
-        now: DateTime<Utc>,
-    ) -> Result<Invitation, StoreError> {
-        dispatch!(self, InvitationStore::reject(digest, by, now))
+    async fn reject(&self, digest: &TokenDigest, by: &UserId, now: DateTime<Utc>) -> Result<Invitation, StoreError> {
+        self.ports().reject(digest, by, now).await
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {
-        dispatch!(self, InvitationStore::sweep_expired(now, batch))
+        self.ports().sweep_expired(now, batch).await
     }
 
-    async fn events(
-        &self,
-        enterprise: EnterpriseId,
-        id: InvitationId,
-    ) -> Result<Vec<InvitationEvent>, StoreError> {
-        dispatch!(self, InvitationStore::events(enterprise, id))
+    async fn events(&self, enterprise: &EnterpriseId, id: InvitationId) -> Result<Vec<InvitationEvent>, StoreError> {
+        self.ports().events(enterprise, id).await
     }
 }
 
 #[async_trait]
-impl Directory for AnyStore {
-    async fn enterprise(&self, id: EnterpriseId) -> Result<Option<Enterprise>, StoreError> {
-        dispatch!(self, Directory::enterprise(id))
+impl<D: Send + Sync + 'static> Directory for AnyStore<D>
+where
+    SqliteStore<D>: Ports,
+    PgStore<D>: Ports,
+{
+    fn key_kinds(&self) -> KeyKinds {
+        self.ports().key_kinds()
     }
 
-    async fn role_of(&self, enterprise: EnterpriseId, user: UserId) -> Result<Option<Role>, StoreError> {
-        dispatch!(self, Directory::role_of(enterprise, user))
+    async fn enterprise(&self, id: &EnterpriseId) -> Result<Option<Enterprise>, StoreError> {
+        self.ports().enterprise(id).await
     }
 
-    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        dispatch!(self, Directory::user(id))
+    async fn role_of(&self, enterprise: &EnterpriseId, user: &UserId) -> Result<Option<Role>, StoreError> {
+        self.ports().role_of(enterprise, user).await
+    }
+}
+
+#[async_trait]
+impl Accounts for AnyStore<SelfContained> {
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        self.accounts().user(id).await
     }
 
     async fn find_user(&self, contact: &Contact) -> Result<Option<User>, StoreError> {
-        dispatch!(self, Directory::find_user(contact))
+        self.accounts().find_user(contact).await
     }
 
-    async fn members(&self, enterprise: EnterpriseId) -> Result<Vec<Member>, StoreError> {
-        dispatch!(self, Directory::members(enterprise))
+    async fn members(&self, enterprise: &EnterpriseId) -> Result<Vec<Member>, StoreError> {
+        self.accounts().members(enterprise).await
     }
 
-    async fn memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
-        dispatch!(self, Directory::memberships(user))
+    async fn memberships(&self, user: &UserId) -> Result<Vec<Membership>, StoreError> {
+        self.accounts().memberships(user).await
     }
 
     async fn save_enterprise(&self, enterprise: &Enterprise) -> Result<(), StoreError> {
-        dispatch!(self, Directory::save_enterprise(enterprise))
+        self.accounts().save_enterprise(enterprise).await
     }
 
     async fn save_user(&self, user: &User) -> Result<(), StoreError> {
-        dispatch!(self, Directory::save_user(user))
+        self.accounts().save_user(user).await
     }
 
-    async fn add_member(&self, enterprise: EnterpriseId, user: UserId, role: Role) -> Result<(), StoreError> {
-        dispatch!(self, Directory::add_member(enterprise, user, role))
+    async fn add_member(&self, enterprise: &EnterpriseId, user: &UserId, role: Role) -> Result<(), StoreError> {
+        self.accounts().add_member(enterprise, user, role).await
     }
 }
 

@@ -1,44 +1,78 @@
 //! # invite-store-sqlx
 //!
-//! Storage for invite-rs: the [`InvitationStore`](invite_core::InvitationStore) and
-//! [`Directory`](invite_core::Directory) ports of `invite-core`, implemented with sqlx for
-//! **SQLite** (feature `sqlite`, the embedded default: one file, created if missing) and
-//! **PostgreSQL** (feature `postgres`, for several server processes sharing a database).
+//! Storage for invite-rs through sqlx, on **SQLite** (feature `sqlite`, the embedded
+//! default: one file, created if missing) and **PostgreSQL** (feature `postgres`, for
+//! several server processes sharing a database): the [`InvitationStore`] and
+//! [`Directory`] ports of `invite-core` as one generic store, [`SqlStore`], over the
+//! host's own tables.
+//!
+//! ## Your tables stay yours
+//!
+//! The library owns only `invite_rs_invitations` and `invite_rs_events` (rule H5), with
+//! migrations recorded in `_invite_store_migrations` ([`SqlStore::migrator`] for hosts
+//! that run migrations in their own pipeline). Organizations, accounts and memberships are
+//! the host's (rule H1): describe them with a [`TableMapping`] (table and column names,
+//! role names, key kinds, extra columns of the membership table), or implement
+//! [`HostDirectory`] by hand. Either way the member check of a send and the membership
+//! insert of an accept run on the connection of the library's transaction (rule H2), so
+//! a send and an accept of one contact, or two accepts of one link, cannot both win —
+//! also across processes. Keys are the host's: integers, UUIDs or strings (rule H3).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use invite_core::{Invitations, KeyKind, KeyKinds, Role};
+//! use invite_store_sqlx::{MemberValue, SqlStore, TableMapping, sqlite_pool};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let mapping = TableMapping::builder()
+//!     .keys(KeyKinds::both(KeyKind::Int))
+//!     .enterprises("organizations", "id", "title", "verified")
+//!     .users("accounts", "id")
+//!     .email("email")
+//!     .phone("phone")
+//!     .memberships("org_memberships", "org_id", "account_id", "role")
+//!     .role(Role::SuperAdmin, "owner")
+//!     .role(Role::FinanceAdmin, "billing")
+//!     .role(Role::DevAdmin, "developer")
+//!     .role(Role::Member, "member")
+//!     .member_value("joined_at", MemberValue::Now)
+//!     .build()?;
+//! let store = SqlStore::new(sqlite_pool("sqlite://app.db?mode=rwc").await?, mapping);
+//! store.migrate().await?; // creates invite_rs_* only
+//! let invitations = Invitations::builder(Arc::new(store)).base_url("https://app.example").build();
+//! # Ok(()) }
+//! ```
 //!
 //! | type | what it is |
 //! |---|---|
-//! | [`SqliteStore`] | SQLite; `BEGIN IMMEDIATE` transactions, WAL, a busy timeout |
-//! | [`PgStore`] | PostgreSQL; conditional statements, a partial unique index, advisory locks |
-//! | [`AnyStore`] | either, picked from the URL scheme at run time ([`connect`]) |
-//!
-//! Each store is both the invitation store and the directory, as
-//! [`Invitations::builder`](invite_core::Invitations::builder) wants, so that sending
-//! and accepting check and write memberships in the same transaction.
+//! | [`SqlStore`] | the store, generic over the [`Backend`] and the directory |
+//! | [`SqliteStore`], [`PgStore`] | `SqlStore` on SQLite / PostgreSQL (default: the self-contained layout) |
+//! | [`TableMapping`] | the host's directory, described |
+//! | [`HostDirectory`] | the host's directory, programmed; gets the transaction's connection |
+//! | [`SelfContained`] | the library's own `enterprises`/`users`/`members` (rule H6), with [`Accounts`](invite_core::Accounts) |
+//! | [`AnyStore`] | either backend, picked from the URL scheme at run time ([`connect`]) |
 //!
 //! ## Guarantees
 //!
-//! - Every decision is one transaction or one conditional statement (SPEC S7, A5, A6,
-//!   R2, R3): two processes sending to one contact at the same instant make one pending
-//!   invitation (a partial unique index; pending rows past their expiry are written down
-//!   `expired` first, so they never block); of any number of concurrent accepts of one
-//!   token exactly one wins and makes exactly one membership.
-//! - Each change writes its event in the same transaction (SPEC X5); a failure between
-//!   two steps rolls everything back (SPEC X7).
-//! - `expired` is derived on every read path: a pending row with `expires_at <= now` is
-//!   expired whether or not [`sweep_expired`](invite_core::InvitationStore::sweep_expired)
-//!   wrote it down.
+//! - Every decision is one transaction (rules S7, A5, A6, R2, R3): two processes sending
+//!   to one contact at the same instant make one pending invitation (a partial unique
+//!   index; pending rows past their expiry are written down `expired` first, so they
+//!   never block); of any number of concurrent accepts of one token exactly one wins and
+//!   makes exactly one membership, in the host's table.
+//! - Each change writes its event in the same transaction (rule X5); a failure between
+//!   two steps — the host's membership insert included — rolls everything back (rule X7).
+//! - `expired` is derived on every read path.
 //! - Tokens are stored only as SHA-256 digests, looked up through a unique index; the
-//!   records table is keyset-paginated over `(sent_at, id)`, so a lookup and a page cost
-//!   the same at a million invitations as at a thousand.
-//! - Queries are built at run time (`sqlx::query_as` + `FromRow`): nothing needs a
-//!   database to compile. A row that does not decode is a
-//!   [`StoreError::Backend`](invite_core::StoreError::Backend), never a panic.
+//!   records table is keyset-paginated over `(sent_at, id)`.
+//! - Queries are built at run time: nothing needs a database to compile. A row that does
+//!   not decode is a [`StoreError::Backend`](invite_core::StoreError::Backend), never a
+//!   panic.
 //!
-//! ## Example
+//! ## The self-contained layout
 //!
 //! ```
 //! use std::sync::Arc;
-//! use invite_core::{Directory, Enterprise, EnterpriseId, Invitations};
+//! use invite_core::{Accounts, Directory, Enterprise, EnterpriseId, Invitations};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -50,43 +84,47 @@
 //! let invitations = Invitations::builder(Arc::new(store))
 //!     .base_url("https://app.example")
 //!     .build();
-//! assert_eq!(invitations.directory().enterprise(acme.id).await?, Some(acme));
+//! assert_eq!(invitations.directory().enterprise(&acme.id).await?, Some(acme));
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! ## Schema
-//!
-//! The migrations live in `migrations/{sqlite,postgres}/` and are embedded; call
-//! [`migrate`](AnyStore::migrate) (or [`connect`], which does) at start. They are recorded
-//! in their own table, `_invite_store_migrations`, so they never clash with the host's.
-//! Tables: `enterprises`, `users`, `members`, `invitations` (contact as entered,
-//! normalized and its kind; token digest unique) and `invitation_events`. SQLite keeps
-//! times as INTEGER unix microseconds and ids as 16-byte BLOBs; PostgreSQL uses
-//! `timestamptz` and `uuid`.
+//! SQLite keeps times as INTEGER unix microseconds and invitation ids as 16-byte BLOBs;
+//! PostgreSQL uses `timestamptz` and `uuid`; host keys are kept as their canonical text.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("invite-store-sqlx needs at least one of the features `sqlite` and `postgres`");
 
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 mod any;
+mod backend;
 mod error;
-mod imp;
+mod host;
+mod mapping;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod row;
+mod self_contained;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod store;
 
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 pub use any::{AnyStore, connect};
+pub use backend::Backend;
 pub use error::Error;
+pub use host::{HostDirectory, KeyValue, MemberInsert};
+pub use mapping::{MappingError, MemberValue, TableMapping, TableMappingBuilder};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use row::RowError;
+pub use self_contained::SelfContained;
 #[cfg(feature = "sqlite")]
-pub use sqlite::{DEFAULT_BUSY_TIMEOUT, SqliteStore};
+pub use sqlite::{DEFAULT_BUSY_TIMEOUT, SqliteStore, sqlite_pool};
+pub use store::SqlStore;
 
 /// The table where this crate's migrations are recorded, apart from the host's.
 pub(crate) const MIGRATIONS_TABLE: &str = "_invite_store_migrations";

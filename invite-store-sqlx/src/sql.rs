@@ -1,7 +1,9 @@
-//! The SQL both backends run, written once. Placeholders are `$n`, which PostgreSQL and
+//! The SQL both backends run on the library's own tables (`invite_rs_invitations`,
+//! `invite_rs_events`, rule H5), written once. Placeholders are `$n`, which PostgreSQL and
 //! SQLite both read as "the n-th bound value". The few differences between the backends
-//! (how a write transaction begins, how a per-enterprise lock is taken) live in
-//! `sqlite.rs` and `postgres.rs`.
+//! (how a write transaction begins, how a per-enterprise lock is taken) are the
+//! [`Backend`](crate::Backend) trait's. Enterprise and user keys are bound as their
+//! canonical text ([`invite_core::Key::canonical`]).
 //!
 //! Every `expires_at` comparison is the one of [`invite_core::is_expired`]: an invitation
 //! is expired from the instant `expires_at <= now`, so "still pending" is
@@ -23,60 +25,54 @@ pub(crate) const INVITATION_COLUMNS: &str = invitation_columns!();
 pub(crate) const GET: &str = concat!(
     "SELECT ",
     invitation_columns!(),
-    " FROM invitations WHERE enterprise_id = $1 AND id = $2"
+    " FROM invite_rs_invitations WHERE enterprise_id = $1 AND id = $2"
 );
 
 /// The invitation whose current token has this digest (one unique-index probe).
 pub(crate) const FIND_BY_DIGEST: &str = concat!(
     "SELECT ",
     invitation_columns!(),
-    " FROM invitations WHERE token_digest = $1"
+    " FROM invite_rs_invitations WHERE token_digest = $1"
 );
-
-/// Whether a member of enterprise `$1` has the normalized contact `$2` (SPEC S7). Email
-/// and phone forms never collide (`@` vs a leading `+`), so one comparison of each suffices.
-pub(crate) const MEMBER_WITH_CONTACT: &str = "SELECT u.id FROM users u \
-     JOIN members m ON m.user_id = u.id AND m.enterprise_id = $1 \
-     WHERE u.email_normalized = $2 OR u.phone_normalized = $2 LIMIT 1";
 
 /// Writes down `expired` for the pending rows of a contact that are past their expiry, so
 /// that they never block a new pending row in the unique index (SPEC S7).
-pub(crate) const EXPIRE_STALE_FOR_CONTACT: &str = "UPDATE invitations SET status = 'expired' \
+pub(crate) const EXPIRE_STALE_FOR_CONTACT: &str = "UPDATE invite_rs_invitations SET status = 'expired' \
      WHERE enterprise_id = $1 AND contact_normalized = $2 AND status = 'pending' \
      AND expires_at <= $3 AND id <> $4 RETURNING id, enterprise_id";
 
 /// A new invitation.
 pub(crate) const INSERT_INVITATION: &str = concat!(
-    "INSERT INTO invitations (",
+    "INSERT INTO invite_rs_invitations (",
     invitation_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
 );
 
 /// One event of the audit trail (SPEC X5).
-pub(crate) const INSERT_EVENT: &str = "INSERT INTO invitation_events \
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO invite_rs_events \
      (invitation_id, enterprise_id, kind, actor, at) VALUES ($1, $2, $3, $4, $5)";
 
 /// The delivery status of the current link (SPEC S8).
-pub(crate) const SET_DELIVERY: &str = "UPDATE invitations SET delivery = $2 WHERE id = $1";
+pub(crate) const SET_DELIVERY: &str = "UPDATE invite_rs_invitations SET delivery = $2 WHERE id = $1";
 
 /// Accept as one conditional statement: only a stored-pending, unexpired row changes
 /// (SPEC A5, A6). `$2` is now.
 pub(crate) const ACCEPT: &str = concat!(
-    "UPDATE invitations SET status = 'accepted', responded_at = $2, responded_by = $3 \
+    "UPDATE invite_rs_invitations SET status = 'accepted', responded_at = $2, responded_by = $3 \
      WHERE token_digest = $1 AND status = 'pending' AND expires_at > $2 RETURNING ",
     invitation_columns!()
 );
 
 /// Reject as one conditional statement (SPEC A6, A7). `$2` is now.
 pub(crate) const REJECT: &str = concat!(
-    "UPDATE invitations SET status = 'rejected', responded_at = $2, responded_by = $3 \
+    "UPDATE invite_rs_invitations SET status = 'rejected', responded_at = $2, responded_by = $3 \
      WHERE token_digest = $1 AND status = 'pending' AND expires_at > $2 RETURNING ",
     invitation_columns!()
 );
 
 /// Revoke as one conditional statement (SPEC R2). `$3` is now.
 pub(crate) const REVOKE: &str = concat!(
-    "UPDATE invitations SET status = 'revoked', revoked_at = $3, revoked_by = $4 \
+    "UPDATE invite_rs_invitations SET status = 'revoked', revoked_at = $3, revoked_by = $4 \
      WHERE enterprise_id = $1 AND id = $2 AND status = 'pending' AND expires_at > $3 RETURNING ",
     invitation_columns!()
 );
@@ -84,106 +80,34 @@ pub(crate) const REVOKE: &str = concat!(
 /// Resend as one conditional statement (SPEC R3): a pending (expired or not) or
 /// written-down expired row gets a new digest and expiry and is pending again.
 pub(crate) const RESEND: &str = concat!(
-    "UPDATE invitations SET status = 'pending', token_digest = $3, expires_at = $4, \
+    "UPDATE invite_rs_invitations SET status = 'pending', token_digest = $3, expires_at = $4, \
      last_sent_at = $5, delivery = 'queued' \
      WHERE enterprise_id = $1 AND id = $2 AND status IN ('pending', 'expired') RETURNING ",
     invitation_columns!()
 );
 
-/// Saves a user as given (insert or update by id).
-pub(crate) const UPSERT_USER: &str = "INSERT INTO users \
-     (id, name, email, email_normalized, phone, phone_normalized) VALUES ($1, $2, $3, $4, $5, $6) \
-     ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email, \
-     email_normalized = excluded.email_normalized, phone = excluded.phone, \
-     phone_normalized = excluded.phone_normalized";
-
-/// A membership, unless there is one (then no row is affected: SPEC A8).
-pub(crate) const INSERT_MEMBER: &str = "INSERT INTO members (enterprise_id, user_id, role) \
-     VALUES ($1, $2, $3) ON CONFLICT (enterprise_id, user_id) DO NOTHING";
-
 /// Writes down `expired` for at most `$2` pending rows past their expiry at `$1`. The outer
 /// conditions are repeated so that a row changed meanwhile (e.g. resent) is left alone.
-pub(crate) const SWEEP: &str = "UPDATE invitations SET status = 'expired' \
-     WHERE id IN (SELECT id FROM invitations WHERE status = 'pending' AND expires_at <= $1 \
+pub(crate) const SWEEP: &str = "UPDATE invite_rs_invitations SET status = 'expired' \
+     WHERE id IN (SELECT id FROM invite_rs_invitations WHERE status = 'pending' AND expires_at <= $1 \
      ORDER BY expires_at LIMIT $2) \
      AND status = 'pending' AND expires_at <= $1 RETURNING id, enterprise_id";
 
 /// Writes down `expired` for every pending row of enterprise `$1` past its expiry at `$2`:
 /// what listing by `expired` does first, so that the page is one index range. Walks the
 /// `(enterprise_id, expires_at)` index of pending rows, so it costs what it writes.
-pub(crate) const EXPIRE_OVERDUE_OF_ENTERPRISE: &str = "UPDATE invitations SET status = 'expired' \
+pub(crate) const EXPIRE_OVERDUE_OF_ENTERPRISE: &str = "UPDATE invite_rs_invitations SET status = 'expired' \
      WHERE enterprise_id = $1 AND status = 'pending' AND expires_at <= $2 RETURNING id, enterprise_id";
 
 /// The events of one invitation of one enterprise, oldest first (SPEC X5).
 pub(crate) const EVENTS: &str = "SELECT invitation_id, enterprise_id, kind, actor, at \
-     FROM invitation_events WHERE enterprise_id = $1 AND invitation_id = $2 ORDER BY id";
-
-/// An enterprise.
-pub(crate) const ENTERPRISE: &str = "SELECT id, name, certified FROM enterprises WHERE id = $1";
-
-/// The role of a user in an enterprise.
-pub(crate) const ROLE_OF: &str = "SELECT role FROM members WHERE enterprise_id = $1 AND user_id = $2";
-
-/// The columns of a user, in the order of [`crate::row::UserRow`].
-macro_rules! user_columns {
-    ($p:literal) => {
-        concat!(
-            $p,
-            "id, ",
-            $p,
-            "name, ",
-            $p,
-            "email, ",
-            $p,
-            "email_normalized, ",
-            $p,
-            "phone, ",
-            $p,
-            "phone_normalized"
-        )
-    };
-}
-
-/// A user by id.
-pub(crate) const USER: &str = concat!("SELECT ", user_columns!(""), " FROM users WHERE id = $1");
-
-/// A user by normalized email (the first by id if several accounts share it).
-pub(crate) const USER_BY_EMAIL: &str = concat!(
-    "SELECT ",
-    user_columns!(""),
-    " FROM users WHERE email_normalized = $1 ORDER BY id LIMIT 1"
-);
-
-/// A user by E.164 phone (the first by id if several accounts share it).
-pub(crate) const USER_BY_PHONE: &str = concat!(
-    "SELECT ",
-    user_columns!(""),
-    " FROM users WHERE phone_normalized = $1 ORDER BY id LIMIT 1"
-);
-
-/// The members of an enterprise, by name (byte order on both backends).
-pub(crate) const MEMBERS: &str = concat!(
-    "SELECT ",
-    user_columns!("u."),
-    ", m.role FROM members m JOIN users u ON u.id = m.user_id \
-     WHERE m.enterprise_id = $1 ORDER BY u.name, u.id"
-);
-
-/// The enterprises of a user with the role there, by enterprise name.
-pub(crate) const MEMBERSHIPS: &str = "SELECT e.id, e.name, e.certified, m.role \
-     FROM members m JOIN enterprises e ON e.id = m.enterprise_id \
-     WHERE m.user_id = $1 ORDER BY e.name, e.id";
-
-/// Saves an enterprise (insert or update by id).
-pub(crate) const UPSERT_ENTERPRISE: &str = "INSERT INTO enterprises (id, name, certified) \
-     VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
-     certified = excluded.certified";
+     FROM invite_rs_events WHERE enterprise_id = $1 AND invitation_id = $2 ORDER BY id";
 
 /// Names of the unique index that keeps one pending invitation per contact (SPEC S7), as
 /// PostgreSQL reports it and as SQLite words it.
-pub(crate) const PENDING_CONTACT_INDEX: &str = "invitations_pending_contact";
+pub(crate) const PENDING_CONTACT_INDEX: &str = "invite_rs_invitations_pending_contact";
 /// SQLite names the columns rather than the index in its message.
-pub(crate) const PENDING_CONTACT_SQLITE_MESSAGE: &str = "invitations.contact_normalized";
+pub(crate) const PENDING_CONTACT_SQLITE_MESSAGE: &str = "invite_rs_invitations.contact_normalized";
 
 /// The records query (SPEC R1), assembled from fixed fragments: a status filter and a
 /// keyset cursor. Binds, in order: the enterprise, `now` (when [`ListSql::binds_now`]),
@@ -196,7 +120,7 @@ pub(crate) const PENDING_CONTACT_SQLITE_MESSAGE: &str = "invitations.contact_nor
 /// `expired` events) and then reads the stored `expired` range like any other status.
 pub(crate) fn list(status: Option<invite_core::InvitationStatus>, cursor: bool) -> ListSql {
     use invite_core::InvitationStatus as S;
-    let select = format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE enterprise_id = $1");
+    let select = format!("SELECT {INVITATION_COLUMNS} FROM invite_rs_invitations WHERE enterprise_id = $1");
     let binds_now = status == Some(S::Pending);
     let first_cursor = if binds_now { 3 } else { 2 };
     let keyset = if cursor {
