@@ -148,15 +148,15 @@ impl Key {
     /// # Errors
     /// [`KeyError`] for an empty string or one with control characters.
     pub fn guess(raw: &str) -> Result<Key, KeyError> {
-        if let Ok(n) = raw.parse::<i64>() {
-            if n.to_string() == raw {
-                return Ok(Key::Int(n));
-            }
+        if let Ok(n) = raw.parse::<i64>()
+            && n.to_string() == raw
+        {
+            return Ok(Key::Int(n));
         }
-        if let Ok(u) = Uuid::parse_str(raw) {
-            if u.hyphenated().to_string() == raw {
-                return Ok(Key::Uuid(u));
-            }
+        if let Ok(u) = Uuid::parse_str(raw)
+            && u.hyphenated().to_string() == raw
+        {
+            return Ok(Key::Uuid(u));
         }
         KeyKind::Text.parse(raw)
     }
@@ -408,7 +408,10 @@ mod tests {
         assert_eq!(serde_json::to_string(&EnterpriseId::from(42)).unwrap(), "42");
         assert_eq!(serde_json::to_string(&UserId::from("u-7")).unwrap(), "\"u-7\"");
         let u = Uuid::new_v4();
-        assert_eq!(serde_json::to_string(&UserId::from(u)).unwrap(), format!("\"{u}\""));
+        assert_eq!(
+            serde_json::to_string(&UserId::from(u)).unwrap(),
+            format!("\"{u}\"")
+        );
         let back: EnterpriseId = serde_json::from_str("42").unwrap();
         assert_eq!(back, EnterpriseId::from(42));
         assert_eq!(back.key().kind(), KeyKind::Int);

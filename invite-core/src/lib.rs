@@ -78,9 +78,9 @@ pub mod view;
 #[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 pub mod testing;
 
+pub use account::{Enterprise, Member, Membership, User};
 pub use clock::{Clock, SystemClock};
 pub use contact::{Contact, ContactError, ContactKind, ContactPolicy, Email, Phone};
-pub use account::{Enterprise, Member, Membership, User};
 pub use error::InviteError;
 pub use event::{EventKind, EventSink, InvitationEvent, TracingEventSink};
 pub use expiry::{TtlPolicy, is_expired};

@@ -12,8 +12,8 @@ use std::error::Error as StdError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::contact::Contact;
 use crate::account::{Enterprise, Member, Membership, User};
+use crate::contact::Contact;
 use crate::event::InvitationEvent;
 use crate::ids::{EnterpriseId, InvitationId, KeyKinds, UserId};
 use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter};
@@ -122,8 +122,11 @@ pub trait InvitationStore: Send + Sync + 'static {
     async fn set_delivery(&self, id: InvitationId, delivery: DeliveryStatus) -> Result<(), StoreError>;
 
     /// The invitation `id` of `enterprise`; `None` if it does not exist there (SPEC X3).
-    async fn get(&self, enterprise: &EnterpriseId, id: InvitationId)
-    -> Result<Option<Invitation>, StoreError>;
+    async fn get(
+        &self,
+        enterprise: &EnterpriseId,
+        id: InvitationId,
+    ) -> Result<Option<Invitation>, StoreError>;
 
     /// The invitation whose current token has this digest.
     async fn find_by_digest(&self, digest: &TokenDigest) -> Result<Option<Invitation>, StoreError>;
@@ -247,7 +250,12 @@ pub trait Accounts: Directory {
 
     /// Makes the (saved) `user` a member of `enterprise` with `role`;
     /// [`StoreError::AlreadyMember`] if they are one.
-    async fn add_member(&self, enterprise: &EnterpriseId, user: &UserId, role: Role) -> Result<(), StoreError>;
+    async fn add_member(
+        &self,
+        enterprise: &EnterpriseId,
+        user: &UserId,
+        role: Role,
+    ) -> Result<(), StoreError>;
 }
 
 /// A message for the notifier: where to send the link, and what to say (SPEC S5).

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::account::{Enterprise, User};
 use crate::clock::{Clock, SystemClock, to_storage_precision};
 use crate::contact::ContactPolicy;
-use crate::account::{Enterprise, User};
 use crate::error::InviteError;
 use crate::event::{EventKind, EventSink, InvitationEvent, TracingEventSink};
 use crate::expiry::TtlPolicy;

@@ -326,7 +326,10 @@ async fn records_are_newest_first_filtered_and_paged() {
     assert_eq!(third.items.iter().map(|i| i.id).collect::<Vec<_>>(), ids[4..]);
     assert_eq!(third.next_cursor, None);
     // Filter by derived status.
-    app.invitations.revoke(&w.alice, &w.acme.id, ids[0]).await.unwrap();
+    app.invitations
+        .revoke(&w.alice, &w.acme.id, ids[0])
+        .await
+        .unwrap();
     let revoked = app
         .invitations
         .list(

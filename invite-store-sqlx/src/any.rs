@@ -35,8 +35,8 @@ pub enum AnyStore<D = SelfContained> {
 impl<D> Clone for AnyStore<D> {
     fn clone(&self) -> Self {
         match self {
-                    Self::Sqlite(store) => Self::Sqlite(store.clone()),
-                    Self::Postgres(store) => Self::Postgres(store.clone()),
+            Self::Sqlite(store) => Self::Sqlite(store.clone()),
+            Self::Postgres(store) => Self::Postgres(store.clone()),
         }
     }
 }
@@ -61,8 +61,11 @@ where
     /// [`Error::Connect`] if the database cannot be opened.
     pub async fn connect_with_directory(url: &str, directory: D) -> Result<Self, Error> {
         match scheme(url) {
-                    "sqlite" => Ok(Self::Sqlite(SqliteStore::new(crate::sqlite_pool(url).await?, directory))),
-                    "postgres" | "postgresql" => {
+            "sqlite" => Ok(Self::Sqlite(SqliteStore::new(
+                crate::sqlite_pool(url).await?,
+                directory,
+            ))),
+            "postgres" | "postgresql" => {
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .connect(url)
                     .await
@@ -80,8 +83,8 @@ where
     /// [`Error::Migrate`] if a migration fails.
     pub async fn migrate(&self) -> Result<(), Error> {
         match self {
-                    Self::Sqlite(store) => store.migrate().await,
-                    Self::Postgres(store) => store.migrate().await,
+            Self::Sqlite(store) => store.migrate().await,
+            Self::Postgres(store) => store.migrate().await,
         }
     }
 }
@@ -98,8 +101,8 @@ impl AnyStore<SelfContained> {
 
     fn accounts(&self) -> &dyn Accounts {
         match self {
-                    Self::Sqlite(store) => store,
-                    Self::Postgres(store) => store,
+            Self::Sqlite(store) => store,
+            Self::Postgres(store) => store,
         }
     }
 }
@@ -109,8 +112,8 @@ impl<D> AnyStore<D> {
     #[must_use]
     pub fn backend_name(&self) -> &'static str {
         match self {
-                    Self::Sqlite(_) => "sqlite",
-                    Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
         }
     }
 }
@@ -123,8 +126,8 @@ where
     /// The one dispatch: the backend's store behind the ports.
     fn ports(&self) -> &dyn Ports {
         match self {
-                    Self::Sqlite(store) => store,
-                    Self::Postgres(store) => store,
+            Self::Sqlite(store) => store,
+            Self::Postgres(store) => store,
         }
     }
 }
@@ -166,7 +169,11 @@ where
         self.ports().set_delivery(id, delivery).await
     }
 
-    async fn get(&self, enterprise: &EnterpriseId, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+    async fn get(
+        &self,
+        enterprise: &EnterpriseId,
+        id: InvitationId,
+    ) -> Result<Option<Invitation>, StoreError> {
         self.ports().get(enterprise, id).await
     }
 
@@ -202,14 +209,26 @@ where
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
-        self.ports().resend(enterprise, id, by, digest, expires_at, now).await
+        self.ports()
+            .resend(enterprise, id, by, digest, expires_at, now)
+            .await
     }
 
-    async fn accept(&self, digest: &TokenDigest, user: &User, now: DateTime<Utc>) -> Result<Invitation, StoreError> {
+    async fn accept(
+        &self,
+        digest: &TokenDigest,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
         self.ports().accept(digest, user, now).await
     }
 
-    async fn reject(&self, digest: &TokenDigest, by: &UserId, now: DateTime<Utc>) -> Result<Invitation, StoreError> {
+    async fn reject(
+        &self,
+        digest: &TokenDigest,
+        by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
         self.ports().reject(digest, by, now).await
     }
 
@@ -217,7 +236,11 @@ where
         self.ports().sweep_expired(now, batch).await
     }
 
-    async fn events(&self, enterprise: &EnterpriseId, id: InvitationId) -> Result<Vec<InvitationEvent>, StoreError> {
+    async fn events(
+        &self,
+        enterprise: &EnterpriseId,
+        id: InvitationId,
+    ) -> Result<Vec<InvitationEvent>, StoreError> {
         self.ports().events(enterprise, id).await
     }
 }
@@ -267,7 +290,12 @@ impl Accounts for AnyStore<SelfContained> {
         self.accounts().save_user(user).await
     }
 
-    async fn add_member(&self, enterprise: &EnterpriseId, user: &UserId, role: Role) -> Result<(), StoreError> {
+    async fn add_member(
+        &self,
+        enterprise: &EnterpriseId,
+        user: &UserId,
+        role: Role,
+    ) -> Result<(), StoreError> {
         self.accounts().add_member(enterprise, user, role).await
     }
 }

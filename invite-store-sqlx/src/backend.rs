@@ -5,8 +5,8 @@
 #[cfg(feature = "postgres")]
 use chrono::{DateTime, Utc};
 use invite_core::StoreError;
-use sqlx::migrate::Migrator;
 use sqlx::Database;
+use sqlx::migrate::Migrator;
 
 use crate::row::DbTime;
 
@@ -97,4 +97,3 @@ impl Backend for sqlx::Postgres {
 pub(crate) fn backend(err: sqlx::Error) -> StoreError {
     StoreError::backend(err)
 }
-

@@ -86,9 +86,7 @@ fn ident(raw: &str) -> Result<String, MappingError> {
     let mut quoted = Vec::with_capacity(parts.len());
     for part in parts {
         let mut chars = part.chars();
-        let first_ok = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
         if !first_ok || part.len() > 63 || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(invalid());
         }
@@ -203,9 +201,7 @@ impl TableMappingBuilder {
         let (m_table, m_enterprise, m_user, m_role) = (m_table?, m_enterprise?, m_user?, m_role?);
         let email = self
             .email
-            .map(|(c, normalized)| {
-                ident(&c).map(|column| ContactColumn { column, normalized })
-            })
+            .map(|(c, normalized)| ident(&c).map(|column| ContactColumn { column, normalized }))
             .transpose()?;
         let phone = self
             .phone
@@ -230,8 +226,7 @@ impl TableMappingBuilder {
             }
             write_names.push((role, name));
         }
-        let mut read_names: Vec<(String, Role)> =
-            write_names.iter().map(|(r, n)| (n.clone(), *r)).collect();
+        let mut read_names: Vec<(String, Role)> = write_names.iter().map(|(r, n)| (n.clone(), *r)).collect();
         read_names.extend(self.extra_roles);
 
         let mut extra_columns = Vec::new();

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use invite_core::{
-    Contact, ContactKind, DeliveryStatus, EnterpriseId, EventKind, Invitation, InvitationEvent,
-    InvitationId, InvitationStatus, Inviter, KeyKind, KeyKinds, Role, StoreError, TokenDigest, UserId,
+    Contact, ContactKind, DeliveryStatus, EnterpriseId, EventKind, Invitation, InvitationEvent, InvitationId,
+    InvitationStatus, Inviter, KeyKind, KeyKinds, Role, StoreError, TokenDigest, UserId,
 };
 use uuid::Uuid;
 
@@ -63,7 +63,11 @@ fn key(kind: KeyKind, text: &str, column: &'static str) -> Result<invite_core::K
     kind.parse(text).map_err(|_| bad(column))
 }
 
-fn user_key(kinds: KeyKinds, text: Option<String>, column: &'static str) -> Result<Option<UserId>, StoreError> {
+fn user_key(
+    kinds: KeyKinds,
+    text: Option<String>,
+    column: &'static str,
+) -> Result<Option<UserId>, StoreError> {
     text.map(|t| key(kinds.user, &t, column).map(UserId::from))
         .transpose()
 }
@@ -163,4 +167,3 @@ impl<T: DbTime> EventRow<T> {
         })
     }
 }
-

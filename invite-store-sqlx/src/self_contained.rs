@@ -93,7 +93,8 @@ where
     for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
 {
-    let id = uuid(user.id.key()).ok_or_else(|| sqlx::Error::Protocol("a user key that is not a UUID".into()))?;
+    let id =
+        uuid(user.id.key()).ok_or_else(|| sqlx::Error::Protocol("a user key that is not a UUID".into()))?;
     sqlx::query(UPSERT_USER)
         .bind(id)
         .bind(user.name.clone())
@@ -125,7 +126,11 @@ where
         Some(DB::self_contained_migrations())
     }
 
-    async fn enterprise(&self, conn: &mut DB::Connection, id: &EnterpriseId) -> Result<Option<Enterprise>, sqlx::Error> {
+    async fn enterprise(
+        &self,
+        conn: &mut DB::Connection,
+        id: &EnterpriseId,
+    ) -> Result<Option<Enterprise>, sqlx::Error> {
         self.tables.enterprise(conn, id).await
     }
 
@@ -237,8 +242,6 @@ pub struct MembershipRow {
     pub(crate) role: String,
 }
 
-
-
 #[async_trait]
 impl<DB> Accounts for SqlStore<DB, SelfContained>
 where
@@ -344,7 +347,12 @@ where
         upsert_user::<DB>(&mut conn, user).await.map_err(backend)
     }
 
-    async fn add_member(&self, enterprise: &EnterpriseId, user: &UserId, role: Role) -> Result<(), StoreError> {
+    async fn add_member(
+        &self,
+        enterprise: &EnterpriseId,
+        user: &UserId,
+        role: Role,
+    ) -> Result<(), StoreError> {
         let (Some(e), Some(u)) = (uuid(enterprise.key()), uuid(user.key())) else {
             return Err(StoreError::NotFound);
         };

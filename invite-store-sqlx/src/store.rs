@@ -172,7 +172,12 @@ where
     for<'r> EventRow<DB::Time>: FromRow<'r, DB::Row>,
     for<'r> (Uuid, String): FromRow<'r, DB::Row>,
 {
-    async fn lock(conn: &mut DB::Connection, statement: Option<&'static str>, arg: Vec<u8>, key: Option<String>) -> Result<(), StoreError> {
+    async fn lock(
+        conn: &mut DB::Connection,
+        statement: Option<&'static str>,
+        arg: Vec<u8>,
+        key: Option<String>,
+    ) -> Result<(), StoreError> {
         let Some(statement) = statement else {
             return Ok(());
         };
@@ -307,7 +312,11 @@ where
 
     /// Writes down `expired`, with its event, for every overdue pending row of
     /// `enterprise` (see [`sql::EXPIRE_OVERDUE_OF_ENTERPRISE`]).
-    async fn expire_overdue_of(&self, enterprise: &EnterpriseId, now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn expire_overdue_of(
+        &self,
+        enterprise: &EnterpriseId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let expired = sqlx::query_as::<_, (Uuid, String)>(sql::EXPIRE_OVERDUE_OF_ENTERPRISE)
             .bind(text(enterprise.key()))
@@ -418,7 +427,14 @@ where
             Err(err) => return Err(backend(err)),
         }
         let actor = invitation.invited_by.user_id.clone();
-        Self::event(&mut tx, &invitation, EventKind::Sent, Some(&actor), invitation.sent_at).await?;
+        Self::event(
+            &mut tx,
+            &invitation,
+            EventKind::Sent,
+            Some(&actor),
+            invitation.sent_at,
+        )
+        .await?;
         tx.commit().await.map_err(backend)?;
         Ok(invitation)
     }
@@ -436,7 +452,11 @@ where
         Ok(())
     }
 
-    async fn get(&self, enterprise: &EnterpriseId, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+    async fn get(
+        &self,
+        enterprise: &EnterpriseId,
+        id: InvitationId,
+    ) -> Result<Option<Invitation>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(backend)?;
         self.fetch_by_id(&mut conn, enterprise, id).await
     }
@@ -463,16 +483,16 @@ where
             statement = statement.bind(at::<DB>(now));
         }
         if let Some(cursor) = &query.after {
-            statement = statement
-                .bind(at::<DB>(cursor.sent_at))
-                .bind(cursor.id.as_uuid());
+            statement = statement.bind(at::<DB>(cursor.sent_at)).bind(cursor.id.as_uuid());
         }
         let rows = statement
             .bind(limit(query.limit))
             .fetch_all(&self.pool)
             .await
             .map_err(backend)?;
-        rows.into_iter().map(|row| row.into_invitation(self.kinds)).collect()
+        rows.into_iter()
+            .map(|row| row.into_invitation(self.kinds))
+            .collect()
     }
 
     async fn revoke(
@@ -552,7 +572,12 @@ where
         Ok(invitation)
     }
 
-    async fn accept(&self, digest: &TokenDigest, user: &User, now: DateTime<Utc>) -> Result<Invitation, StoreError> {
+    async fn accept(
+        &self,
+        digest: &TokenDigest,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
         let mut tx = self.begin_write().await?;
         Self::lock_enterprise_of(&mut tx, digest).await?;
         let invitation = match self.answer(&mut tx, sql::ACCEPT, digest, &user.id, now).await {
@@ -573,7 +598,12 @@ where
         Ok(invitation)
     }
 
-    async fn reject(&self, digest: &TokenDigest, by: &UserId, now: DateTime<Utc>) -> Result<Invitation, StoreError> {
+    async fn reject(
+        &self,
+        digest: &TokenDigest,
+        by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
         let mut tx = self.begin_write().await?;
         let invitation = match self.answer(&mut tx, sql::REJECT, digest, by, now).await {
             Ok(invitation) => invitation,
@@ -601,7 +631,11 @@ where
         Ok(count)
     }
 
-    async fn events(&self, enterprise: &EnterpriseId, id: InvitationId) -> Result<Vec<InvitationEvent>, StoreError> {
+    async fn events(
+        &self,
+        enterprise: &EnterpriseId,
+        id: InvitationId,
+    ) -> Result<Vec<InvitationEvent>, StoreError> {
         let rows = sqlx::query_as::<_, EventRow<DB::Time>>(sql::EVENTS)
             .bind(text(enterprise.key()))
             .bind(id.as_uuid())
@@ -629,6 +663,9 @@ where
 
     async fn role_of(&self, enterprise: &EnterpriseId, user: &UserId) -> Result<Option<Role>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(backend)?;
-        self.directory.role_of(&mut conn, enterprise, user).await.map_err(host)
+        self.directory
+            .role_of(&mut conn, enterprise, user)
+            .await
+            .map_err(host)
     }
 }

@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::contact::ContactPolicy;
 use crate::account::User;
+use crate::contact::ContactPolicy;
 use crate::event::EventKind;
 use crate::ids::{InvitationId, UserId};
 use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter};
@@ -826,7 +826,10 @@ pub async fn directory_reads_the_host<S: InvitationStore + Directory>(subject: S
         f.store.role_of(&w.acme.id, &w.alice.id).await.expect("role"),
         Some(Role::SuperAdmin)
     );
-    assert_eq!(f.store.role_of(&w.globex.id, &w.alice.id).await.expect("role"), None);
+    assert_eq!(
+        f.store.role_of(&w.globex.id, &w.alice.id).await.expect("role"),
+        None
+    );
     f.host
         .insert_member(&w.acme.id, &w.carol, Role::FinanceAdmin)
         .await
@@ -878,7 +881,10 @@ pub async fn failing_member_insert_leaves_the_invitation_pending<S: InvitationSt
         .await
         .expect("the same link works after the fault");
     assert_eq!(
-        f.store.role_of(&f.world.acme.id, &f.world.bob.id).await.expect("role"),
+        f.store
+            .role_of(&f.world.acme.id, &f.world.bob.id)
+            .await
+            .expect("role"),
         Some(Role::DevAdmin)
     );
 }
@@ -905,7 +911,10 @@ pub async fn host_inserted_member_makes_accept_already_member<S: InvitationStore
         .expect("exists");
     assert_eq!(stored.status, InvitationStatus::Pending);
     assert_eq!(
-        f.store.role_of(&f.world.acme.id, &f.world.bob.id).await.expect("role"),
+        f.store
+            .role_of(&f.world.acme.id, &f.world.bob.id)
+            .await
+            .expect("role"),
         Some(Role::Member)
     );
 }

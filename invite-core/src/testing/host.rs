@@ -30,7 +30,12 @@ pub trait HostFixture: Send + Sync + 'static {
 
     /// Inserts a membership the way the host's own code does, not through the library
     /// (e.g. an admin panel adding someone while an invitation is pending; rule H7).
-    async fn insert_member(&self, enterprise: &EnterpriseId, user: &User, role: Role) -> Result<(), StoreError>;
+    async fn insert_member(
+        &self,
+        enterprise: &EnterpriseId,
+        user: &User,
+        role: Role,
+    ) -> Result<(), StoreError>;
 
     /// Sets the certified flag of an enterprise (rules S2, A9).
     async fn set_certified(&self, enterprise: &EnterpriseId, certified: bool) -> Result<(), StoreError>;
@@ -118,7 +123,9 @@ pub fn user_with(id: UserId, name: &str, contact: &Contact) -> User {
 /// # Errors
 /// [`StoreError::Backend`] wrapping the parse error if `contact` is not valid.
 pub fn contact(contact: &str) -> Result<Contact, StoreError> {
-    ContactPolicy::default().parse(contact).map_err(StoreError::backend)
+    ContactPolicy::default()
+        .parse(contact)
+        .map_err(StoreError::backend)
 }
 
 async fn save_enterprise<A: Accounts + ?Sized>(
@@ -141,7 +148,10 @@ async fn set_certified<A: Accounts + ?Sized>(
     enterprise: &EnterpriseId,
     certified: bool,
 ) -> Result<(), StoreError> {
-    let mut found = accounts.enterprise(enterprise).await?.ok_or(StoreError::NotFound)?;
+    let mut found = accounts
+        .enterprise(enterprise)
+        .await?
+        .ok_or(StoreError::NotFound)?;
     found.certified = certified;
     accounts.save_enterprise(&found).await
 }
@@ -158,7 +168,12 @@ impl<A: Accounts + ?Sized> HostFixture for AccountsFixture<A> {
         Ok(user)
     }
 
-    async fn insert_member(&self, enterprise: &EnterpriseId, user: &User, role: Role) -> Result<(), StoreError> {
+    async fn insert_member(
+        &self,
+        enterprise: &EnterpriseId,
+        user: &User,
+        role: Role,
+    ) -> Result<(), StoreError> {
         self.accounts.add_member(enterprise, &user.id, role).await
     }
 
@@ -190,7 +205,12 @@ impl HostFixture for MemoryStore {
         Ok(user)
     }
 
-    async fn insert_member(&self, enterprise: &EnterpriseId, user: &User, role: Role) -> Result<(), StoreError> {
+    async fn insert_member(
+        &self,
+        enterprise: &EnterpriseId,
+        user: &User,
+        role: Role,
+    ) -> Result<(), StoreError> {
         self.add_member(enterprise, &user.id, role).await
     }
 

@@ -5,8 +5,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::contact::Contact;
 use crate::account::{Enterprise, Member, Membership, User};
+use crate::contact::Contact;
 use crate::event::{EventKind, InvitationEvent};
 use crate::ids::{EnterpriseId, InvitationId, KeyKind, KeyKinds, UserId};
 use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus};
@@ -104,7 +104,13 @@ impl State {
             .ok_or(StoreError::InvalidOrExpired)
     }
 
-    fn record(&mut self, invitation: &Invitation, kind: EventKind, actor: Option<&UserId>, at: DateTime<Utc>) {
+    fn record(
+        &mut self,
+        invitation: &Invitation,
+        kind: EventKind,
+        actor: Option<&UserId>,
+        at: DateTime<Utc>,
+    ) {
         self.events.push(InvitationEvent {
             invitation_id: invitation.id,
             enterprise_id: invitation.enterprise_id.clone(),
@@ -240,7 +246,9 @@ impl InvitationStore for MemoryStore {
             return Err(StoreError::AlreadyMember);
         }
         if self.fail_member_inserts.load(Ordering::SeqCst) {
-            return Err(StoreError::backend(std::io::Error::other("membership insert failed (injected)")));
+            return Err(StoreError::backend(std::io::Error::other(
+                "membership insert failed (injected)",
+            )));
         }
         let invitation = state.by_digest(digest)?;
         invitation.accept(user.id.clone(), now)?;
@@ -382,7 +390,12 @@ impl Accounts for MemoryStore {
         Ok(())
     }
 
-    async fn add_member(&self, enterprise: &EnterpriseId, user: &UserId, role: Role) -> Result<(), StoreError> {
+    async fn add_member(
+        &self,
+        enterprise: &EnterpriseId,
+        user: &UserId,
+        role: Role,
+    ) -> Result<(), StoreError> {
         let mut state = self.lock();
         if !state.enterprises.contains_key(enterprise) || !state.users.contains_key(user) {
             return Err(StoreError::NotFound);

@@ -42,9 +42,8 @@ pub struct World {
 /// # Errors
 /// Whatever the host fixture answers.
 pub async fn demo<H: HostFixture + ?Sized>(host: &H) -> Result<World, StoreError> {
-    let user = |name: &'static str, raw: &'static str| async move {
-        host.create_user(name, &contact(raw)?).await
-    };
+    let user =
+        |name: &'static str, raw: &'static str| async move { host.create_user(name, &contact(raw)?).await };
     let world = World {
         acme: host.create_enterprise("Acme Robotics", true).await?,
         globex: host.create_enterprise("Globex", true).await?,
@@ -70,7 +69,9 @@ pub async fn demo<H: HostFixture + ?Sized>(host: &H) -> Result<World, StoreError
 ///
 /// # Errors
 /// Whatever the accounts answer.
-pub async fn demo_accounts<A: crate::Accounts + ?Sized>(accounts: std::sync::Arc<A>) -> Result<World, StoreError> {
+pub async fn demo_accounts<A: crate::Accounts + ?Sized>(
+    accounts: std::sync::Arc<A>,
+) -> Result<World, StoreError> {
     demo(&AccountsFixture::new(accounts)).await
 }
 

@@ -7,15 +7,16 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use invite_store_sqlx::{PgStore, SqliteStore};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 pub mod cases;
+pub mod fixtures;
+
+pub use fixtures::*;
 
 /// The variable that names the PostgreSQL server for the tests.
 pub const PG_ENV: &str = "INVITE_TEST_POSTGRES_URL";
@@ -68,23 +69,6 @@ pub fn sqlite_url() -> String {
     format!("sqlite://{}?mode=rwc", dir.join("invite.db").display())
 }
 
-/// A fresh, migrated SQLite store on a new file.
-pub async fn sqlite_store() -> Arc<SqliteStore> {
-    let store = SqliteStore::connect(&sqlite_url()).await.expect("open sqlite");
-    store.migrate().await.expect("migrate sqlite");
-    Arc::new(store)
-}
-
-/// Two stores (two pools, as two server processes would have) on one new SQLite file.
-pub async fn sqlite_pair() -> (Arc<SqliteStore>, Arc<SqliteStore>) {
-    let url = sqlite_url();
-    let a = SqliteStore::connect(&url).await.expect("open sqlite");
-    a.migrate().await.expect("migrate sqlite");
-    let b = SqliteStore::connect(&url).await.expect("open sqlite again");
-    b.migrate().await.expect("migrate sqlite (no-op)");
-    (Arc::new(a), Arc::new(b))
-}
-
 // --- PostgreSQL ------------------------------------------------------------------------
 
 /// The server URL, or `None` (said on stderr) when the PostgreSQL suite is not to run.
@@ -134,27 +118,4 @@ pub async fn pg_fresh_database(url: &str) -> PgConnectOptions {
         .unwrap_or_else(|err| panic!("CREATE DATABASE {name}: {err}"));
     let _ = admin.close().await;
     options.database(&name)
-}
-
-/// A fresh, migrated PostgreSQL store on its own new database, or `None` when
-/// `INVITE_TEST_POSTGRES_URL` is not set.
-pub async fn pg_store() -> Option<Arc<PgStore>> {
-    let url = pg_url()?;
-    let options = pg_fresh_database(&url).await;
-    let store = PgStore::connect_with(options)
-        .await
-        .expect("connect to the test database");
-    store.migrate().await.expect("migrate postgres");
-    Some(Arc::new(store))
-}
-
-/// Two stores (two pools, as two server processes) on one new PostgreSQL database.
-pub async fn pg_pair() -> Option<(Arc<PgStore>, Arc<PgStore>)> {
-    let url = pg_url()?;
-    let options = pg_fresh_database(&url).await;
-    let a = PgStore::connect_with(options.clone()).await.expect("connect");
-    a.migrate().await.expect("migrate postgres");
-    let b = PgStore::connect_with(options).await.expect("connect again");
-    b.migrate().await.expect("migrate postgres (no-op)");
-    Some((Arc::new(a), Arc::new(b)))
 }
