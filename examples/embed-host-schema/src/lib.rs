@@ -10,7 +10,7 @@
 //! sessions) and prints each invitation link (its stand-in for a mailer).
 //!
 //! The integration — everything between the two `integration` rulers below — is
-//! 38 lines of code (no blanks, comments, attributes or `use` lines): the mapping, the
+//! 41 lines of code (no blanks, comments, attributes or `use` lines): the mapping, the
 //! identity, the notifier and the mounting. The rest is the host as it was.
 
 use std::sync::Arc;
