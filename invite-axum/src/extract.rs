@@ -2,6 +2,7 @@
 //! body instead of axum's default plain-text rejections (SPEC X4).
 
 use axum::Json;
+use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
@@ -13,7 +14,9 @@ use crate::error::ApiError;
 /// `Content-Type: application/json` and oversized bodies are `invalid_request`.
 pub(crate) struct ApiJson<T>(pub T);
 
-/// Path parameters; a malformed UUID is `invalid_request`.
+/// Path parameters; a malformed invitation id (not a UUID) or a segment that is not UTF-8 is
+/// `invalid_request`. Host keys (`{enterprise_id}`) are taken as strings and parsed with the
+/// host's declared kind by the handler (rule H3), which answers `invalid_request` too.
 pub(crate) struct ApiPath<T>(pub T);
 
 /// The query string; unknown keys, duplicates and bad values are `invalid_request`.
@@ -63,7 +66,10 @@ where
 
 fn path_message(rejection: &PathRejection) -> String {
     match rejection {
-        PathRejection::FailedToDeserializePathParams(_) => "ids in the path must be UUIDs".to_owned(),
+        PathRejection::FailedToDeserializePathParams(err) => match err.kind() {
+            ErrorKind::InvalidUtf8InPathParam { key } => format!("path parameter `{key}` is not valid UTF-8"),
+            _ => "the invitation id in the path must be a UUID".to_owned(),
+        },
         other => other.body_text(),
     }
 }

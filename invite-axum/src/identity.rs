@@ -20,22 +20,25 @@ use crate::state::ApiState;
 ///
 /// `parts` are the request's head (headers, cookies, extensions set by your middleware);
 /// you may run any of your own extractors on them. `invitations` is the service, handy for
-/// [`build_user`] and for [`Invitations::directory`] lookups. Report failures of your own
+/// [`build_user`] and for reading the host's own keys with [`Invitations::user_id`] (rule
+/// H3: an integer, a UUID or a string, as the host declared). Report failures of your own
 /// session backend in your logs; answering `None` makes the request signed out.
 ///
 /// ```
 /// use axum::http::request::Parts;
 /// use invite_axum::{Identify, build_user};
-/// use invite_core::{Invitations, User, UserId};
+/// use invite_core::{Invitations, User};
 ///
-/// /// A host whose (fake) session is an `x-user-email` header.
+/// /// A host whose (fake) session is two headers: `x-user-id`, the host's own integer
+/// /// account key, and `x-user-email`.
 /// #[derive(Clone)]
 /// struct HeaderSession;
 ///
 /// impl Identify for HeaderSession {
 ///     async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
+///         let id: i64 = parts.headers.get("x-user-id")?.to_str().ok()?.parse().ok()?;
 ///         let email = parts.headers.get("x-user-email")?.to_str().ok()?;
-///         build_user(invitations, UserId::new(), email, Some(email), None).ok()
+///         build_user(invitations, id, email, Some(email), None).ok()
 ///     }
 /// }
 /// ```
@@ -48,10 +51,14 @@ pub trait Identify: Send + Sync + 'static {
     ) -> impl Future<Output = Option<User>> + Send;
 }
 
-/// Builds the signed-in [`User`] from the host's raw strings, parsing the email and phone
-/// with the service's contact policy (`invitations.config().contacts`, SPEC S3, X8) so
-/// they compare with invited contacts exactly as the service compares them (SPEC A4).
-/// Empty or blank strings count as absent.
+/// Builds the signed-in [`User`] from the host's own key and raw strings, parsing the email
+/// and phone with the service's contact policy (`invitations.config().contacts`, SPEC S3,
+/// X8) so they compare with invited contacts exactly as the service compares them (SPEC
+/// A4). Empty or blank strings count as absent.
+///
+/// `id` is the host's key of the account in whatever form the host has it (rule H3): an
+/// `i64`, a [`uuid::Uuid`], a string, or a [`UserId`] (for example one parsed with
+/// [`Invitations::user_id`]).
 ///
 /// # Errors
 /// [`ContactError`] when the email or phone the host gave is not a valid contact.
@@ -153,5 +160,19 @@ mod tests {
         let blank = build_user(&invitations, UserId::new(), "Bob", Some("  "), Some("")).unwrap();
         assert!(blank.email.is_none() && blank.phone.is_none());
         assert!(build_user(&invitations, UserId::new(), "Bob", Some("not an email"), None).is_err());
+    }
+
+    #[test]
+    fn build_user_takes_the_host_key_in_any_form() {
+        // rule H3: the host's own key, whatever its kind; rule H7: kept in its natural form.
+        let invitations = Invitations::builder(Arc::new(MemoryStore::default())).build();
+        let int = build_user(&invitations, 42_i64, "Bob", Some("bob@example.com"), None).unwrap();
+        assert_eq!(int.id, UserId::from(42));
+        assert_eq!(serde_json::to_value(&int.id).unwrap(), serde_json::json!(42));
+        let text = build_user(&invitations, "u-7", "Bob", Some("bob@example.com"), None).unwrap();
+        assert_eq!(serde_json::to_value(&text.id).unwrap(), serde_json::json!("u-7"));
+        let uuid = uuid::Uuid::new_v4();
+        let by_uuid = build_user(&invitations, uuid, "Bob", None, Some("+14155550100")).unwrap();
+        assert_eq!(by_uuid.id, UserId::from(uuid));
     }
 }

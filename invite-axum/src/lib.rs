@@ -15,6 +15,15 @@
 //! | POST | `/invitations/reject` `{"token"}` | signed in, matching | 200 `{"invitation"}` |
 //! | GET | `/openapi.json` | anyone | 200, the OpenAPI 3.1 document |
 //!
+//! `{enterprise_id}` is the host's own key, written as the host writes it (rule H3):
+//! `/enterprises/42/invitations` for an integer-keyed host, a UUID or a text key for
+//! others. It is parsed with the kind the host declares through its directory
+//! ([`Invitations::key_kinds`]); a segment that is not such a key is `invalid_request`
+//! (400), while a well-formed id of an enterprise the caller does not administer is
+//! `forbidden` (403, SPEC S1). `{id}` is the invitation's id, a UUID. In JSON answers,
+//! enterprise and user ids keep their natural form: a number for an integer key, a string
+//! for a UUID or text key (rule H7).
+//!
 //! Every error is `{"error":{"code","message"}}` with the status of the SPEC's table
 //! ([`ApiError`]); malformed requests of any shape are `invalid_request` (400), unknown
 //! routes `not_found` (404), and an internal failure answers `internal` (500) with no
@@ -25,8 +34,9 @@
 //!
 //! ## Example
 //!
-//! A host whose session is (for brevity) an `x-user-email` header; a real host reads its
-//! cookie, JWT or `axum-login` session the same way.
+//! A host with integer keys whose session is (for brevity) two headers, the account's key
+//! `x-user-id` and its `x-user-email`; a real host reads its cookie, JWT or `axum-login`
+//! session the same way.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -34,21 +44,28 @@
 //! use axum::http::request::Parts;
 //! use invite_axum::{Identify, build_user};
 //! use invite_core::testing::MemoryStore;
-//! use invite_core::{Invitations, User, UserId};
+//! use invite_core::{Invitations, KeyKind, KeyKinds, User};
 //!
 //! #[derive(Clone)]
 //! struct HeaderSession;
 //!
 //! impl Identify for HeaderSession {
 //!     async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
+//!         // The host's key, parsed as the kind the host declared (rule H3).
+//!         let id = invitations.user_id(parts.headers.get("x-user-id")?.to_str().ok()?).ok()?;
 //!         let email = parts.headers.get("x-user-email")?.to_str().ok()?;
-//!         build_user(invitations, UserId::new(), email, Some(email), None).ok()
+//!         build_user(invitations, id, email, Some(email), None).ok()
 //!     }
 //! }
 //!
-//! let invitations = Invitations::builder(Arc::new(MemoryStore::default()))
+//! // Stands in for the host's own store and directory, keyed by integers.
+//! let store = MemoryStore::with_key_kinds(KeyKinds::both(KeyKind::Int));
+//! let invitations = Invitations::builder(Arc::new(store))
 //!     .base_url("https://app.example")
 //!     .build();
+//! assert!(invitations.enterprise_id("42").is_ok());
+//! assert_eq!(invitations.enterprise_id("abc").unwrap_err().code(), "invalid_request");
+//! // Serves `/api/enterprises/42/invitations` and the other routes.
 //! let app: Router = Router::new().nest("/api", invite_axum::router(invitations, HeaderSession));
 //! # let _ = app;
 //! ```

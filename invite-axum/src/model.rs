@@ -4,14 +4,51 @@
 //! contract is written down in one place; each answer type derives `Deserialize` too, for
 //! hosts and tests that read answers.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use invite_core::{
-    Accepted, ContactKind, DeliveryStatus, Invitation, InvitationInfo, InvitationStatus, InvitationView,
-    Role, ViewState, Viewer,
+    Accepted, ContactKind, DeliveryStatus, EnterpriseId, Invitation, InvitationInfo, InvitationStatus,
+    InvitationView, Role, UserId, ViewState, Viewer,
 };
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use uuid::Uuid;
+
+/// The OpenAPI schema of a host key (rules H3, H7): an enterprise or user id in the host's
+/// own form, a JSON number for an integer key and a string for a UUID or text key. Only a
+/// schema: the wire fields hold [`EnterpriseId`] and [`UserId`], which serialize that way.
+#[derive(Clone, Copy, Debug)]
+pub struct HostKey;
+
+impl PartialSchema for HostKey {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .description(Some("An integer key of the host")),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("A UUID or text key of the host")),
+            )
+            .description(Some(
+                "The host's key of an enterprise or user (rule H3), in its natural JSON form (rule H7): a number for an integer key, a string for a UUID or text key.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for HostKey {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("HostKey")
+    }
+}
 
 /// `POST /enterprises/{enterprise_id}/invitations` body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -115,8 +152,9 @@ pub enum DeliveryJson {
 /// Who sent an invitation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct InviterJson {
-    /// The inviter's account id.
-    pub user_id: Uuid,
+    /// The inviter's account id: the host's key, a number for an integer key (rule H7).
+    #[schema(value_type = HostKey)]
+    pub user_id: UserId,
     /// Their name when they sent it.
     pub name: String,
 }
@@ -126,8 +164,9 @@ pub struct InviterJson {
 pub struct InvitationJson {
     /// Its id.
     pub id: Uuid,
-    /// The enterprise.
-    pub enterprise_id: Uuid,
+    /// The enterprise: the host's key, a number for an integer key (rule H7).
+    #[schema(value_type = HostKey)]
+    pub enterprise_id: EnterpriseId,
     /// The contact as entered.
     pub contact: String,
     /// `email` or `phone`.
@@ -235,8 +274,9 @@ pub struct ViewJson {
 /// The answer of `POST /invitations/accept`: the new membership (SPEC A5).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AcceptedJson {
-    /// The enterprise joined.
-    pub enterprise_id: Uuid,
+    /// The enterprise joined: the host's key, a number for an integer key (rule H7).
+    #[schema(value_type = HostKey)]
+    pub enterprise_id: EnterpriseId,
     /// Its name.
     pub enterprise_name: String,
     /// The role received.
@@ -322,13 +362,13 @@ impl InvitationJson {
     pub fn at(invitation: &Invitation, now: DateTime<Utc>) -> Self {
         Self {
             id: invitation.id.as_uuid(),
-            enterprise_id: invitation.enterprise_id.as_uuid(),
+            enterprise_id: invitation.enterprise_id.clone(),
             contact: invitation.contact.entered().to_owned(),
             contact_kind: invitation.contact.kind().into(),
             role: invitation.role.into(),
             status: invitation.status_at(now).into(),
             invited_by: InviterJson {
-                user_id: invitation.invited_by.user_id.as_uuid(),
+                user_id: invitation.invited_by.user_id.clone(),
                 name: invitation.invited_by.name.clone(),
             },
             sent_at: invitation.sent_at,
@@ -367,7 +407,7 @@ impl AcceptedJson {
     #[must_use]
     pub fn at(accepted: &Accepted, now: DateTime<Utc>) -> Self {
         Self {
-            enterprise_id: accepted.enterprise.id.as_uuid(),
+            enterprise_id: accepted.enterprise.id.clone(),
             enterprise_name: accepted.enterprise.name.clone(),
             role: accepted.role.into(),
             invitation: InvitationJson::at(&accepted.invitation, now),

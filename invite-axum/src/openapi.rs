@@ -4,9 +4,9 @@ use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::model::{
-    AcceptedJson, ContactKindJson, CreateInvitationRequest, DeliveryJson, InvitationInfoJson, InvitationJson,
-    InvitationPage, InviterJson, RejectedJson, RoleJson, SentInvitationJson, StatusJson, TokenRequest,
-    ViewJson, ViewStateJson, ViewerJson,
+    AcceptedJson, ContactKindJson, CreateInvitationRequest, DeliveryJson, HostKey, InvitationInfoJson,
+    InvitationJson, InvitationPage, InviterJson, RejectedJson, RoleJson, SentInvitationJson, StatusJson,
+    TokenRequest, ViewJson, ViewStateJson, ViewerJson,
 };
 use crate::routes;
 
@@ -30,6 +30,7 @@ use crate::routes;
     components(schemas(
         ErrorBody,
         ErrorDetail,
+        HostKey,
         CreateInvitationRequest,
         TokenRequest,
         InvitationJson,

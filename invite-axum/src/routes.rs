@@ -17,25 +17,37 @@ use crate::model::{
 };
 use crate::state::ApiState;
 
-/// `{enterprise_id}` of the path.
+/// `{enterprise_id}` of the path, as the host writes its key (rule H3): parsed with the
+/// host's declared kind by [`enterprise_id`], not by serde.
 #[derive(Deserialize)]
 pub(crate) struct EnterprisePath {
-    enterprise_id: EnterpriseId,
+    enterprise_id: String,
 }
 
-/// `{enterprise_id}` and `{id}` of the path.
+/// `{enterprise_id}` (the host's key, rule H3) and `{id}` (the invitation, a UUID) of the
+/// path.
 #[derive(Deserialize)]
 pub(crate) struct InvitationPath {
-    enterprise_id: EnterpriseId,
+    enterprise_id: String,
     id: InvitationId,
 }
+
+/// Rule H3: a path segment is parsed as the host's kind of enterprise key; one that is
+/// not such a key is `invalid_request` (400). A well-formed id of no enterprise is left to
+/// the service, which answers `forbidden` (rule S1), so ids cannot be probed.
+fn enterprise_id(state: &ApiState, raw: &str) -> Result<EnterpriseId, ApiError> {
+    Ok(state.invitations.enterprise_id(raw)?)
+}
+
+/// The OpenAPI description of `{enterprise_id}`.
+const ENTERPRISE_ID_DOC: &str = "The enterprise: the host's own key as it writes it in a path (rule H3), for example `42` for an integer key, a UUID, or a text key. A segment that is not a key of the host's kind is `invalid_request`.";
 
 /// Sends an invitation (SPEC S1–S8).
 #[utoipa::path(
     post,
     path = "/enterprises/{enterprise_id}/invitations",
     tag = "inviter",
-    params(("enterprise_id" = Uuid, Path, description = "The enterprise")),
+    params(("enterprise_id" = String, Path, description = ENTERPRISE_ID_DOC)),
     request_body = CreateInvitationRequest,
     responses(
         (status = 201, description = "Created; `invite_url` is shown this once", body = SentInvitationJson),
@@ -57,7 +69,8 @@ pub(crate) async fn create(
         role: body.role,
         expires_in: body.expires_in_seconds.map(Duration::from_secs),
     };
-    let sent = state.invitations.send(&user, path.enterprise_id, request).await?;
+    let enterprise = enterprise_id(&state, &path.enterprise_id)?;
+    let sent = state.invitations.send(&user, &enterprise, request).await?;
     let now = state.invitations.now();
     Ok((
         StatusCode::CREATED,
@@ -73,10 +86,10 @@ pub(crate) async fn create(
     get,
     path = "/enterprises/{enterprise_id}/invitations",
     tag = "inviter",
-    params(("enterprise_id" = Uuid, Path, description = "The enterprise"), ListParams),
+    params(("enterprise_id" = String, Path, description = ENTERPRISE_ID_DOC), ListParams),
     responses(
         (status = 200, description = "One page", body = InvitationPage),
-        (status = 400, description = "invalid_request (status, limit or cursor)", body = ErrorBody),
+        (status = 400, description = "invalid_request (an enterprise id not of the host's kind, status, limit or cursor)", body = ErrorBody),
         (status = 401, description = "not_authenticated", body = ErrorBody),
         (status = 403, description = "forbidden", body = ErrorBody),
     )
@@ -87,6 +100,7 @@ pub(crate) async fn list(
     ApiPath(path): ApiPath<EnterprisePath>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<InvitationPage>, ApiError> {
+    let enterprise = enterprise_id(&state, &path.enterprise_id)?;
     let present = |s: Option<String>| s.filter(|s| !s.is_empty());
     let status = present(params.status)
         .map(|s| {
@@ -108,7 +122,7 @@ pub(crate) async fn list(
         limit,
         cursor: present(params.cursor),
     };
-    let page = state.invitations.list(&user, path.enterprise_id, request).await?;
+    let page = state.invitations.list(&user, &enterprise, request).await?;
     let now = state.invitations.now();
     Ok(Json(InvitationPage {
         items: page.items.iter().map(|i| InvitationJson::at(i, now)).collect(),
@@ -122,8 +136,8 @@ pub(crate) async fn list(
     path = "/enterprises/{enterprise_id}/invitations/{id}/revoke",
     tag = "inviter",
     params(
-        ("enterprise_id" = Uuid, Path, description = "The enterprise"),
-        ("id" = Uuid, Path, description = "The invitation"),
+        ("enterprise_id" = String, Path, description = ENTERPRISE_ID_DOC),
+        ("id" = Uuid, Path, description = "The invitation (a UUID)"),
     ),
     responses(
         (status = 200, description = "Revoked", body = InvitationJson),
@@ -139,10 +153,8 @@ pub(crate) async fn revoke(
     SignedIn(user): SignedIn,
     ApiPath(path): ApiPath<InvitationPath>,
 ) -> Result<Json<InvitationJson>, ApiError> {
-    let invitation = state
-        .invitations
-        .revoke(&user, path.enterprise_id, path.id)
-        .await?;
+    let enterprise = enterprise_id(&state, &path.enterprise_id)?;
+    let invitation = state.invitations.revoke(&user, &enterprise, path.id).await?;
     Ok(Json(InvitationJson::at(&invitation, state.invitations.now())))
 }
 
@@ -153,8 +165,8 @@ pub(crate) async fn revoke(
     path = "/enterprises/{enterprise_id}/invitations/{id}/resend",
     tag = "inviter",
     params(
-        ("enterprise_id" = Uuid, Path, description = "The enterprise"),
-        ("id" = Uuid, Path, description = "The invitation"),
+        ("enterprise_id" = String, Path, description = ENTERPRISE_ID_DOC),
+        ("id" = Uuid, Path, description = "The invitation (a UUID)"),
     ),
     responses(
         (status = 200, description = "Resent; the new `invite_url` is shown this once", body = SentInvitationJson),
@@ -170,10 +182,8 @@ pub(crate) async fn resend(
     SignedIn(user): SignedIn,
     ApiPath(path): ApiPath<InvitationPath>,
 ) -> Result<Json<SentInvitationJson>, ApiError> {
-    let sent = state
-        .invitations
-        .resend(&user, path.enterprise_id, path.id)
-        .await?;
+    let enterprise = enterprise_id(&state, &path.enterprise_id)?;
+    let sent = state.invitations.resend(&user, &enterprise, path.id).await?;
     Ok(Json(SentInvitationJson {
         invitation: InvitationJson::at(&sent.invitation, state.invitations.now()),
         invite_url: sent.link.expose_secret().to_owned(),

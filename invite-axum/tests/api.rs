@@ -11,8 +11,8 @@ use std::sync::atomic::Ordering;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use chrono::{DateTime, TimeDelta};
-use common::{App, BASE_URL};
-use invite_core::Role;
+use common::{App, BASE_URL, int_key};
+use invite_core::{KeyKind, Role};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -24,6 +24,10 @@ macro_rules! every_backend {
         }
         mod sqlite {
             $(#[tokio::test] async fn $case() { super::$case(super::common::sqlite().await).await })*
+        }
+        /// rule H3: the same contract for a host whose enterprises and users have integer keys.
+        mod memory_int_keys {
+            $(#[tokio::test] async fn $case() { super::$case(super::common::memory_int_keys().await).await })*
         }
     };
 }
@@ -60,12 +64,13 @@ async fn create_answers_201_with_link_once(app: App) {
     let answer = app.invite("  Bob@Example.com ", "dev_admin").await;
     answer.no_store();
     let body = answer.ok(StatusCode::CREATED);
-    assert_eq!(body["enterprise_id"], app.world.acme.id.to_string());
+    // rule H7: ids in their natural JSON form (a number for an integer key).
+    assert_eq!(body["enterprise_id"], json!(app.world.acme.id));
     assert_eq!(body["contact"], "Bob@Example.com", "as entered, trimmed");
     assert_eq!(body["contact_kind"], "email");
     assert_eq!(body["role"], "dev_admin");
     assert_eq!(body["status"], "pending");
-    assert_eq!(body["invited_by"]["user_id"], app.world.alice.id.to_string());
+    assert_eq!(body["invited_by"]["user_id"], json!(app.world.alice.id));
     assert_eq!(body["invited_by"]["name"], "Alice Admin");
     assert_eq!(body["delivery"], "delivered");
     assert!(body["responded_at"].is_null());
@@ -302,7 +307,7 @@ async fn accept_makes_member_then_already_accepted(app: App) {
         .await;
     accepted.no_store();
     let body = accepted.ok(StatusCode::OK);
-    assert_eq!(body["enterprise_id"], app.world.acme.id.to_string());
+    assert_eq!(body["enterprise_id"], json!(app.world.acme.id)); // rule H7
     assert_eq!(body["enterprise_name"], "Acme Robotics");
     assert_eq!(body["role"], "finance_admin");
     assert_eq!(body["invitation"]["status"], "accepted");
@@ -310,7 +315,7 @@ async fn accept_makes_member_then_already_accepted(app: App) {
     let role = app
         .invitations
         .directory()
-        .role_of(app.world.acme.id, app.world.bob.id)
+        .role_of(&app.world.acme.id, &app.world.bob.id)
         .await
         .unwrap();
     assert_eq!(role, Some(Role::FinanceAdmin));
@@ -348,7 +353,7 @@ async fn reject_then_already_rejected(app: App) {
     let role = app
         .invitations
         .directory()
-        .role_of(app.world.acme.id, app.world.bob.id)
+        .role_of(&app.world.acme.id, &app.world.bob.id)
         .await
         .unwrap();
     assert_eq!(role, None, "SPEC A7: no membership");
@@ -383,9 +388,8 @@ async fn wrong_account_is_account_mismatch(app: App) {
 async fn accept_when_already_member(app: App) {
     // SPEC A8, error table: already_member 409 on accept
     let token = app.invite("bob@example.com", "member").await.token();
-    app.invitations
-        .directory()
-        .add_member(app.world.acme.id, app.world.bob.id, Role::DevAdmin)
+    app.accounts
+        .add_member(&app.world.acme.id, &app.world.bob.id, Role::DevAdmin)
         .await
         .unwrap();
     app.post(
@@ -398,7 +402,7 @@ async fn accept_when_already_member(app: App) {
     let role = app
         .invitations
         .directory()
-        .role_of(app.world.acme.id, app.world.bob.id)
+        .role_of(&app.world.acme.id, &app.world.bob.id)
         .await
         .unwrap();
     assert_eq!(role, Some(Role::DevAdmin), "SPEC A8: role unchanged");
@@ -473,17 +477,17 @@ async fn tenant_isolation(app: App) {
     app.get(&acme, Some(&app.world.bob))
         .await
         .error(StatusCode::FORBIDDEN, "forbidden");
-    app.invitations
-        .directory()
-        .add_member(app.world.acme.id, app.world.carol.id, Role::DevAdmin)
+    app.accounts
+        .add_member(&app.world.acme.id, &app.world.carol.id, Role::DevAdmin)
         .await
         .unwrap();
     app.get(&acme, Some(&app.world.carol))
         .await
         .error(StatusCode::FORBIDDEN, "forbidden");
-    // An unknown enterprise is forbidden, not a leak of which ids exist.
+    // An unknown (well-formed) enterprise is forbidden, not a leak of which ids exist
+    // (SPEC S1 decision; rule H3: well-formed means a key of the host's kind).
     app.get(
-        &format!("/enterprises/{}/invitations", Uuid::new_v4()),
+        &format!("/enterprises/{}/invitations", app.unknown_enterprise()),
         Some(&app.world.alice),
     )
     .await
@@ -655,9 +659,12 @@ async fn malformed_requests_are_invalid_request(app: App) {
                 .error(StatusCode::BAD_REQUEST, "invalid_request");
         }
     }
-    // Bad path UUIDs.
+    // Bad path ids: an enterprise segment that is not a key of the host's kind (rule H3:
+    // `invalid_request`; this holds for the UUID and the integer hosts alike) and
+    // invitation ids that are not UUIDs.
     for path in [
         "/enterprises/not-a-uuid/invitations".to_owned(),
+        format!("/enterprises/not-a-uuid/invitations/{}/revoke", Uuid::new_v4()),
         format!("{uri}/42/revoke"),
         format!("{uri}/{}x/resend", Uuid::new_v4()),
     ] {
@@ -710,6 +717,7 @@ async fn unknown_routes_are_not_found(app: App) {
         clock: app.clock.clone(),
         notifier: app.notifier.clone(),
         invitations: app.invitations.clone(),
+        accounts: app.accounts.clone(),
     };
     nested
         .get("/api/nope", None)
@@ -854,4 +862,177 @@ async fn notifier_failure_is_visible_and_resendable() {
     );
     let resent = app.post(&uri, Some(&app.world.alice), json!({})).await;
     assert_eq!(resent.ok(StatusCode::OK)["delivery"], "delivered");
+}
+
+#[tokio::test]
+async fn integer_keyed_host_uses_its_own_ids_in_paths_and_json() {
+    // rule H3: an integer-keyed host's enterprise id appears in the path as the integer
+    // itself (`/enterprises/1/invitations`); rule H7: ids in JSON keep their natural
+    // form, a number for an integer key. The invitation id stays a UUID string.
+    let app = common::memory_int_keys().await;
+    assert_eq!(app.invitations.key_kinds().enterprise, KeyKind::Int);
+    let acme = int_key(app.world.acme.id.key());
+    let alice = int_key(app.world.alice.id.key());
+    let bob = int_key(app.world.bob.id.key());
+    let uri = format!("/enterprises/{acme}/invitations");
+
+    let sent = app
+        .post(
+            &uri,
+            Some(&app.world.alice),
+            json!({"contact": "bob@example.com", "role": "dev_admin"}),
+        )
+        .await;
+    let body = sent.ok(StatusCode::CREATED).clone();
+    assert!(body["enterprise_id"].is_number(), "rule H7: {body}");
+    assert_eq!(body["enterprise_id"], json!(acme));
+    assert!(body["invited_by"]["user_id"].is_number(), "rule H7: {body}");
+    assert_eq!(body["invited_by"]["user_id"], json!(alice));
+    let id = body["id"].as_str().expect("the invitation id is a UUID string");
+    assert!(Uuid::parse_str(id).is_ok());
+
+    // SPEC R1 over the integer path: the row, with its ids as numbers.
+    let page = app.get(&uri, Some(&app.world.alice)).await;
+    let items = page.ok(StatusCode::OK)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], id);
+    assert_eq!(items[0]["enterprise_id"], json!(acme));
+    assert_eq!(items[0]["invited_by"]["user_id"], json!(alice));
+
+    // Resend under the integer path (SPEC R3), then Bob accepts (SPEC A5): the membership
+    // answer and the host's directory speak the same integer keys.
+    let resent = app
+        .post(&format!("{uri}/{id}/resend"), Some(&app.world.alice), json!({}))
+        .await;
+    assert_eq!(resent.ok(StatusCode::OK)["enterprise_id"], json!(acme));
+    let accepted = app
+        .post(
+            "/invitations/accept",
+            Some(&app.world.bob),
+            json!({"token": resent.token()}),
+        )
+        .await;
+    let body = accepted.ok(StatusCode::OK);
+    assert_eq!(body["enterprise_id"], json!(acme));
+    assert_eq!(body["invitation"]["invited_by"]["user_id"], json!(alice));
+    let role = app
+        .invitations
+        .directory()
+        .role_of(&acme.into(), &bob.into())
+        .await
+        .unwrap();
+    assert_eq!(role, Some(Role::DevAdmin));
+
+    // Revoke under the integer path (SPEC R2).
+    let second = app.invite("mallory@example.com", "member").await;
+    let second_id = second.body["id"].as_str().unwrap();
+    let revoked = app
+        .post(
+            &format!("{uri}/{second_id}/revoke"),
+            Some(&app.world.alice),
+            json!({}),
+        )
+        .await;
+    assert_eq!(revoked.ok(StatusCode::OK)["status"], "revoked");
+}
+
+#[tokio::test]
+async fn enterprise_id_of_the_wrong_shape_is_invalid_request_for_an_int_keyed_host() {
+    // rule H3 decision: a path segment that does not parse as the host's key kind is
+    // `invalid_request` (400), not `forbidden`: such a segment names no enterprise of any
+    // host of this kind, so refusing it as malformed input (SPEC X4) reveals nothing
+    // about which ids exist. A well-formed id of no enterprise stays `forbidden` (SPEC S1
+    // decision), so ids still cannot be probed.
+    let app = common::memory_int_keys().await;
+    let alice = Some(&app.world.alice);
+    let invitation = Uuid::new_v4();
+    let wrong_shape = [
+        "abc".to_owned(),
+        Uuid::new_v4().to_string(),
+        "4.2".to_owned(),
+        "1x".to_owned(),
+        "99999999999999999999".to_owned(), // beyond i64
+        "%20".to_owned(),
+    ];
+    for segment in &wrong_shape {
+        let list = format!("/enterprises/{segment}/invitations");
+        app.get(&list, alice)
+            .await
+            .error(StatusCode::BAD_REQUEST, "invalid_request");
+        app.post(
+            &list,
+            alice,
+            json!({"contact": "bob@example.com", "role": "member"}),
+        )
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_request");
+        for action in ["revoke", "resend"] {
+            app.post(&format!("{list}/{invitation}/{action}"), alice, json!({}))
+                .await
+                .error(StatusCode::BAD_REQUEST, "invalid_request");
+        }
+    }
+    // Nothing was written for any of them.
+    assert!(app.notifier.deliveries().is_empty());
+    // A well-formed integer that is no enterprise of Alice's: forbidden (SPEC S1).
+    app.get(
+        &format!("/enterprises/{}/invitations", app.unknown_enterprise()),
+        alice,
+    )
+    .await
+    .error(StatusCode::FORBIDDEN, "forbidden");
+}
+
+#[tokio::test]
+async fn openapi_document_describes_host_keys() {
+    // rule H3: `{enterprise_id}` is the host's key (a string path segment), not a UUID;
+    // rule H7: JSON ids are a number or a string. `{id}` stays a UUID.
+    let app = common::memory().await;
+    let answer = app.get("/openapi.json", None).await;
+    let doc = answer.ok(StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/enterprises/{enterprise_id}/invitations", "post"),
+        ("/enterprises/{enterprise_id}/invitations", "get"),
+        ("/enterprises/{enterprise_id}/invitations/{id}/revoke", "post"),
+        ("/enterprises/{enterprise_id}/invitations/{id}/resend", "post"),
+    ] {
+        let params = paths[path][method]["parameters"].as_array().unwrap();
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|p| p["name"] == name && p["in"] == "path")
+                .unwrap_or_else(|| panic!("{method} {path}: no path parameter {name}"))
+                .clone()
+        };
+        let enterprise = param("enterprise_id");
+        assert_eq!(enterprise["schema"]["type"], "string", "{method} {path}");
+        assert!(
+            enterprise["schema"].get("format").is_none(),
+            "{method} {path}: {enterprise}"
+        );
+        if path.contains("{id}") {
+            assert_eq!(param("id")["schema"]["format"], "uuid", "{method} {path}");
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    let host_key = &schemas["HostKey"]["oneOf"];
+    let types: Vec<_> = host_key
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["integer", "string"]);
+    for (schema, field) in [
+        ("InvitationJson", "enterprise_id"),
+        ("InviterJson", "user_id"),
+        ("AcceptedJson", "enterprise_id"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["$ref"], "#/components/schemas/HostKey",
+            "{schema}.{field}"
+        );
+    }
+    assert_eq!(schemas["InvitationJson"]["properties"]["id"]["format"], "uuid");
 }

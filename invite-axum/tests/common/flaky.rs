@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use invite_core::testing::MemoryStore;
 use invite_core::{
-    Contact, DeliveryStatus, Directory, Enterprise, EnterpriseId, Invitation, InvitationEvent, InvitationId,
-    InvitationStore, ListQuery, Member, Membership, NewInvitation, Role, StoreError, TokenDigest, User,
-    UserId,
+    Accounts, Contact, DeliveryStatus, Directory, Enterprise, EnterpriseId, Invitation, InvitationEvent,
+    InvitationId, InvitationStore, KeyKinds, ListQuery, Member, Membership, NewInvitation, Role, StoreError,
+    TokenDigest, User, UserId,
 };
 
 /// [`MemoryStore`] whose `list` and `find_by_digest` fail while `failing` is set.
@@ -42,7 +42,7 @@ impl InvitationStore for FlakyStore {
     }
     async fn get(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         id: InvitationId,
     ) -> Result<Option<Invitation>, StoreError> {
         self.inner.get(enterprise, id).await
@@ -53,7 +53,7 @@ impl InvitationStore for FlakyStore {
     }
     async fn list(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         query: &ListQuery,
         now: DateTime<Utc>,
     ) -> Result<Vec<Invitation>, StoreError> {
@@ -62,18 +62,18 @@ impl InvitationStore for FlakyStore {
     }
     async fn revoke(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         id: InvitationId,
-        by: UserId,
+        by: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
         self.inner.revoke(enterprise, id, by, now).await
     }
     async fn resend(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         id: InvitationId,
-        by: UserId,
+        by: &UserId,
         digest: TokenDigest,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -93,7 +93,7 @@ impl InvitationStore for FlakyStore {
     async fn reject(
         &self,
         digest: &TokenDigest,
-        by: UserId,
+        by: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
         self.inner.reject(digest, by, now).await
@@ -103,7 +103,7 @@ impl InvitationStore for FlakyStore {
     }
     async fn events(
         &self,
-        enterprise: EnterpriseId,
+        enterprise: &EnterpriseId,
         id: InvitationId,
     ) -> Result<Vec<InvitationEvent>, StoreError> {
         self.inner.events(enterprise, id).await
@@ -112,22 +112,29 @@ impl InvitationStore for FlakyStore {
 
 #[async_trait]
 impl Directory for FlakyStore {
-    async fn enterprise(&self, id: EnterpriseId) -> Result<Option<Enterprise>, StoreError> {
+    fn key_kinds(&self) -> KeyKinds {
+        self.inner.key_kinds()
+    }
+    async fn enterprise(&self, id: &EnterpriseId) -> Result<Option<Enterprise>, StoreError> {
         self.inner.enterprise(id).await
     }
-    async fn role_of(&self, enterprise: EnterpriseId, user: UserId) -> Result<Option<Role>, StoreError> {
+    async fn role_of(&self, enterprise: &EnterpriseId, user: &UserId) -> Result<Option<Role>, StoreError> {
         self.inner.role_of(enterprise, user).await
     }
-    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+}
+
+#[async_trait]
+impl Accounts for FlakyStore {
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         self.inner.user(id).await
     }
     async fn find_user(&self, contact: &Contact) -> Result<Option<User>, StoreError> {
         self.inner.find_user(contact).await
     }
-    async fn members(&self, enterprise: EnterpriseId) -> Result<Vec<Member>, StoreError> {
+    async fn members(&self, enterprise: &EnterpriseId) -> Result<Vec<Member>, StoreError> {
         self.inner.members(enterprise).await
     }
-    async fn memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
+    async fn memberships(&self, user: &UserId) -> Result<Vec<Membership>, StoreError> {
         self.inner.memberships(user).await
     }
     async fn save_enterprise(&self, enterprise: &Enterprise) -> Result<(), StoreError> {
@@ -136,7 +143,12 @@ impl Directory for FlakyStore {
     async fn save_user(&self, user: &User) -> Result<(), StoreError> {
         self.inner.save_user(user).await
     }
-    async fn add_member(&self, enterprise: EnterpriseId, user: UserId, role: Role) -> Result<(), StoreError> {
+    async fn add_member(
+        &self,
+        enterprise: &EnterpriseId,
+        user: &UserId,
+        role: Role,
+    ) -> Result<(), StoreError> {
         self.inner.add_member(enterprise, user, role).await
     }
 }

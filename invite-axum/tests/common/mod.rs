@@ -12,21 +12,26 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use invite_axum::{Identify, InviteApi, RateLimit};
 use invite_core::testing::{ManualClock, MemoryStore, RecordingNotifier, World, seed};
-use invite_core::{Directory, InvitationStore, Invitations, User, UserId};
+use invite_core::{Accounts, InvitationStore, Invitations, Key, KeyKind, KeyKinds, User};
 use serde_json::Value;
 use tower::ServiceExt as _;
 
 /// The base URL the service is configured with (SPEC X10).
 pub const BASE_URL: &str = "https://app.example";
 
-/// The test host's "session": the `x-user-id` header, looked up in the directory.
-#[derive(Clone, Copy)]
-pub struct HeaderIdentity;
+/// The test host's "session": the `x-user-id` header, the host's own key of the account
+/// (rule H3: parsed with the host's declared kind), looked up in the host's accounts.
+#[derive(Clone)]
+pub struct HeaderIdentity {
+    accounts: Arc<dyn Accounts>,
+}
 
 impl Identify for HeaderIdentity {
     async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
-        let id = parts.headers.get("x-user-id")?.to_str().ok()?.parse().ok()?;
-        invitations.directory().user(UserId::from_uuid(id)).await.ok()?
+        let id = invitations
+            .user_id(parts.headers.get("x-user-id")?.to_str().ok()?)
+            .ok()?;
+        self.accounts.user(&id).await.ok()?
     }
 }
 
@@ -37,6 +42,8 @@ pub struct App {
     pub clock: ManualClock,
     pub notifier: Arc<RecordingNotifier>,
     pub invitations: Invitations,
+    /// The host's accounts (admin calls: `add_member`, `user`, …).
+    pub accounts: Arc<dyn Accounts>,
 }
 
 /// An answer: status, headers and the JSON body (`Value::Null` when empty).
@@ -80,12 +87,31 @@ impl Answer {
     }
 }
 
-/// An app over the in-memory store.
+/// An app over the in-memory store (UUID keys), seeded through its host side.
 pub async fn memory() -> App {
-    app_with(Arc::new(MemoryStore::default()), |api| api).await
+    memory_with(MemoryStore::default(), |api| api).await
 }
 
-/// An app over a fresh in-memory SQLite database.
+/// An app over an in-memory store shaped like a host with integer keys for enterprises
+/// and users (rule H3), seeded through its host side, which hands out integer keys.
+pub async fn memory_int_keys() -> App {
+    memory_with(MemoryStore::with_key_kinds(KeyKinds::both(KeyKind::Int)), |api| {
+        api
+    })
+    .await
+}
+
+/// An app over `store`, seeded with `seed::demo` (the store as the host fixture).
+pub async fn memory_with(
+    store: MemoryStore,
+    configure: impl FnOnce(InviteApi<HeaderIdentity>) -> InviteApi<HeaderIdentity>,
+) -> App {
+    let store = Arc::new(store);
+    let world = seed::demo(&*store).await.expect("seed");
+    app_over(store, world, configure)
+}
+
+/// An app over a fresh in-memory SQLite database (the self-contained layout).
 pub async fn sqlite() -> App {
     let store = invite_store_sqlx::SqliteStore::connect("sqlite::memory:")
         .await
@@ -94,35 +120,53 @@ pub async fn sqlite() -> App {
     app_with(Arc::new(store), |api| api).await
 }
 
-/// An app over `store`, with the router settings `configure` makes.
+/// An app over `store`, seeded through its [`Accounts`], with the router settings
+/// `configure` makes.
 pub async fn app_with<S>(
     store: Arc<S>,
     configure: impl FnOnce(InviteApi<HeaderIdentity>) -> InviteApi<HeaderIdentity>,
 ) -> App
 where
-    S: InvitationStore + Directory,
+    S: InvitationStore + Accounts,
 {
-    let world = seed::demo(&*store).await.expect("seed");
+    let world = seed::demo_accounts(store.clone()).await.expect("seed");
+    app_over(store, world, configure)
+}
+
+/// An app over `store`, already seeded with `world`.
+pub fn app_over<S>(
+    store: Arc<S>,
+    world: World,
+    configure: impl FnOnce(InviteApi<HeaderIdentity>) -> InviteApi<HeaderIdentity>,
+) -> App
+where
+    S: InvitationStore + Accounts,
+{
     let clock = ManualClock::default();
     let notifier = Arc::new(RecordingNotifier::default());
+    let accounts: Arc<dyn Accounts> = store.clone();
     let invitations = Invitations::builder(store)
         .base_url(BASE_URL)
         .notifier(notifier.clone())
         .clock(Arc::new(clock.clone()))
         .build();
-    let router = configure(InviteApi::new(invitations.clone(), HeaderIdentity)).into_router();
+    let identity = HeaderIdentity {
+        accounts: accounts.clone(),
+    };
+    let router = configure(InviteApi::new(invitations.clone(), identity)).into_router();
     App {
         router,
         world,
         clock,
         notifier,
         invitations,
+        accounts,
     }
 }
 
 /// An app whose token routes are limited to `per_minute` per `x-client` header.
 pub async fn rate_limited(per_minute: u32) -> App {
-    app_with(Arc::new(MemoryStore::default()), |api| {
+    memory_with(MemoryStore::default(), |api| {
         api.rate_limit(
             RateLimit::per_minute(per_minute)
                 .key_by(|parts| Some(parts.headers.get("x-client")?.to_str().ok()?.to_owned())),
@@ -193,9 +237,18 @@ impl App {
         self.call(Method::GET, uri, user, None).await
     }
 
-    /// `/enterprises/{acme}/invitations`.
+    /// `/enterprises/{acme}/invitations`, the key as the host writes it (rule H3).
     pub fn acme_invitations(&self) -> String {
         format!("/enterprises/{}/invitations", self.world.acme.id)
+    }
+
+    /// A well-formed enterprise key of the host's kind that names no enterprise.
+    pub fn unknown_enterprise(&self) -> String {
+        match self.invitations.key_kinds().enterprise {
+            KeyKind::Int => i64::MAX.to_string(),
+            KeyKind::Text => "no-such-enterprise".to_owned(),
+            _ => uuid::Uuid::new_v4().to_string(),
+        }
     }
 
     /// Alice invites `contact` to Acme as `role`; asserts 201.
@@ -209,5 +262,14 @@ impl App {
             .await;
         answer.ok(StatusCode::CREATED);
         answer
+    }
+}
+
+/// The integer inside an integer key.
+#[track_caller]
+pub fn int_key(key: &Key) -> i64 {
+    match key {
+        Key::Int(n) => *n,
+        other => panic!("not an integer key: {other:?}"),
     }
 }
