@@ -42,7 +42,11 @@ impl KeyKind {
     pub fn parse(self, raw: &str) -> Result<Key, KeyError> {
         let invalid = || KeyError { kind: self };
         match self {
-            KeyKind::Int => raw.parse::<i64>().map(Key::Int).map_err(|_| invalid()),
+            // Only the canonical decimal form: `+42` and `042` are not how a host writes 42.
+            KeyKind::Int => match raw.parse::<i64>() {
+                Ok(n) if n.to_string() == raw => Ok(Key::Int(n)),
+                _ => Err(invalid()),
+            },
             KeyKind::Uuid => Uuid::parse_str(raw).map(Key::Uuid).map_err(|_| invalid()),
             KeyKind::Text => {
                 if raw.is_empty() || raw.len() > MAX_TEXT_KEY || raw.chars().any(char::is_control) {
@@ -394,6 +398,9 @@ mod tests {
     fn kinds_parse_their_own_form() {
         assert_eq!(KeyKind::Int.parse("42").unwrap(), Key::Int(42));
         assert!(KeyKind::Int.parse("4x").is_err());
+        assert!(KeyKind::Int.parse("+42").is_err());
+        assert!(KeyKind::Int.parse("042").is_err());
+        assert_eq!(KeyKind::Int.parse("-7").unwrap(), Key::Int(-7));
         let u = Uuid::new_v4();
         assert_eq!(KeyKind::Uuid.parse(&u.to_string()).unwrap(), Key::Uuid(u));
         assert!(KeyKind::Uuid.parse("42").is_err());
