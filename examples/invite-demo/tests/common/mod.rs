@@ -235,7 +235,7 @@ pub fn token_of(link: &str) -> String {
 /// directory under `target/`, so that a CI run leaves the working tree clean.
 pub fn screenshot_dir() -> PathBuf {
     if std::env::var("INVITE_E2E_SCREENSHOTS").is_ok_and(|v| v == "1") {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
     } else {
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
     }

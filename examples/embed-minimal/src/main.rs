@@ -1,7 +1,7 @@
 //! embed-minimal: a host that already has users and sessions adds invitations to them by
 //! mounting the `invite-axum` router under `/api`. Storage is SQLite (`invite-store-sqlx`).
 //!
-//! Run `cargo run -p invite-examples --bin embed-minimal`, then, as Alice (super admin of
+//! Run `cargo run -p embed-minimal`, then, as Alice (super admin of
 //! Acme) and Bob (a user of the host without membership):
 //!
 //! ```text

@@ -1,6 +1,6 @@
 //! The guide, played end to end in memory: Alice invites Bob, the records table, the
 //! invitee page as seen signed out / by the wrong account / by Bob, accept, revoke, and
-//! expiry. Run it with `cargo run -p invite-examples --bin quickstart`.
+//! expiry. Run it with `cargo run -p quickstart`.
 
 use std::sync::Arc;
 

@@ -7,15 +7,15 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-const INDEX_HTML: &str = include_str!("static/index.html");
-const MEMBERS_HTML: &str = include_str!("static/members.html");
-const INVITE_HTML: &str = include_str!("static/invite.html");
-const STYLE_CSS: &str = include_str!("static/style.css");
-const COMMON_JS: &str = include_str!("static/common.js");
-const INDEX_JS: &str = include_str!("static/index.js");
-const MEMBERS_JS: &str = include_str!("static/members.js");
-const INVITE_JS: &str = include_str!("static/invite.js");
-const FAVICON_SVG: &str = include_str!("static/favicon.svg");
+const INDEX_HTML: &str = include_str!("../static/index.html");
+const MEMBERS_HTML: &str = include_str!("../static/members.html");
+const INVITE_HTML: &str = include_str!("../static/invite.html");
+const STYLE_CSS: &str = include_str!("../static/style.css");
+const COMMON_JS: &str = include_str!("../static/common.js");
+const INDEX_JS: &str = include_str!("../static/index.js");
+const MEMBERS_JS: &str = include_str!("../static/members.js");
+const INVITE_JS: &str = include_str!("../static/invite.js");
+const FAVICON_SVG: &str = include_str!("../static/favicon.svg");
 
 /// Only our own scripts and styles, never framed.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \

@@ -7,14 +7,14 @@
 //! directory by default) or PostgreSQL, seeded with the demo enterprises and users of the
 //! SPEC when empty. Outgoing links are written to the log by a development notifier.
 //!
-//! Its tests start this binary: `examples/tests/demo_http.rs` over HTTP (always), and
-//! `examples/tests/demo_browser.rs` in a headless Chromium, which runs only with
+//! Its tests start this binary: `tests/demo_http.rs` over HTTP (always), and
+//! `tests/demo_browser.rs` in a headless Chromium, which runs only with
 //! `INVITE_E2E_BROWSER=1` (needs the Debian packages `chromium` and `chromium-driver`) and
 //! with `INVITE_E2E_SCREENSHOTS=1` refreshes the screenshots in `docs/screenshots/`.
 //!
 //! ```text
-//! cargo run -p invite-examples --bin invite-demo
-//! cargo run -p invite-examples --bin invite-demo -- --invite-ttl 90s --bind 127.0.0.1:8080
+//! cargo run -p invite-demo
+//! cargo run -p invite-demo -- --invite-ttl 90s --bind 127.0.0.1:8080
 //! ```
 #![forbid(unsafe_code)]
 
