@@ -263,7 +263,7 @@ impl Contact {
     /// Rebuilds a contact that was parsed before, from its stored parts. For storage
     /// adapters: the parts are trusted, not checked again.
     #[must_use]
-    pub fn restore(kind: ContactKind, entered: String, normalized: String) -> Self {
+    pub fn restore_unchecked(kind: ContactKind, entered: String, normalized: String) -> Self {
         match kind {
             ContactKind::Email => Contact::Email(Email { entered, normalized }),
             ContactKind::Phone => Contact::Phone(Phone { entered, normalized }),

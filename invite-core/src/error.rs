@@ -1,8 +1,11 @@
 //! The domain error: one variant per error code of SPEC §6.
 
 use crate::contact::ContactError;
-use crate::invitation::InvitationStatus;
+use crate::expiry::TtlError;
+use crate::invitation::{InvitationStatus, TransitionError};
+use crate::page::CursorError;
 use crate::ports::StoreError;
+use crate::role::RoleError;
 
 /// Every outcome of the service that is not a success. Each variant is one SPEC error
 /// code ([`InviteError::code`]); the HTTP adapter maps them to statuses.
@@ -85,18 +88,44 @@ impl InviteError {
     }
 }
 
+impl From<TransitionError> for InviteError {
+    fn from(err: TransitionError) -> Self {
+        match err {
+            TransitionError::NotPending(status) => InviteError::InvitationNotPending(status),
+            TransitionError::AlreadyAccepted => InviteError::AlreadyAccepted,
+            TransitionError::AlreadyRejected => InviteError::AlreadyRejected,
+            TransitionError::InvalidOrExpired => InviteError::InvalidOrExpired,
+        }
+    }
+}
+
 impl From<StoreError> for InviteError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::AlreadyMember => InviteError::AlreadyMember,
             StoreError::DuplicatePending => InviteError::DuplicatePending,
             StoreError::NotFound => InviteError::NotFound,
-            StoreError::NotPending(status) => InviteError::InvitationNotPending(status),
-            StoreError::AlreadyAccepted => InviteError::AlreadyAccepted,
-            StoreError::AlreadyRejected => InviteError::AlreadyRejected,
-            StoreError::InvalidOrExpired => InviteError::InvalidOrExpired,
+            StoreError::Transition(refused) => refused.into(),
             other @ StoreError::Backend(_) => InviteError::Internal(other),
         }
+    }
+}
+
+impl From<RoleError> for InviteError {
+    fn from(_: RoleError) -> Self {
+        InviteError::RoleNotAssignable
+    }
+}
+
+impl From<TtlError> for InviteError {
+    fn from(err: TtlError) -> Self {
+        InviteError::InvalidRequest(err.to_string())
+    }
+}
+
+impl From<CursorError> for InviteError {
+    fn from(err: CursorError) -> Self {
+        InviteError::InvalidRequest(err.to_string())
     }
 }
 

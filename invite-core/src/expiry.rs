@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::error::InviteError;
-
 /// Whether an invitation that expires at `expires_at` has expired at `now`. The only place
 /// that decides expiry: an invitation is expired from the instant `expires_at` on
 /// (`expires_at <= now`, SPEC §1). SQL adapters write the same comparison.
@@ -65,24 +63,34 @@ impl TtlPolicy {
     /// time-to-live or the default.
     ///
     /// # Errors
-    /// `invalid_request` when the requested time-to-live is outside the bounds.
+    /// [`TtlError`] (`invalid_request`) when the requested time-to-live is outside the
+    /// bounds.
     pub fn expires_at(
         &self,
         now: DateTime<Utc>,
         requested: Option<Duration>,
-    ) -> Result<DateTime<Utc>, InviteError> {
+    ) -> Result<DateTime<Utc>, TtlError> {
         let ttl = requested.unwrap_or(self.default);
+        let out_of_bounds = || TtlError {
+            min_secs: self.min.as_secs(),
+            max_secs: self.max.as_secs(),
+        };
         if ttl < self.min || ttl > self.max {
-            return Err(InviteError::InvalidRequest(format!(
-                "expires_in_seconds must be between {} and {}",
-                self.min.as_secs(),
-                self.max.as_secs()
-            )));
+            return Err(out_of_bounds());
         }
-        let delta =
-            TimeDelta::from_std(ttl).map_err(|_| InviteError::InvalidRequest("expiry too long".into()))?;
+        let delta = TimeDelta::from_std(ttl).map_err(|_| out_of_bounds())?;
         Ok(now + delta)
     }
+}
+
+/// A requested time-to-live outside the policy's bounds (rule S6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expires_in_seconds must be between {min_secs} and {max_secs}")]
+pub struct TtlError {
+    /// The shortest time-to-live allowed, in seconds.
+    pub min_secs: u64,
+    /// The longest, in seconds.
+    pub max_secs: u64,
 }
 
 impl Default for TtlPolicy {
@@ -121,11 +129,11 @@ mod tests {
         );
         assert!(matches!(
             policy.expires_at(now, Some(Duration::from_secs(59))),
-            Err(InviteError::InvalidRequest(_))
+            Err(TtlError { .. })
         ));
         assert!(matches!(
             policy.expires_at(now, Some(Duration::from_secs(31 * 86400))),
-            Err(InviteError::InvalidRequest(_))
+            Err(TtlError { .. })
         ));
     }
 

@@ -19,9 +19,28 @@ use serde::{Deserialize, Serialize};
 use crate::contact::Contact;
 use crate::expiry::is_expired;
 use crate::ids::{EnterpriseId, InvitationId, UserId};
-use crate::ports::StoreError;
 use crate::role::Role;
 use crate::token::TokenDigest;
+
+/// A move the state machine refuses (rules R2, R3, A6). The stores answer the same
+/// refusals from their conditional statements, wrapped in
+/// [`TransitionError::Transition`](crate::TransitionError::Transition).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransitionError {
+    /// Revoke or resend of an invitation in another status (rules R2, R3).
+    #[error("invitation is {0}")]
+    NotPending(InvitationStatus),
+    /// An answer to an accepted invitation (rule A6).
+    #[error("already accepted")]
+    AlreadyAccepted,
+    /// An answer to a rejected invitation (rule A6).
+    #[error("already rejected")]
+    AlreadyRejected,
+    /// An answer to an expired or revoked invitation (rules A1, A6).
+    #[error("invalid or expired")]
+    InvalidOrExpired,
+}
 
 /// The status of an invitation (SPEC §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -171,8 +190,8 @@ impl Invitation {
     /// Revokes a pending invitation (SPEC R2).
     ///
     /// # Errors
-    /// [`StoreError::NotPending`] with the current status otherwise.
-    pub fn revoke(&mut self, by: UserId, now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// [`TransitionError::NotPending`] with the current status otherwise.
+    pub fn revoke(&mut self, by: UserId, now: DateTime<Utc>) -> Result<(), TransitionError> {
         match self.status_at(now) {
             InvitationStatus::Pending => {
                 self.status = InvitationStatus::Revoked;
@@ -180,7 +199,7 @@ impl Invitation {
                 self.revoked_by = Some(by);
                 Ok(())
             }
-            other => Err(StoreError::NotPending(other)),
+            other => Err(TransitionError::NotPending(other)),
         }
     }
 
@@ -188,13 +207,13 @@ impl Invitation {
     /// old one, so the old link stops working at once (SPEC R3).
     ///
     /// # Errors
-    /// [`StoreError::NotPending`] for an accepted, rejected or revoked invitation.
+    /// [`TransitionError::NotPending`] for an accepted, rejected or revoked invitation.
     pub fn resend(
         &mut self,
         digest: TokenDigest,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), TransitionError> {
         match self.status_at(now) {
             InvitationStatus::Pending | InvitationStatus::Expired => {
                 self.status = InvitationStatus::Pending;
@@ -204,7 +223,7 @@ impl Invitation {
                 self.delivery = DeliveryStatus::Queued;
                 Ok(())
             }
-            other => Err(StoreError::NotPending(other)),
+            other => Err(TransitionError::NotPending(other)),
         }
     }
 
@@ -213,12 +232,12 @@ impl Invitation {
     /// # Errors
     /// `AlreadyAccepted`, `AlreadyRejected`, or `InvalidOrExpired` for an expired or
     /// revoked invitation.
-    pub fn check_answerable(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn check_answerable(&self, now: DateTime<Utc>) -> Result<(), TransitionError> {
         match self.status_at(now) {
             InvitationStatus::Pending => Ok(()),
-            InvitationStatus::Accepted => Err(StoreError::AlreadyAccepted),
-            InvitationStatus::Rejected => Err(StoreError::AlreadyRejected),
-            InvitationStatus::Expired | InvitationStatus::Revoked => Err(StoreError::InvalidOrExpired),
+            InvitationStatus::Accepted => Err(TransitionError::AlreadyAccepted),
+            InvitationStatus::Rejected => Err(TransitionError::AlreadyRejected),
+            InvitationStatus::Expired | InvitationStatus::Revoked => Err(TransitionError::InvalidOrExpired),
         }
     }
 
@@ -227,7 +246,7 @@ impl Invitation {
     ///
     /// # Errors
     /// As [`Invitation::check_answerable`].
-    pub fn accept(&mut self, by: UserId, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn accept(&mut self, by: UserId, now: DateTime<Utc>) -> Result<(), TransitionError> {
         self.answer(InvitationStatus::Accepted, by, now)
     }
 
@@ -235,11 +254,16 @@ impl Invitation {
     ///
     /// # Errors
     /// As [`Invitation::check_answerable`].
-    pub fn reject(&mut self, by: UserId, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn reject(&mut self, by: UserId, now: DateTime<Utc>) -> Result<(), TransitionError> {
         self.answer(InvitationStatus::Rejected, by, now)
     }
 
-    fn answer(&mut self, to: InvitationStatus, by: UserId, now: DateTime<Utc>) -> Result<(), StoreError> {
+    fn answer(
+        &mut self,
+        to: InvitationStatus,
+        by: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
         self.check_answerable(now)?;
         self.status = to;
         self.responded_at = Some(now);

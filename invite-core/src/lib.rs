@@ -83,14 +83,14 @@ pub use clock::{Clock, SystemClock};
 pub use contact::{Contact, ContactError, ContactKind, ContactPolicy, Email, Phone};
 pub use error::InviteError;
 pub use event::{EventKind, EventSink, InvitationEvent, TracingEventSink};
-pub use expiry::{TtlPolicy, is_expired};
+pub use expiry::{TtlError, TtlPolicy, is_expired};
 pub use ids::{EnterpriseId, InvitationId, Key, KeyError, KeyKind, KeyKinds, UserId};
-pub use invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter};
-pub use page::{Cursor, ListQuery, Page};
+pub use invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter, TransitionError};
+pub use page::{Cursor, CursorError, ListQuery, Page};
 pub use ports::{
     Accounts, Delivery, Directory, InvitationStore, NewInvitation, Notifier, NotifyError, StoreError,
 };
-pub use role::{Role, RolePolicy};
+pub use role::{Role, RoleError, RolePolicy};
 pub use service::{
     Accepted, Invitations, InvitationsBuilder, InvitationsConfig, ListInvitations, SendInvitation,
     SentInvitation,

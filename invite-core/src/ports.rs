@@ -16,7 +16,7 @@ use crate::account::{Enterprise, Member, Membership, User};
 use crate::contact::Contact;
 use crate::event::InvitationEvent;
 use crate::ids::{EnterpriseId, InvitationId, KeyKinds, UserId};
-use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter};
+use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter, TransitionError};
 use crate::page::ListQuery;
 use crate::role::Role;
 use crate::token::{InviteLink, TokenDigest};
@@ -35,18 +35,10 @@ pub enum StoreError {
     /// No such invitation in that enterprise (SPEC X3).
     #[error("not found")]
     NotFound,
-    /// Revoke/resend of an invitation in the wrong status (SPEC R2, R3).
-    #[error("invitation is {0}")]
-    NotPending(InvitationStatus),
-    /// Answer to an accepted invitation (SPEC A6).
-    #[error("already accepted")]
-    AlreadyAccepted,
-    /// Answer to a rejected invitation (SPEC A6).
-    #[error("already rejected")]
-    AlreadyRejected,
-    /// Answer with an unknown, expired, revoked or superseded token (SPEC A1, A6).
-    #[error("invalid or expired")]
-    InvalidOrExpired,
+    /// The state machine refuses the move (rules R2, R3, A6): the invitation is not
+    /// pending, already answered, or expired or revoked (also for an unknown token).
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
     /// The backend failed; nothing was changed (SPEC X7).
     #[error("storage backend failed")]
     Backend(#[source] Box<dyn StdError + Send + Sync + 'static>),

@@ -5,8 +5,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::InviteError;
-
 /// The role of a member in an enterprise (SPEC §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -102,20 +100,32 @@ impl RolePolicy {
 
     /// Parses a role name from a request and checks that it may be assigned: an unknown
     /// name and a forbidden role both get `role_not_assignable` (SPEC S4).
-    pub fn parse_assignable(&self, name: &str) -> Result<Role, InviteError> {
-        let role = Role::from_str(name).map_err(|_| InviteError::RoleNotAssignable)?;
+    ///
+    /// # Errors
+    /// [`RoleError`] for an unknown or forbidden role.
+    pub fn parse_assignable(&self, name: &str) -> Result<Role, RoleError> {
+        let role = Role::from_str(name).map_err(|_| RoleError)?;
         self.check(role)
     }
 
-    /// Returns `role` if this policy allows it, `role_not_assignable` otherwise.
-    pub fn check(&self, role: Role) -> Result<Role, InviteError> {
+    /// Returns `role` if this policy allows it, [`RoleError`] (`role_not_assignable`)
+    /// otherwise.
+    ///
+    /// # Errors
+    /// [`RoleError`] for a role the policy does not allow.
+    pub fn check(&self, role: Role) -> Result<Role, RoleError> {
         if self.allows(role) {
             Ok(role)
         } else {
-            Err(InviteError::RoleNotAssignable)
+            Err(RoleError)
         }
     }
 }
+
+/// A role that an invitation may not assign, or no role at all (rules S4, A9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("this role cannot be assigned by invitation")]
+pub struct RoleError;
 
 impl Default for RolePolicy {
     /// `finance_admin`, `dev_admin` and `member` (SPEC S4).
@@ -145,14 +155,8 @@ mod tests {
             policy.assignable(),
             &[Role::FinanceAdmin, Role::DevAdmin, Role::Member]
         );
-        assert!(matches!(
-            policy.parse_assignable("super_admin"),
-            Err(InviteError::RoleNotAssignable)
-        ));
-        assert!(matches!(
-            policy.parse_assignable("root"),
-            Err(InviteError::RoleNotAssignable)
-        ));
+        assert!(matches!(policy.parse_assignable("super_admin"), Err(RoleError)));
+        assert!(matches!(policy.parse_assignable("root"), Err(RoleError)));
         assert!(matches!(policy.parse_assignable("dev_admin"), Ok(Role::DevAdmin)));
     }
 
@@ -161,9 +165,6 @@ mod tests {
         // SPEC S4
         let policy = RolePolicy::new(Role::ALL);
         assert!(!policy.allows(Role::SuperAdmin));
-        assert!(matches!(
-            policy.check(Role::SuperAdmin),
-            Err(InviteError::RoleNotAssignable)
-        ));
+        assert!(matches!(policy.check(Role::SuperAdmin), Err(RoleError)));
     }
 }

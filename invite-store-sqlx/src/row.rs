@@ -113,7 +113,7 @@ impl<T: DbTime> InvitationRow<T> {
         Ok(Invitation {
             id: InvitationId::from_uuid(self.id),
             enterprise_id: EnterpriseId::from(key(kinds.enterprise, &self.enterprise_id, "enterprise_id")?),
-            contact: Contact::restore(
+            contact: Contact::restore_unchecked(
                 contact_kind(&self.contact_kind)?,
                 self.contact_entered,
                 self.contact_normalized,

@@ -199,7 +199,7 @@ impl UserRow {
     pub(crate) fn into_user(self) -> Result<User, StoreError> {
         let email = match (self.email, self.email_normalized) {
             (Some(entered), Some(normalized)) => {
-                match Contact::restore(ContactKind::Email, entered, normalized) {
+                match Contact::restore_unchecked(ContactKind::Email, entered, normalized) {
                     Contact::Email(email) => Some(email),
                     Contact::Phone(_) => return Err(bad("email")),
                 }
@@ -209,7 +209,7 @@ impl UserRow {
         };
         let phone = match (self.phone, self.phone_normalized) {
             (Some(entered), Some(normalized)) => {
-                match Contact::restore(ContactKind::Phone, entered, normalized) {
+                match Contact::restore_unchecked(ContactKind::Phone, entered, normalized) {
                     Contact::Phone(phone) => Some(phone),
                     Contact::Email(_) => return Err(bad("phone")),
                 }

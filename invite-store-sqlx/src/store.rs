@@ -8,6 +8,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use invite_core::TransitionError;
 use invite_core::{
     Contact, DeliveryStatus, Directory, Enterprise, EnterpriseId, EventKind, Invitation, InvitationEvent,
     InvitationId, InvitationStatus, InvitationStore, KeyKinds, ListQuery, NewInvitation, Role, StoreError,
@@ -285,7 +286,7 @@ where
         now: DateTime<Utc>,
     ) -> Result<StoreError, StoreError> {
         Ok(match self.fetch_by_id(conn, enterprise, id).await? {
-            Some(current) => StoreError::NotPending(current.status_at(now)),
+            Some(current) => StoreError::Transition(TransitionError::NotPending(current.status_at(now))),
             None => StoreError::NotFound,
         })
     }
@@ -348,11 +349,13 @@ where
         match row {
             Some(row) => row.into_invitation(self.kinds),
             None => Err(match self.fetch_by_digest(conn, digest).await? {
-                Some(current) => current
-                    .check_answerable(now)
-                    .err()
-                    .unwrap_or(StoreError::InvalidOrExpired),
-                None => StoreError::InvalidOrExpired,
+                Some(current) => StoreError::Transition(
+                    current
+                        .check_answerable(now)
+                        .err()
+                        .unwrap_or(TransitionError::InvalidOrExpired),
+                ),
+                None => StoreError::Transition(TransitionError::InvalidOrExpired),
             }),
         }
     }
@@ -537,7 +540,7 @@ where
         };
         match current.status_at(now) {
             InvitationStatus::Pending | InvitationStatus::Expired => {}
-            other => return refuse(tx, StoreError::NotPending(other)).await,
+            other => return refuse(tx, StoreError::Transition(TransitionError::NotPending(other))).await,
         }
         let member = self
             .directory

@@ -25,6 +25,7 @@ use crate::account::User;
 use crate::contact::ContactPolicy;
 use crate::event::EventKind;
 use crate::ids::{InvitationId, UserId};
+use crate::invitation::TransitionError;
 use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter};
 use crate::page::{Cursor, ListQuery};
 use crate::ports::{Accounts, Directory, InvitationStore, NewInvitation, StoreError};
@@ -139,7 +140,7 @@ pub async fn race_accepts<S: InvitationStore>(
     for task in tasks {
         match task.await.expect("task") {
             Ok(_) => wins += 1,
-            Err(StoreError::AlreadyAccepted) => {}
+            Err(StoreError::Transition(TransitionError::AlreadyAccepted)) => {}
             Err(other) => panic!("unexpected outcome of a concurrent accept: {other:?}"),
         }
     }
@@ -438,15 +439,22 @@ pub async fn revoke_only_pending<S: InvitationStore + Directory>(subject: Subjec
     let again = f.store.revoke(acme, inv.id, alice, f.now).await;
     assert!(matches!(
         again,
-        Err(StoreError::NotPending(InvitationStatus::Revoked))
+        Err(StoreError::Transition(TransitionError::NotPending(
+            InvitationStatus::Revoked
+        )))
     ));
     let accept = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
-    assert!(matches!(accept, Err(StoreError::InvalidOrExpired)));
+    assert!(matches!(
+        accept,
+        Err(StoreError::Transition(TransitionError::InvalidOrExpired))
+    ));
     let (old, _) = f.send("carol@example.com", f.now).await;
     let expired = f.store.revoke(acme, old.id, alice, old.expires_at).await;
     assert!(matches!(
         expired,
-        Err(StoreError::NotPending(InvitationStatus::Expired))
+        Err(StoreError::Transition(TransitionError::NotPending(
+            InvitationStatus::Expired
+        )))
     ));
     let missing = f.store.revoke(acme, InvitationId::new(), alice, f.now).await;
     assert!(matches!(missing, Err(StoreError::NotFound)));
@@ -501,7 +509,9 @@ pub async fn resend_rotates_the_token<S: InvitationStore + Directory>(subject: S
         .await;
     assert!(matches!(
         after,
-        Err(StoreError::NotPending(InvitationStatus::Accepted))
+        Err(StoreError::Transition(TransitionError::NotPending(
+            InvitationStatus::Accepted
+        )))
     ));
 }
 
@@ -553,9 +563,15 @@ pub async fn accept_makes_a_member_once<S: InvitationStore + Directory>(subject:
         Some(inv.role)
     );
     let twice = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
-    assert!(matches!(twice, Err(StoreError::AlreadyAccepted)));
+    assert!(matches!(
+        twice,
+        Err(StoreError::Transition(TransitionError::AlreadyAccepted))
+    ));
     let reject = f.store.reject(&token.digest(), &f.world.bob.id, f.now).await;
-    assert!(matches!(reject, Err(StoreError::AlreadyAccepted)));
+    assert!(matches!(
+        reject,
+        Err(StoreError::Transition(TransitionError::AlreadyAccepted))
+    ));
     assert_eq!(f.membership_count(&f.world.bob.id).await, 1);
 }
 
@@ -567,17 +583,26 @@ pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(
         .store
         .accept(&token.digest(), &f.world.bob, inv.expires_at)
         .await;
-    assert!(matches!(at_expiry, Err(StoreError::InvalidOrExpired)));
+    assert!(matches!(
+        at_expiry,
+        Err(StoreError::Transition(TransitionError::InvalidOrExpired))
+    ));
     let reject = f
         .store
         .reject(&token.digest(), &f.world.bob.id, inv.expires_at)
         .await;
-    assert!(matches!(reject, Err(StoreError::InvalidOrExpired)));
+    assert!(matches!(
+        reject,
+        Err(StoreError::Transition(TransitionError::InvalidOrExpired))
+    ));
     let unknown = f
         .store
         .accept(&InviteToken::generate().digest(), &f.world.bob, f.now)
         .await;
-    assert!(matches!(unknown, Err(StoreError::InvalidOrExpired)));
+    assert!(matches!(
+        unknown,
+        Err(StoreError::Transition(TransitionError::InvalidOrExpired))
+    ));
     assert_eq!(f.membership_count(&f.world.bob.id).await, 0);
     let still = f
         .store
@@ -633,7 +658,10 @@ pub async fn reject_makes_no_member<S: InvitationStore + Directory>(subject: Sub
     assert_eq!(rejected.responded_by.as_ref(), Some(&f.world.bob.id));
     assert_eq!(f.membership_count(&f.world.bob.id).await, 0);
     let accept = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
-    assert!(matches!(accept, Err(StoreError::AlreadyRejected)));
+    assert!(matches!(
+        accept,
+        Err(StoreError::Transition(TransitionError::AlreadyRejected))
+    ));
 }
 
 /// SPEC A6: of 32 concurrent accepts of one token exactly one succeeds, and exactly one

@@ -9,6 +9,7 @@ use crate::account::{Enterprise, Member, Membership, User};
 use crate::contact::Contact;
 use crate::event::{EventKind, InvitationEvent};
 use crate::ids::{EnterpriseId, InvitationId, KeyKind, KeyKinds, UserId};
+use crate::invitation::TransitionError;
 use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus};
 use crate::page::ListQuery;
 use crate::ports::{Accounts, Directory, InvitationStore, NewInvitation, StoreError};
@@ -101,7 +102,7 @@ impl State {
         self.invitations
             .iter_mut()
             .find(|i| i.token_digest == *digest)
-            .ok_or(StoreError::InvalidOrExpired)
+            .ok_or(StoreError::Transition(TransitionError::InvalidOrExpired))
     }
 
     fn record(
