@@ -67,6 +67,8 @@ pub mod event;
 pub mod expiry;
 pub mod ids;
 pub mod invitation;
+#[cfg(feature = "memory")]
+pub mod memory;
 pub mod page;
 pub mod ports;
 pub mod role;
@@ -85,6 +87,8 @@ pub use error::InviteError;
 pub use event::{EventKind, EventSink, InvitationEvent, TracingEventSink};
 pub use expiry::{TtlError, TtlPolicy, is_expired};
 pub use ids::{EnterpriseId, InvitationId, Key, KeyError, KeyKind, KeyKinds, UserId};
+#[cfg(feature = "memory")]
+pub use memory::MemoryStore;
 pub use invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter, TransitionError};
 pub use page::{Cursor, CursorError, ListQuery, Page};
 pub use ports::{

@@ -13,13 +13,12 @@
 mod clock;
 pub mod contract;
 pub mod host;
-mod memory;
 mod notifier;
 pub mod seed;
 pub mod strategies;
 
 pub use clock::ManualClock;
 pub use host::{AccountsFixture, HostFixture, Subject};
-pub use memory::MemoryStore;
+pub use crate::memory::MemoryStore;
 pub use notifier::RecordingNotifier;
 pub use seed::World;

@@ -1,3 +1,6 @@
+//! [`MemoryStore`] (feature `memory`): the invitation store and the self-contained
+//! accounts in memory, for prototypes, examples and tests. Nothing survives the process.
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -20,7 +23,7 @@ use crate::token::TokenDigest;
 /// atomic, as the contract demands of real databases. For tests, examples and prototypes.
 ///
 /// [`MemoryStore::with_key_kinds`] makes it host-shaped (e.g. integer keys): as a
-/// [`HostFixture`](crate::testing::HostFixture) it then hands out keys of those kinds.
+/// `HostFixture` (feature `test-support`) it then hands out keys of those kinds.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
@@ -49,6 +52,7 @@ impl MemoryStore {
     }
 
     /// A fresh key of `kind`: a UUID, or the next integer (also as text).
+    #[cfg_attr(not(feature = "test-support"), allow(dead_code))]
     pub(crate) fn next_key(&self, kind: KeyKind) -> crate::ids::Key {
         let n = self.next_key.fetch_add(1, Ordering::SeqCst) + 1;
         match kind {
@@ -60,6 +64,7 @@ impl MemoryStore {
 
     /// From now on, membership inserts by [`InvitationStore::accept`] fail (`fail`) or work
     /// again: the fault a host's failing membership insert would be.
+    #[cfg_attr(not(feature = "test-support"), allow(dead_code))]
     pub(crate) fn set_fail_member_inserts(&self, fail: bool) {
         self.fail_member_inserts.store(fail, Ordering::SeqCst);
     }
