@@ -1,5 +1,6 @@
 //! Assembles the demo: the service over a store, the invitation API under `/api`, the demo
-//! sign-in and the pages, in one axum router.
+//! sign-in and the pages, in one axum router. The demo's accounts (sign-in, registration,
+//! members) are the self-contained layout's [`Accounts`], over the same store.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use axum::http::Request;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use invite_axum::{InviteApi, RateLimit};
-use invite_core::{Directory, InvitationStore, Invitations, TtlPolicy, User};
+use invite_core::{Accounts, InvitationStore, Invitations, TtlPolicy, User};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -39,7 +40,7 @@ pub fn ttl_policy(ttl: Duration) -> Result<TtlPolicy, String> {
 /// The invitation service over `store`, with the development notifier.
 pub fn service<S>(store: Arc<S>, base_url: &str, ttl: TtlPolicy) -> Invitations
 where
-    S: InvitationStore + Directory,
+    S: InvitationStore + Accounts,
 {
     Invitations::builder(store)
         .base_url(base_url)
@@ -49,15 +50,16 @@ where
 }
 
 /// Tells the invitation API who is signed in: the account of the demo session cookie.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct DemoIdentity {
     sessions: Sessions,
+    accounts: Arc<dyn Accounts>,
 }
 
 impl invite_axum::Identify for DemoIdentity {
-    async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
+    async fn current_user(&self, parts: &mut Parts, _: &Invitations) -> Option<User> {
         let id = self.sessions.user_id(&parts.headers)?;
-        match invitations.directory().user(id).await {
+        match self.accounts.user(&id).await {
             Ok(user) => user,
             Err(err) => {
                 tracing::error!(error = ?err, "could not load the signed-in user");
@@ -68,18 +70,21 @@ impl invite_axum::Identify for DemoIdentity {
 }
 
 /// The whole demo: `/api` (SPEC §6), the demo sign-in and the pages (SPEC §7).
-pub fn router(invitations: Invitations, secure_cookie: bool) -> Router {
+/// `accounts` must be the store the service was built over.
+pub fn router(invitations: Invitations, accounts: Arc<dyn Accounts>, secure_cookie: bool) -> Router {
     let sessions = Sessions::new(secure_cookie);
     let api = InviteApi::new(
         invitations.clone(),
         DemoIdentity {
             sessions: sessions.clone(),
+            accounts: accounts.clone(),
         },
     )
     .rate_limit(RateLimit::per_minute(120).burst(60))
     .into_router();
     let state = AuthState {
         invitations,
+        accounts,
         sessions,
         registering: Arc::default(),
     };

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use invite_core::{Contact, Directory, EnterpriseId, Invitations, InviteError, Role, User, UserId};
+use invite_core::{Accounts, Contact, Invitations, InviteError, Role, User, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -66,7 +66,7 @@ impl Sessions {
     #[must_use]
     pub fn user_id(&self, headers: &HeaderMap) -> Option<UserId> {
         let id = session_id(headers)?;
-        self.map().get(&id).copied()
+        self.map().get(&id).cloned()
     }
 }
 
@@ -82,10 +82,13 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// What the demo routes share.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AuthState {
-    /// The invitation service (its directory holds the accounts).
+    /// The invitation service.
     pub invitations: Invitations,
+    /// The accounts of the self-contained layout (the same store as the service's): who
+    /// signs in, who registers, the memberships of `/me` and the members page.
+    pub accounts: Arc<dyn Accounts>,
     /// The sessions.
     pub sessions: Sessions,
     /// Held while a registration checks that its contact is free and saves the account,
@@ -95,18 +98,14 @@ pub struct AuthState {
 }
 
 impl AuthState {
-    fn directory(&self) -> &Arc<dyn Directory> {
-        self.invitations.directory()
-    }
-
     /// The signed-in account of a request, if any (identity comes from the session only,
     /// SPEC X9).
     ///
     /// # Errors
-    /// `internal` when the directory fails.
+    /// `internal` when the accounts cannot be read.
     pub async fn current_user(&self, headers: &HeaderMap) -> Result<Option<User>, InviteError> {
         match self.sessions.user_id(headers) {
-            Some(id) => Ok(self.directory().user(id).await?),
+            Some(id) => Ok(self.accounts.user(&id).await?),
             None => Ok(None),
         }
     }
@@ -203,7 +202,7 @@ pub async fn login(
 ) -> Result<Response, DemoError> {
     let Json(body) = body.map_err(|rejection| DemoError::bad_json(&rejection))?;
     let contact = state.parse_contact(&body.contact)?;
-    let Some(user) = state.directory().find_user(&contact).await? else {
+    let Some(user) = state.accounts.find_user(&contact).await? else {
         return Err(DemoError::new(
             StatusCode::NOT_FOUND,
             "unknown_account",
@@ -229,30 +228,21 @@ pub async fn register(
     }
     let contact = state.parse_contact(&body.contact)?;
     let _registering = state.registering.lock().await;
-    if state.directory().find_user(&contact).await?.is_some() {
+    if state.accounts.find_user(&contact).await?.is_some() {
         return Err(DemoError::new(
             StatusCode::CONFLICT,
             "account_exists",
             "an account with this email or phone exists",
         ));
     }
-    let mut user = User {
-        id: UserId::new(),
-        name: name.to_owned(),
-        email: None,
-        phone: None,
-    };
-    match contact {
-        Contact::Email(email) => user.email = Some(email),
-        Contact::Phone(phone) => user.phone = Some(phone),
-    }
-    state.directory().save_user(&user).await?;
+    let user = crate::seed::new_user(name, contact);
+    state.accounts.save_user(&user).await?;
     tracing::info!(user_id = %user.id, "demo account registered");
     signed_in(&state, &user).await
 }
 
 async fn signed_in(state: &AuthState, user: &User) -> Result<Response, DemoError> {
-    let cookie = state.sessions.open(user.id)?;
+    let cookie = state.sessions.open(user.id.clone())?;
     let body = me_body(state, user).await?;
     Ok(([(SET_COOKIE, cookie)], Json(body)).into_response())
 }
@@ -271,7 +261,7 @@ pub async fn me(State(state): State<AuthState>, headers: HeaderMap) -> Result<Js
 }
 
 async fn me_body(state: &AuthState, user: &User) -> Result<Value, DemoError> {
-    let memberships = state.directory().memberships(user.id).await?;
+    let memberships = state.accounts.memberships(&user.id).await?;
     let memberships: Vec<Value> = memberships
         .iter()
         .map(|m| {
@@ -310,14 +300,18 @@ pub async fn members(
             "not a member of this enterprise",
         )
     };
-    let enterprise_id: EnterpriseId = enterprise_id.parse().map_err(|_| forbidden())?;
-    let directory = state.directory();
-    if directory.role_of(enterprise_id, user.id).await?.is_none() {
+    // A segment that is not a key of the store's kind names no enterprise of the user's.
+    let enterprise_id = state
+        .invitations
+        .enterprise_id(&enterprise_id)
+        .map_err(|_| forbidden())?;
+    let accounts = &state.accounts;
+    if accounts.role_of(&enterprise_id, &user.id).await?.is_none() {
         return Err(forbidden());
     }
-    let enterprise = directory.enterprise(enterprise_id).await?.ok_or_else(forbidden)?;
-    let members: Vec<Value> = directory
-        .members(enterprise_id)
+    let enterprise = accounts.enterprise(&enterprise_id).await?.ok_or_else(forbidden)?;
+    let members: Vec<Value> = accounts
+        .members(&enterprise_id)
         .await?
         .iter()
         .map(|m| json!({ "user": user_json(&m.user), "role": m.role }))

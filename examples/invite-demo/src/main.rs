@@ -29,6 +29,7 @@ mod store;
 use std::error::Error;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -62,12 +63,13 @@ async fn run(args: cli::Args) -> Result<(), BoxError> {
     let ttl = app::ttl_policy(args.invite_ttl)?;
     let base_url = args.base_url();
     tracing::info!(database = %args.database_url_redacted(), "opening the database");
-    let invitations = store::open(&args.database_url, &base_url, ttl).await?;
-    if seed::seed_if_empty(invitations.directory().as_ref()).await? {
+    let store = Arc::new(store::open(&args.database_url).await?);
+    let invitations = app::service(store.clone(), &base_url, ttl);
+    if seed::seed_if_empty(&*store).await? {
         tracing::info!("created the demo data: Acme Robotics, Globex, Unverified Labs and six users");
     }
     tokio::spawn(sweep_expired_forever(invitations.clone()));
-    let app = app::router(invitations, base_url.starts_with("https://"));
+    let app = app::router(invitations, store, base_url.starts_with("https://"));
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", args.bind))?;

@@ -1,19 +1,17 @@
 //! Opens the database named by `--database-url` (SQLite or PostgreSQL, created and
-//! migrated by `invite-store-sqlx`) and builds the service over it.
+//! migrated by `invite-store-sqlx`, self-contained layout).
 
-use std::sync::Arc;
-
-use invite_core::{Invitations, TtlPolicy};
+use invite_store_sqlx::AnyStore;
 
 use crate::BoxError;
-use crate::app;
 
-/// The service over the database at `url`, migrated.
+/// The store at `url`, migrated: the library's tables and the self-contained layout's
+/// `enterprises`, `users` and `members`, which hold the demo's accounts.
 ///
 /// # Errors
 /// When the database cannot be opened or migrated.
-pub async fn open(url: &str, base_url: &str, ttl: TtlPolicy) -> Result<Invitations, BoxError> {
+pub async fn open(url: &str) -> Result<AnyStore, BoxError> {
     let store = invite_store_sqlx::connect(url).await?;
     tracing::info!(backend = store.backend_name(), "database ready (migrated)");
-    Ok(app::service(Arc::new(store), base_url, ttl))
+    Ok(store)
 }

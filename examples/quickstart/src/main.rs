@@ -1,32 +1,63 @@
-//! The guide, played end to end in memory: Alice invites Bob, the records table, the
-//! invitee page as seen signed out / by the wrong account / by Bob, accept, revoke, and
-//! expiry. Run it with `cargo run -p quickstart`.
+//! The guide, played end to end: Alice invites Bob, the records table, the invitee page
+//! as seen signed out / by the wrong account / by Bob, accept, revoke, and expiry.
+//!
+//! It runs on the real SQLite store, in memory (`sqlite::memory:`), in its self-contained
+//! layout: the accounts are created through [`invite_core::Accounts`]. A clock the example
+//! moves by hand shows expiry without waiting seven days, and a notifier prints what it
+//! would send. Run it with `cargo run -p quickstart`.
 
-use std::sync::Arc;
+use std::error::Error;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::TimeDelta;
-use invite_core::testing::{ManualClock, MemoryStore, RecordingNotifier, seed};
-use invite_core::{InvitationView, Invitations, InviteError, ListInvitations, Page, SendInvitation};
+use chrono::{DateTime, TimeDelta, Utc};
+use invite_core::{
+    Accounts, Clock, Delivery, Enterprise, EnterpriseId, InvitationView, Invitations, InviteError,
+    ListInvitations, Notifier, NotifyError, Page, Role, SendInvitation, User, UserId,
+};
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), InviteError> {
-    let store = Arc::new(MemoryStore::default());
-    let clock = ManualClock::default();
-    let notifier = Arc::new(RecordingNotifier::default());
-    let world = seed::demo(&*store).await?;
-    let invitations = Invitations::builder(store)
+async fn main() -> Result<(), Box<dyn Error>> {
+    let store = Arc::new(invite_store_sqlx::SqliteStore::connect("sqlite::memory:").await?);
+    store.migrate().await?;
+    let clock = HandClock::default();
+    let invitations = Invitations::builder(store.clone())
         .base_url("https://platform.example.com")
         .clock(Arc::new(clock.clone()))
-        .notifier(notifier.clone())
+        .notifier(Arc::new(PrintNotifier))
         .build();
-    let (alice, bob, mallory, acme) = (&world.alice, &world.bob, &world.mallory, world.acme.id);
+
+    // The accounts: Acme Robotics with Alice as its super admin; Bob and Mallory, members
+    // of nothing.
+    let acme = Enterprise {
+        id: EnterpriseId::new(),
+        name: "Acme Robotics".to_owned(),
+        certified: true,
+    };
+    store.save_enterprise(&acme).await?;
+    let account = |name: &str, email: &str| -> Result<User, Box<dyn Error>> {
+        Ok(User {
+            id: UserId::new(),
+            name: name.to_owned(),
+            email: Some(invitations.config().contacts.parse_email(email)?),
+            phone: None,
+        })
+    };
+    let (alice, bob, mallory) = (
+        account("Alice Admin", "alice@example.com")?,
+        account("Bob Builder", "bob@example.com")?,
+        account("Mallory", "mallory@example.com")?,
+    );
+    for user in [&alice, &bob, &mallory] {
+        store.save_user(user).await?;
+    }
+    store.add_member(&acme.id, &alice.id, Role::SuperAdmin).await?;
+    let (alice, bob, mallory, acme) = (&alice, &bob, &mallory, &acme.id);
 
     step("1. Alice (super_admin of Acme Robotics) invites bob@example.com as dev_admin");
     let sent = invitations
         .send(alice, acme, SendInvitation::new("bob@example.com", "dev_admin"))
         .await?;
     println!("   link, shown once: {}", sent.link.expose_secret());
-    println!("   notifier delivered {} message(s)", notifier.deliveries().len());
     let token = sent.link.token().to_owned();
 
     step("2. Sending again to BOB@EXAMPLE.COM is the same contact");
@@ -87,6 +118,40 @@ async fn main() -> Result<(), InviteError> {
         &invitations,
     );
     Ok(())
+}
+
+/// A clock that stands at 2030-01-01T00:00:00Z until the example moves it.
+#[derive(Clone, Default)]
+struct HandClock(Arc<Mutex<TimeDelta>>);
+
+impl HandClock {
+    fn advance(&self, by: TimeDelta) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) += by;
+    }
+}
+
+impl Clock for HandClock {
+    fn now(&self) -> DateTime<Utc> {
+        let start = DateTime::from_timestamp(1_893_456_000, 0).unwrap_or_default();
+        start + *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Prints what an email or SMS notifier would send (the link is shown by step 1 already).
+struct PrintNotifier;
+
+#[async_trait::async_trait]
+impl Notifier for PrintNotifier {
+    async fn deliver(&self, delivery: &Delivery) -> Result<(), NotifyError> {
+        println!(
+            "   notifier: to {}, {} invites them to {} as {}",
+            delivery.contact.entered(),
+            delivery.inviter_name,
+            delivery.enterprise_name,
+            delivery.role
+        );
+        Ok(())
+    }
 }
 
 fn step(title: &str) {
