@@ -24,7 +24,7 @@ use crate::token::TokenDigest;
 
 /// A move the state machine refuses (rules R2, R3, A6). The stores answer the same
 /// refusals from their conditional statements, wrapped in
-/// [`TransitionError::Transition`](crate::TransitionError::Transition).
+/// [`StoreError::Transition`](crate::StoreError::Transition).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransitionError {
