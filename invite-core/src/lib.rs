@@ -87,12 +87,13 @@ pub use error::InviteError;
 pub use event::{EventKind, EventSink, InvitationEvent, TracingEventSink};
 pub use expiry::{TtlError, TtlPolicy, is_expired};
 pub use ids::{EnterpriseId, InvitationId, Key, KeyError, KeyKind, KeyKinds, UserId};
+pub use invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter, TransitionError};
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
-pub use invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter, TransitionError};
 pub use page::{Cursor, CursorError, ListQuery, Page};
 pub use ports::{
-    Accounts, Delivery, Directory, InvitationStore, NewInvitation, Notifier, NotifyError, StoreError,
+    Accounts, Delivery, Directory, InvitationStore, NewInvitation, Notifier, NotifyError, NotifyErrorKind,
+    StoreError,
 };
 pub use role::{Role, RoleError, RolePolicy};
 pub use service::{

@@ -268,12 +268,73 @@ pub struct Delivery {
     pub link: InviteLink,
     /// When the link expires.
     pub expires_at: DateTime<Utc>,
+    /// The same for every attempt to deliver this one link, different for every other
+    /// link (a resend makes a new one): delivery is at-least-once, so a retry may repeat a
+    /// send, and a notifier whose provider deduplicates should pass this on (rule D3).
+    pub idempotency_key: String,
 }
 
-/// The notifier could not deliver; the cause is kept as `source()`.
+impl Delivery {
+    /// The idempotency key of the link whose token has `digest`: not the digest itself
+    /// (which finds the invitation), but a hash of it.
+    #[must_use]
+    pub fn idempotency_key_for(invitation: InvitationId, digest: &TokenDigest) -> String {
+        use sha2::{Digest as _, Sha256};
+        let hash = Sha256::new()
+            .chain_update(b"invite-rs delivery v1\0")
+            .chain_update(digest.as_bytes())
+            .finalize();
+        let hex: String = hash.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        format!("{invitation}-{hex}")
+    }
+}
+
+/// Whether trying the same delivery again later may work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NotifyErrorKind {
+    /// The provider was unreachable, busy or answered a temporary refusal (an SMTP 4xx,
+    /// an HTTP 5xx or 429, a timeout): retry with backoff.
+    Transient,
+    /// The provider refused the message for good (an SMTP 5xx, an invalid address): do not
+    /// retry; resending with a corrected contact is for a person.
+    Permanent,
+}
+
+/// The notifier could not deliver. Its `Display` says only the kind; the cause is kept as
+/// `source()` for the notifier's own diagnostics, and the library never logs it, since a
+/// provider's error may quote the message and so the link (rule D4).
 #[derive(Debug, thiserror::Error)]
-#[error("delivery failed")]
-pub struct NotifyError(#[source] pub Box<dyn StdError + Send + Sync + 'static>);
+#[error("delivery failed ({})", match .kind { NotifyErrorKind::Transient => "transient", NotifyErrorKind::Permanent => "permanent" })]
+pub struct NotifyError {
+    kind: NotifyErrorKind,
+    #[source]
+    source: Box<dyn StdError + Send + Sync + 'static>,
+}
+
+impl NotifyError {
+    /// A failure worth retrying.
+    pub fn transient(source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+        Self {
+            kind: NotifyErrorKind::Transient,
+            source: source.into(),
+        }
+    }
+
+    /// A failure that retrying will not mend.
+    pub fn permanent(source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+        Self {
+            kind: NotifyErrorKind::Permanent,
+            source: source.into(),
+        }
+    }
+
+    /// Transient or permanent.
+    #[must_use]
+    pub const fn kind(&self) -> NotifyErrorKind {
+        self.kind
+    }
+}
 
 /// Delivers invitation links by email or SMS (SPEC S5). A failure leaves the invitation
 /// stored with delivery `failed`, ready to resend (SPEC S8).

@@ -543,10 +543,11 @@ impl Invitations {
             role: invitation.role,
             link: link.clone(),
             expires_at: invitation.expires_at,
+            idempotency_key: Delivery::idempotency_key_for(invitation.id, &invitation.token_digest),
         };
         let outcome = match &self.notifier {
             Some(notifier) => notifier.deliver(&delivery).await,
-            None => Err(crate::ports::NotifyError("no notifier configured".into())),
+            None => Err(crate::ports::NotifyError::permanent("no notifier configured")),
         };
         invitation.delivery = match outcome {
             Ok(()) => DeliveryStatus::Delivered,

@@ -32,7 +32,7 @@ async fn failed_delivery_keeps_the_invitation_and_resend_delivers_a_new_link() {
         .withf(|d| d.contact.entered() == "Bob@Example.com" && d.enterprise_name == "Acme Robotics")
         .times(1)
         .in_sequence(&mut order)
-        .returning(|_| Err(NotifyError("smtp down".into())));
+        .returning(|_| Err(NotifyError::transient("smtp down")));
     mailer
         .expect_deliver()
         .times(1)

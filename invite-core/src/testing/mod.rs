@@ -17,8 +17,8 @@ mod notifier;
 pub mod seed;
 pub mod strategies;
 
+pub use crate::memory::MemoryStore;
 pub use clock::ManualClock;
 pub use host::{AccountsFixture, HostFixture, Subject};
-pub use crate::memory::MemoryStore;
 pub use notifier::RecordingNotifier;
 pub use seed::World;

@@ -38,7 +38,7 @@ impl RecordingNotifier {
 impl Notifier for RecordingNotifier {
     async fn deliver(&self, delivery: &Delivery) -> Result<(), NotifyError> {
         if self.failing.load(Ordering::SeqCst) {
-            return Err(NotifyError("recording notifier told to fail".into()));
+            return Err(NotifyError::transient("recording notifier told to fail"));
         }
         self.deliveries
             .lock()
