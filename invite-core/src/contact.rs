@@ -43,6 +43,10 @@ pub enum ContactError {
     /// A number without a country code, and no default region was configured.
     #[error("the phone number needs a country code such as +1")]
     MissingCountryCode,
+    /// A control character (general category Cc, NUL among them) or a line or paragraph
+    /// separator (U+2028, U+2029) (SPEC S3, X4).
+    #[error("the contact holds a control character")]
+    ControlCharacter,
 }
 
 /// Whether a contact is an email address or a phone number.
@@ -134,7 +138,8 @@ impl ContactPolicy {
     }
 
     /// Parses an email address (SPEC X8): the domain through IDNA (UTS #46) to ASCII and
-    /// lowercase, the local part ASCII-lowercased only, lengths 64/254.
+    /// lowercase, the local part ASCII-lowercased only, lengths 64/254, no control
+    /// character anywhere.
     ///
     /// # Errors
     /// [`ContactError`] saying why the input is not a valid email address.
@@ -143,6 +148,7 @@ impl ContactPolicy {
         if entered.is_empty() {
             return Err(ContactError::Empty);
         }
+        check_characters(entered)?;
         let (local, domain) = entered.rsplit_once('@').ok_or(ContactError::InvalidEmail)?;
         if local.is_empty() || domain.is_empty() {
             return Err(ContactError::InvalidEmail);
@@ -185,6 +191,7 @@ impl ContactPolicy {
         if entered.is_empty() {
             return Err(ContactError::Empty);
         }
+        check_characters(entered)?;
         if entered.len() > MAX_PHONE_INPUT_LEN
             || !entered
                 .chars()
@@ -207,6 +214,18 @@ impl ContactPolicy {
             normalized,
         })
     }
+}
+
+/// Refuses control characters (general category Cc, NUL among them) and the line and
+/// paragraph separators (SPEC S3, X4).
+fn check_characters(entered: &str) -> Result<(), ContactError> {
+    if entered
+        .chars()
+        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+    {
+        return Err(ContactError::ControlCharacter);
+    }
+    Ok(())
 }
 
 impl Email {
@@ -505,5 +524,41 @@ mod tests {
         let carol = policy().parse_phone("+14155550100").unwrap();
         assert!(phone.matches(Some(&bob), Some(&carol)));
         assert!(!phone.matches(Some(&bob), None));
+    }
+
+    /// Control characters (general category Cc, NUL among them) and the line and
+    /// paragraph separators.
+    const CONTROL: [char; 9] = [
+        '\u{0}', '\u{1}', '\t', '\n', '\u{7F}', '\u{85}', '\u{9F}', '\u{2028}', '\u{2029}',
+    ];
+
+    fn lenient() -> ContactPolicy {
+        policy().allow_non_ascii_local_part(true)
+    }
+
+    #[test]
+    fn control_characters_in_a_contact_are_refused() {
+        // SPEC S3, X4: a NUL or another control character is invalid_contact, never
+        // stored (PostgreSQL refuses NUL in text: a 500).
+        for c in CONTROL {
+            for input in [
+                format!("b{c}ob@example.com"),
+                format!("\"b{c}ob\"@example.com"),
+                format!("bob@exa{c}mple.com"),
+                format!("bob@example.com{c}x"),
+                format!("+1 415{c}555 0100"),
+            ] {
+                for policy in [policy(), lenient()] {
+                    assert_eq!(
+                        policy.parse(&input),
+                        Err(ContactError::ControlCharacter),
+                        "{input:?}"
+                    );
+                }
+            }
+        }
+        // Surrounding whitespace, control characters among it, is trimmed away first.
+        let trimmed = policy().parse("\tbob@example.com\n").unwrap();
+        assert_eq!(trimmed.entered(), "bob@example.com");
     }
 }
