@@ -58,6 +58,69 @@ async fn invitee_state(b: &Browser, state: &str) {
         .await;
 }
 
+/// `text` with every byte but letters and digits percent-encoded, for a query value.
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Return targets that leave the site once the browser has read them: the raw forms, and
+/// those that only resolve to a path `//host` after `.`/`..` segments, `%2e` and `\` are
+/// normalized away.
+const OFF_SITE_RETURNS: [&str; 12] = [
+    "//example.com/",
+    "/\\example.com/",
+    "https://example.com/",
+    "/\t/example.com/",
+    "javascript:alert(1)",
+    "/.//example.com",
+    "/%2e//example.com",
+    "/%2E//example.com",
+    "/./\\example.com",
+    "/..//example.com",
+    "/a/..//example.com",
+    "/%2e%2e/\\example.com",
+];
+
+/// No `return` leaves the site (no open redirect): `Demo.safeReturn` refuses each, and
+/// signing in with one lands where signing in without one does.
+async fn refuses_open_redirects(b: &Browser, base: &str) {
+    b.goto(&format!("{base}/")).await;
+    b.visible("[data-testid=login-form]").await;
+    for (target, kept) in [
+        ("/invite", "/invite"),
+        (
+            "/enterprise/members?enterprise=1#records",
+            "/enterprise/members?enterprise=1#records",
+        ),
+        ("/./invite", "/invite"),
+    ] {
+        let js = format!("return Demo.safeReturn({})", json!(target));
+        assert_eq!(b.script(&js).await, json!(kept), "{target:?}");
+    }
+    for target in OFF_SITE_RETURNS {
+        let js = format!("return Demo.safeReturn({})", json!(target));
+        assert_eq!(b.script(&js).await, json!(null), "{target:?} is off site");
+    }
+    for target in OFF_SITE_RETURNS {
+        b.forget_session().await;
+        b.goto(&format!("{base}/?return={}", query_value(target))).await;
+        b.fill("[data-testid=login-contact]", "alice@example.com").await;
+        b.click("[data-testid=login-submit]").await;
+        b.wait_path(&format!("the members page, not {target:?}"), |p| {
+            p == "/enterprise/members"
+        })
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn inviter_and_invitee_click_through_the_guide() {
     if !enabled("inviter_and_invitee_click_through_the_guide") {
@@ -288,9 +351,8 @@ async fn an_expired_link_is_invalid_resend_brings_a_fresh_one_and_uncertified_ca
     let b = Browser::start().await;
 
     // A `return` that the browser would read as another site is ignored (no open redirect).
-    b.goto(&format!("{base}/?return=%2F%09%2Fexample.com%2F")).await;
-    b.fill("[data-testid=login-contact]", "alice@example.com").await;
-    b.click("[data-testid=login-submit]").await;
+    refuses_open_redirects(&b, &base).await;
+    b.sign_in(&base, "alice@example.com").await;
     b.wait_path("the members page", |p| p == "/enterprise/members")
         .await;
     let old_link = invite(&b, "erin@example.com", "member", None).await;

@@ -78,7 +78,9 @@ const Demo = (() => {
   }
 
   // Only a path of this site may be a return target (no open redirect): it must start with
-  // one slash and resolve, as the browser reads it, to this origin.
+  // one slash and resolve, as the browser reads it, to this origin. The check runs on the
+  // resolved URL too: `/.//evil.com`, `/%2e//evil.com` and `/./\evil.com` resolve to the
+  // path `//evil.com`, which the browser would read as another site once handed back.
   function safeReturn(value) {
     if (typeof value !== 'string' || !value.startsWith('/') || /^\/[\/\\]/.test(value)) return null;
     let url;
@@ -88,6 +90,7 @@ const Demo = (() => {
       return null;
     }
     if (url.origin !== window.location.origin) return null;
+    if (/^\/[\/\\]/.test(url.pathname)) return null;
     return url.pathname + url.search + url.hash;
   }
 
