@@ -94,6 +94,28 @@ const Demo = (() => {
     return url.pathname + url.search + url.hash;
   }
 
+  // The token of the invitation this tab is looking at. It lives in sessionStorage (this
+  // tab only, kept across a reload and the trip through sign-in), never in a URL once read
+  // (SPEC X2). Both answer false/'' where the browser refuses storage.
+  const INVITE_TOKEN_KEY = 'invite-demo.invite-token';
+
+  function rememberInviteToken(token) {
+    try {
+      window.sessionStorage.setItem(INVITE_TOKEN_KEY, token);
+      return window.sessionStorage.getItem(INVITE_TOKEN_KEY) === token;
+    } catch (_) {
+      return false;
+    }
+  }
+
+  function rememberedInviteToken() {
+    try {
+      return window.sessionStorage.getItem(INVITE_TOKEN_KEY) || '';
+    } catch (_) {
+      return '';
+    }
+  }
+
   function signInUrl(returnTo, register) {
     const params = new URLSearchParams();
     if (register) params.set('mode', 'register');
@@ -208,7 +230,8 @@ const Demo = (() => {
   }
 
   return {
-    ApiError, api, me, logout, safeReturn, signInUrl, contactOf, el, show, showError,
+    ApiError, api, me, logout, safeReturn, signInUrl, rememberInviteToken, rememberedInviteToken,
+    contactOf, el, show, showError,
     formatDate, statusBadge, roleBadge, ROLE_DESCRIPTIONS, renderWho, copyToClipboard, messageFor,
   };
 })();
