@@ -43,6 +43,20 @@ pub enum ContactError {
     /// A number without a country code, and no default region was configured.
     #[error("the phone number needs a country code such as +1")]
     MissingCountryCode,
+    /// A control character (general category Cc, NUL among them) or a line or paragraph
+    /// separator (U+2028, U+2029) (SPEC S3, X4).
+    #[error("the contact holds a control character")]
+    ControlCharacter,
+    /// An invisible character: a format character (general category Cf, such as the
+    /// zero-width space or the soft hyphen) or another default-ignorable one (such as a
+    /// variation selector). Refused so that the address shown and mailed to can never
+    /// differ from the one matched (SPEC X8).
+    #[error("the contact holds an invisible character")]
+    InvisibleCharacter,
+    /// A quoted local part (`"bob"@example.com`): RFC 5322 reads it as the unquoted one,
+    /// so it is refused rather than taken for another mailbox (SPEC X8).
+    #[error("the part before @ must not be quoted")]
+    QuotedLocalPart,
 }
 
 /// Whether a contact is an email address or a phone number.
@@ -134,7 +148,9 @@ impl ContactPolicy {
     }
 
     /// Parses an email address (SPEC X8): the domain through IDNA (UTS #46) to ASCII and
-    /// lowercase, the local part ASCII-lowercased only, lengths 64/254.
+    /// lowercase, then every label letters, digits and hyphens (at least two labels); the
+    /// local part unquoted and ASCII-lowercased only; lengths 64/254; no control or
+    /// invisible character anywhere.
     ///
     /// # Errors
     /// [`ContactError`] saying why the input is not a valid email address.
@@ -143,9 +159,15 @@ impl ContactPolicy {
         if entered.is_empty() {
             return Err(ContactError::Empty);
         }
+        check_characters(entered)?;
         let (local, domain) = entered.rsplit_once('@').ok_or(ContactError::InvalidEmail)?;
         if local.is_empty() || domain.is_empty() {
             return Err(ContactError::InvalidEmail);
+        }
+        // A quoted local part names the same mailbox as the unquoted one (RFC 5322); no
+        // unquoted local part holds a `"`.
+        if local.contains('"') {
+            return Err(ContactError::QuotedLocalPart);
         }
         if !local.is_ascii() && !self.allow_non_ascii_local_part {
             return Err(ContactError::NonAsciiLocalPart);
@@ -155,7 +177,7 @@ impl ContactPolicy {
         }
         // UTS #46 processing; it also lowercases (domains are case-insensitive).
         let domain = idna::domain_to_ascii(domain).map_err(|_| ContactError::InvalidDomain)?;
-        if domain.is_empty() {
+        if !is_ldh_domain(&domain) {
             return Err(ContactError::InvalidDomain);
         }
         let normalized = format!("{}@{}", local.to_ascii_lowercase(), domain.to_ascii_lowercase());
@@ -185,6 +207,7 @@ impl ContactPolicy {
         if entered.is_empty() {
             return Err(ContactError::Empty);
         }
+        check_characters(entered)?;
         if entered.len() > MAX_PHONE_INPUT_LEN
             || !entered
                 .chars()
@@ -197,7 +220,10 @@ impl ContactPolicy {
         } else {
             Some(self.default_region.ok_or(ContactError::MissingCountryCode)?)
         };
-        let number = phonenumber::parse(region, entered).map_err(|_| ContactError::InvalidPhone)?;
+        // Spaces, dots, hyphens and parentheses carry no meaning, and the parser misreads
+        // some spellings with them (`+1415-555-0100`): it reads the digits and `+` only.
+        let digits: String = entered.chars().filter(|c| !" -().".contains(*c)).collect();
+        let number = phonenumber::parse(region, &digits).map_err(|_| ContactError::InvalidPhone)?;
         if !phonenumber::is_valid(&number) {
             return Err(ContactError::InvalidPhone);
         }
@@ -207,6 +233,73 @@ impl ContactPolicy {
             normalized,
         })
     }
+}
+
+/// Refuses control characters (general category Cc, NUL among them), the line and
+/// paragraph separators, and invisible characters (SPEC S3, X4, X8).
+fn check_characters(entered: &str) -> Result<(), ContactError> {
+    if entered
+        .chars()
+        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+    {
+        return Err(ContactError::ControlCharacter);
+    }
+    if entered.chars().any(is_invisible) {
+        return Err(ContactError::InvisibleCharacter);
+    }
+    Ok(())
+}
+
+/// Whether `c` is a format character (general category Cf) or a default-ignorable code
+/// point (Unicode 15.1): characters that show nothing, or that UTS #46 drops from a
+/// domain (soft hyphen, zero-width space, word joiner, byte order mark, variation
+/// selectors), so that the address shown would differ from the one matched.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
+/// Whether an ASCII domain (after UTS #46) has at least two labels, each of 1 to 63
+/// letters, digits and hyphens, neither starting nor ending with a hyphen.
+fn is_ldh_domain(domain: &str) -> bool {
+    let mut labels = 0;
+    for label in domain.split('.') {
+        labels += 1;
+        let ldh = (1..=63).contains(&label.len())
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !ldh {
+            return false;
+        }
+    }
+    labels >= 2
 }
 
 impl Email {
@@ -505,5 +598,252 @@ mod tests {
         let carol = policy().parse_phone("+14155550100").unwrap();
         assert!(phone.matches(Some(&bob), Some(&carol)));
         assert!(!phone.matches(Some(&bob), None));
+    }
+
+    /// Invisible characters: zero-width space, non-joiner, joiner, word joiner, byte order
+    /// mark, soft hyphen, and a few more default-ignorable or format characters.
+    const INVISIBLE: [char; 10] = [
+        '\u{200B}',
+        '\u{200C}',
+        '\u{200D}',
+        '\u{2060}',
+        '\u{FEFF}',
+        '\u{00AD}',
+        '\u{034F}',
+        '\u{FE0F}',
+        '\u{202E}',
+        '\u{E0041}',
+    ];
+
+    /// Control characters (general category Cc, NUL among them) and the line and
+    /// paragraph separators.
+    const CONTROL: [char; 9] = [
+        '\u{0}', '\u{1}', '\t', '\n', '\u{7F}', '\u{85}', '\u{9F}', '\u{2028}', '\u{2029}',
+    ];
+
+    fn lenient() -> ContactPolicy {
+        policy().allow_non_ascii_local_part(true)
+    }
+
+    #[test]
+    fn control_characters_in_a_contact_are_refused() {
+        // SPEC S3, X4: a NUL or another control character is invalid_contact, never
+        // stored (PostgreSQL refuses NUL in text: a 500).
+        for c in CONTROL {
+            for input in [
+                format!("b{c}ob@example.com"),
+                format!("\"b{c}ob\"@example.com"),
+                format!("bob@exa{c}mple.com"),
+                format!("bob@example.com{c}x"),
+                format!("+1 415{c}555 0100"),
+            ] {
+                for policy in [policy(), lenient()] {
+                    assert_eq!(
+                        policy.parse(&input),
+                        Err(ContactError::ControlCharacter),
+                        "{input:?}"
+                    );
+                }
+            }
+        }
+        // Surrounding whitespace, control characters among it, is trimmed away first.
+        let trimmed = policy().parse("\tbob@example.com\n").unwrap();
+        assert_eq!(trimmed.entered(), "bob@example.com");
+    }
+
+    #[test]
+    fn quoted_local_parts_are_refused() {
+        // SPEC X8: `"bob"@example.com` is RFC 5322's spelling of bob@example.com; quoted
+        // local parts are refused rather than taken for another mailbox.
+        for input in [
+            "\"bob\"@example.com",
+            "\"BOB\"@example.com",
+            "\"bob smith\"@example.com",
+            "\"bob@example.com\"@example.com",
+            "\"\"@example.com",
+            "bo\"b\"@example.com",
+        ] {
+            for policy in [policy(), lenient()] {
+                assert_eq!(policy.parse(input), Err(ContactError::QuotedLocalPart), "{input}");
+            }
+        }
+    }
+
+    #[test]
+    fn domain_labels_are_letters_digits_and_hyphens_after_idna() {
+        // SPEC X8: after UTS #46 to ASCII every label is LDH, 1 to 63 characters, no
+        // hyphen first or last, and there are at least two labels.
+        for bad in [
+            "bob@exam_ple.com",
+            "bob@exam＿ple.com",
+            "bob@exam!ple.com",
+            "bob@exam*ple.com",
+            "bob@ex%41mple.com",
+            "bob@example.c_m",
+            "bob@-example.com",
+            "bob@example-.com",
+            "bob@example..com",
+            "bob@example.com.",
+            "bob@localhost",
+        ] {
+            assert!(policy().parse(bad).is_err(), "{bad} should be refused");
+        }
+        assert_eq!(
+            policy().parse("bob@exam_ple.com"),
+            Err(ContactError::InvalidDomain)
+        );
+        let label = "a".repeat(63);
+        assert!(policy().parse(&format!("bob@{label}.com")).is_ok());
+        assert_eq!(
+            policy().parse(&format!("bob@a{label}.com")),
+            Err(ContactError::InvalidDomain)
+        );
+        for good in [
+            "bob@ex-ample.com",
+            "bob@a.b",
+            "bob@123.example",
+            "bob@xn--bcher-kva.example",
+        ] {
+            assert!(policy().parse(good).is_ok(), "{good} should be accepted");
+        }
+    }
+
+    #[test]
+    fn normalization_attacks_are_refused_or_meet_the_same_contact() {
+        // SPEC X8
+        // Dotless ı (U+0131) in the local part: refused, never folded to `i`.
+        assert_eq!(
+            policy().parse("bıb@example.com"),
+            Err(ContactError::NonAsciiLocalPart)
+        );
+        // Fullwidth letters in the domain: MAPPED by IDNA (UTS #46) to ASCII, so they are
+        // the same contact as the ASCII spelling (and mail systems map them alike).
+        let bob = policy().parse_email("bob@example.com").unwrap();
+        let fullwidth = policy().parse("bob@ｅｘａｍｐｌｅ．ｃｏｍ").unwrap();
+        assert_eq!(fullwidth.normalized(), "bob@example.com");
+        assert!(fullwidth.matches(Some(&bob), None));
+        // Invisible characters: REFUSED wherever they stand, so that the address shown
+        // and mailed to can never differ from the one matched.
+        for c in INVISIBLE {
+            for input in [
+                format!("bob@exa{c}mple.com"),
+                format!("bob@example{c}.com"),
+                format!("bob@example.com{c}"),
+                format!("b{c}ob@example.com"),
+            ] {
+                for policy in [policy(), lenient()] {
+                    assert_eq!(
+                        policy.parse(&input),
+                        Err(ContactError::InvisibleCharacter),
+                        "{input:?}"
+                    );
+                }
+            }
+        }
+        // Phone numbers in every punctuation style are one contact.
+        for spelling in [
+            "+1 (415) 555-0100",
+            "+1.415.555.0100",
+            "+1-415-555-0100",
+            "+14155550100",
+            "+1 415 555 0100",
+        ] {
+            let phone = policy().parse(spelling).unwrap();
+            assert_eq!(phone.normalized(), "+14155550100", "{spelling}");
+        }
+    }
+
+    /// A valid email split somewhere strictly inside, to insert a character there.
+    fn inside_of_an_email() -> impl proptest::strategy::Strategy<Value = (String, usize)> {
+        use proptest::prelude::*;
+        prop::sample::select(vec![
+            "bob@example.com",
+            "Anna@Bücher.example",
+            "x.y+z@sub.ex-ample.org",
+        ])
+        .prop_flat_map(|email| {
+            let len = email.chars().count();
+            (Just(email.to_owned()), 1..len)
+        })
+    }
+
+    fn insert_at(text: &str, at: usize, c: char) -> String {
+        let mut out: String = text.chars().take(at).collect();
+        out.push(c);
+        out.extend(text.chars().skip(at));
+        out
+    }
+
+    /// Characters from the corners of Unicode that contact parsing has to think about.
+    fn tricky_char() -> impl proptest::strategy::Strategy<Value = char> {
+        use proptest::prelude::*;
+        let mut tricky: Vec<char> = INVISIBLE.iter().chain(CONTROL.iter()).copied().collect();
+        tricky.extend([
+            '_', '!', '%', '"', '\\', '.', '-', '＿', '．', 'ı', 'İ', 'ｅ', '\u{3000}', '\u{A0}',
+        ]);
+        prop_oneof![any::<char>(), prop::sample::select(tricky)]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn an_invisible_or_control_character_inside_is_always_refused(
+            (email, at) in inside_of_an_email(),
+            c in proptest::sample::select(INVISIBLE.iter().chain(CONTROL.iter()).copied().collect::<Vec<_>>()),
+        ) {
+            // SPEC X4, X8
+            let input = insert_at(&email, at, c);
+            for policy in [policy(), lenient()] {
+                let err = policy.parse(&input).unwrap_err();
+                proptest::prop_assert!(
+                    matches!(err, ContactError::InvisibleCharacter | ContactError::ControlCharacter),
+                    "{:?}: {:?}", input, err
+                );
+            }
+        }
+
+        #[test]
+        fn what_is_accepted_is_visible_unquoted_and_ldh(
+            (email, at) in inside_of_an_email(),
+            chars in proptest::collection::vec(tricky_char(), 1..4),
+        ) {
+            // SPEC X8: whatever gets through shows what it matches.
+            let mut input = email;
+            for c in chars {
+                input = insert_at(&input, at, c);
+            }
+            for policy in [policy(), lenient()] {
+                if let Ok(contact) = policy.parse(&input) {
+                    proptest::prop_assert!(
+                        !contact.entered().chars().any(|c| c.is_control() || INVISIBLE.contains(&c)),
+                        "{:?}", input
+                    );
+                    let (local, domain) = contact.normalized().rsplit_once('@').unwrap();
+                    proptest::prop_assert!(!local.contains('"'), "{:?}", input);
+                    let labels: Vec<&str> = domain.split('.').collect();
+                    proptest::prop_assert!(labels.len() >= 2, "{:?}", input);
+                    for label in labels {
+                        proptest::prop_assert!(
+                            (1..=63).contains(&label.len())
+                                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                                && !label.starts_with('-')
+                                && !label.ends_with('-'),
+                            "{:?} gave the label {:?}", input, label
+                        );
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn every_punctuation_style_of_a_number_is_one_contact(
+            separators in proptest::collection::vec(proptest::sample::select(vec!["", " ", ".", "-"]), 3),
+            parens in proptest::bool::ANY,
+        ) {
+            // SPEC S3, X8
+            let area = if parens { "(415)" } else { "415" };
+            let input = format!("+1{}{area}{}555{}0100", separators[0], separators[1], separators[2]);
+            let phone = policy().parse(&input).unwrap();
+            proptest::prop_assert_eq!(phone.normalized(), "+14155550100");
+        }
     }
 }

@@ -73,6 +73,7 @@ pub mod page;
 pub mod ports;
 pub mod role;
 pub mod service;
+pub mod text;
 pub mod token;
 pub mod view;
 
@@ -100,5 +101,6 @@ pub use service::{
     Accepted, Invitations, InvitationsBuilder, InvitationsConfig, ListInvitations, SendInvitation,
     SentInvitation,
 };
+pub use text::{TextError, check_display_name};
 pub use token::{InviteLink, InviteToken, TokenDigest};
 pub use view::{InvitationInfo, InvitationView, ViewState, Viewer};

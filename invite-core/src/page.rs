@@ -13,6 +13,12 @@ pub const DEFAULT_PAGE_SIZE: usize = 20;
 /// Most rows one page may hold.
 pub const MAX_PAGE_SIZE: usize = 100;
 
+/// Earliest time a cursor may hold: 1970-01-01T00:00:00Z, in microseconds since then.
+const MIN_CURSOR_MICROS: i64 = 0;
+/// Latest time a cursor may hold: 9999-12-31T23:59:59.999999Z. Every store holds the range
+/// (PostgreSQL's timestamptz runs from 4713 BC to 294276 AD, SQLite keeps i64 micros).
+const MAX_CURSOR_MICROS: i64 = 253_402_300_799_999_999;
+
 /// The position after the last row of a page: `(sent_at, id)` of that row. Rows are
 /// ordered by `sent_at` descending, then `id` descending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,7 +48,9 @@ impl Cursor {
     /// Reads a cursor given by a client.
     ///
     /// # Errors
-    /// `invalid_request` for anything [`Cursor::encode`] did not write.
+    /// `invalid_request` for anything [`Cursor::encode`] did not write, and for times
+    /// outside 1970-01-01T00:00:00Z..=9999-12-31T23:59:59.999999Z, which no row holds and
+    /// not every database can compare with.
     pub fn decode(text: &str) -> Result<Self, CursorError> {
         let bad = || CursorError;
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
@@ -52,6 +60,9 @@ impl Cursor {
             return Err(bad());
         };
         let micros: i64 = micros.parse().map_err(|_| bad())?;
+        if !(MIN_CURSOR_MICROS..=MAX_CURSOR_MICROS).contains(&micros) {
+            return Err(bad());
+        }
         let sent_at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
         let id = Uuid::parse_str(id).map_err(|_| bad())?;
         Ok(Self {
@@ -107,6 +118,32 @@ mod tests {
             &URL_SAFE_NO_PAD.encode("v1:abc:x"),
         ] {
             assert!(matches!(Cursor::decode(bad), Err(CursorError)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cursor_times_outside_what_every_store_holds_are_invalid_requests() {
+        // SPEC R1, X4: a forged cursor is invalid_request, never a time the database
+        // refuses (PostgreSQL: "timestamp out of range", a 500).
+        let id = Uuid::new_v4();
+        for micros in [
+            i64::MIN,
+            -220_000_000_000_000_000,
+            -1,
+            253_402_300_800_000_000,
+            8_210_266_876_799_999_999,
+            i64::MAX,
+        ] {
+            let forged = URL_SAFE_NO_PAD.encode(format!("v1:{micros}:{id}"));
+            assert!(matches!(Cursor::decode(&forged), Err(CursorError)), "{micros}");
+        }
+        // The bounds themselves: 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z.
+        for micros in [0, 253_402_300_799_999_999] {
+            let cursor = Cursor {
+                sent_at: DateTime::from_timestamp_micros(micros).unwrap(),
+                id: InvitationId::from_uuid(id),
+            };
+            assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor, "{micros}");
         }
     }
 }

@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use invite_core::text::{TextError, check_display_name};
 use invite_core::{Accounts, Contact, Invitations, InviteError, Role, User, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -218,14 +219,25 @@ pub async fn register(
     body: Result<Json<RegisterBody>, JsonRejection>,
 ) -> Result<Response, DemoError> {
     let Json(body) = body.map_err(|rejection| DemoError::bad_json(&rejection))?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(DemoError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "name must be 1 to 100 characters",
-        ));
-    }
+    // The library's check (trimmed, no control characters: SPEC X4), then the demo's own
+    // shorter limit.
+    let name = match check_display_name(&body.name) {
+        Ok(name) if name.chars().count() <= 100 => name,
+        Err(TextError::ControlCharacter) => {
+            return Err(DemoError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "name must not hold control characters",
+            ));
+        }
+        _ => {
+            return Err(DemoError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "name must be 1 to 100 characters",
+            ));
+        }
+    };
     let contact = state.parse_contact(&body.contact)?;
     let _registering = state.registering.lock().await;
     if state.accounts.find_user(&contact).await?.is_some() {

@@ -64,21 +64,73 @@ fn parse_ttl(input: &str) -> Result<Duration, String> {
     Ok(ttl)
 }
 
+/// `url` with the password of its user info and the value of every query parameter whose
+/// name holds `password` (any case, percent-encoded or not: `password`, `sslpassword`)
+/// replaced by `***`.
 fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, path) = match rest.find('/') {
-        Some(at) => rest.split_at(at),
-        None => (rest, ""),
+    // The user info ends at the last `@` before the path; a raw `#`, `?` or `@` in a
+    // password then stays inside it and is hidden with it.
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (userinfo, rest) = match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, _)) => (Some(userinfo), &rest[userinfo.len() + 1..]),
+        None => (None, rest),
     };
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}{path}")
-        }
-        None => url.to_owned(),
+    let mut shown = format!("{scheme}://");
+    if let Some(userinfo) = userinfo {
+        let user = userinfo.split(':').next().unwrap_or_default();
+        shown.push_str(&format!("{user}:***@"));
     }
+    let Some((before_query, query)) = rest.split_once('?') else {
+        shown.push_str(rest);
+        return shown;
+    };
+    let (query, fragment) = match query.find('#') {
+        Some(at) => query.split_at(at),
+        None => (query, ""),
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if is_password_name(name) => format!("{name}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    shown.push_str(&format!("{before_query}?{}{fragment}", query.join("&")));
+    shown
+}
+
+/// Whether a query parameter name, decoded as the driver decodes it, names a password.
+fn is_password_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (b'+', _) => {
+                decoded.push(b' ');
+                i += 1;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded)
+        .to_ascii_lowercase()
+        .contains("password")
 }
 
 #[cfg(test)]
@@ -123,5 +175,46 @@ mod tests {
             redact("sqlite://invite-demo.sqlite?mode=rwc"),
             "sqlite://invite-demo.sqlite?mode=rwc"
         );
+    }
+
+    #[test]
+    fn passwords_in_query_parameters_are_redacted() {
+        // SPEC §7: the database URL is logged at start-up; no secret goes to the log.
+        for (url, redacted) in [
+            (
+                "postgres://db/invite?password=secret",
+                "postgres://db/invite?password=***",
+            ),
+            (
+                "postgres://app:secret@db/invite?sslmode=require&password=secret",
+                "postgres://app:***@db/invite?sslmode=require&password=***",
+            ),
+            (
+                "postgres://db/invite?PASSWORD=secret&user=app",
+                "postgres://db/invite?PASSWORD=***&user=app",
+            ),
+            (
+                "postgres://db/invite?sslpassword=secret&Password=other",
+                "postgres://db/invite?sslpassword=***&Password=***",
+            ),
+            (
+                "postgres://app:secret@db?password=secret#frag",
+                "postgres://app:***@db?password=***#frag",
+            ),
+            // Percent-encoded names are decoded by the driver, so by the check too.
+            (
+                "postgres://db/invite?pass%77ord=secret",
+                "postgres://db/invite?pass%77ord=***",
+            ),
+            ("postgres://db/invite?password", "postgres://db/invite?password"),
+            (
+                "sqlite://demo.sqlite?mode=rwc&cache=shared",
+                "sqlite://demo.sqlite?mode=rwc&cache=shared",
+            ),
+        ] {
+            let shown = redact(url);
+            assert_eq!(shown, redacted, "{url}");
+            assert!(!shown.contains("secret") && !shown.contains("other"), "{shown}");
+        }
     }
 }

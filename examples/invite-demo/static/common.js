@@ -78,7 +78,9 @@ const Demo = (() => {
   }
 
   // Only a path of this site may be a return target (no open redirect): it must start with
-  // one slash and resolve, as the browser reads it, to this origin.
+  // one slash and resolve, as the browser reads it, to this origin. The check runs on the
+  // resolved URL too: `/.//evil.com`, `/%2e//evil.com` and `/./\evil.com` resolve to the
+  // path `//evil.com`, which the browser would read as another site once handed back.
   function safeReturn(value) {
     if (typeof value !== 'string' || !value.startsWith('/') || /^\/[\/\\]/.test(value)) return null;
     let url;
@@ -88,7 +90,30 @@ const Demo = (() => {
       return null;
     }
     if (url.origin !== window.location.origin) return null;
+    if (/^\/[\/\\]/.test(url.pathname)) return null;
     return url.pathname + url.search + url.hash;
+  }
+
+  // The token of the invitation this tab is looking at. It lives in sessionStorage (this
+  // tab only, kept across a reload and the trip through sign-in), never in a URL once read
+  // (SPEC X2). Both answer false/'' where the browser refuses storage.
+  const INVITE_TOKEN_KEY = 'invite-demo.invite-token';
+
+  function rememberInviteToken(token) {
+    try {
+      window.sessionStorage.setItem(INVITE_TOKEN_KEY, token);
+      return window.sessionStorage.getItem(INVITE_TOKEN_KEY) === token;
+    } catch (_) {
+      return false;
+    }
+  }
+
+  function rememberedInviteToken() {
+    try {
+      return window.sessionStorage.getItem(INVITE_TOKEN_KEY) || '';
+    } catch (_) {
+      return '';
+    }
   }
 
   function signInUrl(returnTo, register) {
@@ -205,7 +230,8 @@ const Demo = (() => {
   }
 
   return {
-    ApiError, api, me, logout, safeReturn, signInUrl, contactOf, el, show, showError,
+    ApiError, api, me, logout, safeReturn, signInUrl, rememberInviteToken, rememberedInviteToken,
+    contactOf, el, show, showError,
     formatDate, statusBadge, roleBadge, ROLE_DESCRIPTIONS, renderWho, copyToClipboard, messageFor,
   };
 })();

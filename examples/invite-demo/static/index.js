@@ -3,7 +3,22 @@
 
 (() => {
   const params = new URLSearchParams(window.location.search);
-  const returnTo = Demo.safeReturn(params.get('return'));
+  const returnTo = withoutInviteToken(Demo.safeReturn(params.get('return')));
+
+  // A return to `/invite?token=…` (an older page's link) carries the token in this URL:
+  // move it to sessionStorage, come back to `/invite`, and take it out of the address bar
+  // too (SPEC X2). Where storage is refused, keep it as it is.
+  function withoutInviteToken(target) {
+    if (!target) return target;
+    const url = new URL(target, window.location.origin);
+    const token = url.searchParams.get('token');
+    if (url.pathname !== '/invite' || token === null || !Demo.rememberInviteToken(token)) return target;
+    url.searchParams.delete('token');
+    const clean = url.pathname + url.search + url.hash;
+    params.set('return', clean);
+    window.history.replaceState(window.history.state, '', window.location.pathname + '?' + params.toString());
+    return clean;
+  }
 
   function selectTab(register) {
     document.getElementById('tab-login').setAttribute('aria-selected', String(!register));

@@ -4,7 +4,23 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const token = new URLSearchParams(window.location.search).get('token') || '';
+
+  // SPEC X2: the token of `/invite?token=…` moves from the address bar (and this history
+  // entry) to this tab's sessionStorage, where a reload and the way back from sign-in find
+  // it. Only a browser that refuses storage keeps it in the URL, as it would otherwise be
+  // lost.
+  function takeToken() {
+    const url = new URL(window.location.href);
+    const fromUrl = url.searchParams.get('token');
+    if (fromUrl === null) return Demo.rememberedInviteToken();
+    if (!Demo.rememberInviteToken(fromUrl)) return fromUrl;
+    url.searchParams.delete('token');
+    window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
+    return fromUrl;
+  }
+
+  const token = takeToken();
+  // Where sign-in comes back to: this page as it is now, without the token.
   const here = window.location.pathname + window.location.search;
   const STATES = ['loading', 'invitation-info', 'accepted', 'rejected', 'invalid-or-expired', 'error'];
   let session = null;

@@ -13,7 +13,7 @@ mod common;
 use std::time::Duration;
 
 use common::browser::{Browser, enabled};
-use common::{DemoServer, Http, enterprise_id};
+use common::{DemoServer, Http, enterprise_id, token_of};
 use serde_json::json;
 
 /// Sends an invitation through the drawer and returns the link shown once.
@@ -56,6 +56,100 @@ async fn invitee_state(b: &Browser, state: &str) {
     b.visible(&format!("#invite-card[data-state={state}]")).await;
     b.visible(&format!("[data-testid=state-{}]", state.replace('_', "-")))
         .await;
+}
+
+/// The full address in the address bar, as the page sees it.
+async fn href(b: &Browser) -> String {
+    b.script("return window.location.href")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Asserts that neither the address bar nor `path` holds the token of `link` (SPEC X2).
+async fn no_token_in_the_url(b: &Browser, link: &str, path: &str) {
+    let token = token_of(link);
+    let href = href(b).await;
+    for shown in [href.as_str(), path] {
+        assert!(!shown.contains("token") && !shown.contains(&token), "{shown}");
+    }
+}
+
+/// Waits until the sign-in page is open and returns its path (with query).
+async fn sign_in_page(b: &Browser) -> String {
+    b.visible("#forms").await;
+    b.wait_path("the sign-in page", |p| p == "/" || p.starts_with("/?"))
+        .await
+}
+
+/// Waits until the invitee page is back at `/invite`, its token out of the URL (SPEC X2).
+async fn back_on_the_invitation(b: &Browser, link: &str) {
+    let path = b.wait_path("back to the invitation", |p| p == "/invite").await;
+    no_token_in_the_url(b, link, &path).await;
+}
+
+/// `text` with every byte but letters and digits percent-encoded, for a query value.
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Return targets that leave the site once the browser has read them: the raw forms, and
+/// those that only resolve to a path `//host` after `.`/`..` segments, `%2e` and `\` are
+/// normalized away.
+const OFF_SITE_RETURNS: [&str; 12] = [
+    "//example.com/",
+    "/\\example.com/",
+    "https://example.com/",
+    "/\t/example.com/",
+    "javascript:alert(1)",
+    "/.//example.com",
+    "/%2e//example.com",
+    "/%2E//example.com",
+    "/./\\example.com",
+    "/..//example.com",
+    "/a/..//example.com",
+    "/%2e%2e/\\example.com",
+];
+
+/// No `return` leaves the site (no open redirect): `Demo.safeReturn` refuses each, and
+/// signing in with one lands where signing in without one does.
+async fn refuses_open_redirects(b: &Browser, base: &str) {
+    b.goto(&format!("{base}/")).await;
+    b.visible("[data-testid=login-form]").await;
+    for (target, kept) in [
+        ("/invite", "/invite"),
+        (
+            "/enterprise/members?enterprise=1#records",
+            "/enterprise/members?enterprise=1#records",
+        ),
+        ("/./invite", "/invite"),
+    ] {
+        let js = format!("return Demo.safeReturn({})", json!(target));
+        assert_eq!(b.script(&js).await, json!(kept), "{target:?}");
+    }
+    for target in OFF_SITE_RETURNS {
+        let js = format!("return Demo.safeReturn({})", json!(target));
+        assert_eq!(b.script(&js).await, json!(null), "{target:?} is off site");
+    }
+    for target in OFF_SITE_RETURNS {
+        b.forget_session().await;
+        b.goto(&format!("{base}/?return={}", query_value(target))).await;
+        b.fill("[data-testid=login-contact]", "alice@example.com").await;
+        b.click("[data-testid=login-submit]").await;
+        b.wait_path(&format!("the members page, not {target:?}"), |p| {
+            p == "/enterprise/members"
+        })
+        .await;
+    }
 }
 
 #[tokio::test]
@@ -117,6 +211,13 @@ async fn inviter_and_invitee_click_through_the_guide() {
     b.forget_session().await;
     b.goto(&bob_link).await;
     invitee_state(&b, "invitation_info").await;
+    // SPEC X2: once read, the token leaves the address bar and the history entry (it
+    // stays in this tab's sessionStorage, so a reload still shows the invitation).
+    let path = b.wait_path("the invitee page", |p| p == "/invite").await;
+    no_token_in_the_url(&b, &bob_link, &path).await;
+    b.refresh().await;
+    invitee_state(&b, "invitation_info").await;
+    no_token_in_the_url(&b, &bob_link, &b.path().await).await;
     assert_eq!(b.text("[data-testid=info-enterprise]").await, "Acme Robotics");
     assert_eq!(b.text("[data-testid=info-inviter]").await, "Alice Admin");
     assert_eq!(b.text("[data-testid=info-role]").await, "dev_admin");
@@ -127,12 +228,20 @@ async fn inviter_and_invitee_click_through_the_guide() {
     b.screenshot("05-invitee-signed-out").await;
 
     // Login, with the wrong account: the mismatch warning, masked contact, no Accept (SPEC A4).
+    // The sign-in page's URL holds no token either (SPEC X2), nor does the history entry
+    // of the invitee page left behind.
     b.click("[data-testid=btn-login]").await;
+    let path = sign_in_page(&b).await;
+    no_token_in_the_url(&b, &bob_link, &path).await;
+    b.client.back().await.unwrap();
+    back_on_the_invitation(&b, &bob_link).await;
+    invitee_state(&b, "invitation_info").await;
+    b.click("[data-testid=btn-login]").await;
+    sign_in_page(&b).await;
     b.visible("[data-testid=return-note]").await;
     b.fill("[data-testid=login-contact]", "mallory@example.com").await;
     b.click("[data-testid=login-submit]").await;
-    b.wait_path("back to the invitation", |p| p.starts_with("/invite?token="))
-        .await;
+    back_on_the_invitation(&b, &bob_link).await;
     invitee_state(&b, "invitation_info").await;
     b.visible("[data-testid=mismatch-warning]").await;
     assert_eq!(b.text("[data-testid=mismatch-invited]").await, "b***@example.com");
@@ -146,12 +255,13 @@ async fn inviter_and_invitee_click_through_the_guide() {
 
     // Switch account: sign out, sign in as Bob, back on the same invitation (SPEC A3).
     b.click("[data-testid=btn-switch-account]").await;
-    b.wait_path("the sign-in page", |p| p.starts_with("/?return="))
+    let path = b
+        .wait_path("the sign-in page", |p| p.starts_with("/?return="))
         .await;
+    no_token_in_the_url(&b, &bob_link, &path).await;
     b.fill("[data-testid=login-contact]", "bob@example.com").await;
     b.click("[data-testid=login-submit]").await;
-    b.wait_path("back to the invitation", |p| p.starts_with("/invite?token="))
-        .await;
+    back_on_the_invitation(&b, &bob_link).await;
     invitee_state(&b, "invitation_info").await;
     b.visible("[data-testid=btn-accept]").await;
     b.visible("[data-testid=btn-reject]").await;
@@ -176,15 +286,33 @@ async fn inviter_and_invitee_click_through_the_guide() {
         "{list}"
     );
 
+    // A sign-in link of an older page, with the token in its `return`: the sign-in page
+    // moves the token to sessionStorage and out of its own URL, then comes back to
+    // `/invite` (SPEC X2).
+    b.forget_session().await;
+    b.goto(&format!("{base}/")).await;
+    b.script("window.sessionStorage.clear(); return null").await;
+    let old_return = query_value(&format!("/invite?token={}", token_of(&carol_link)));
+    b.goto(&format!("{base}/?return={old_return}")).await;
+    let path = sign_in_page(&b).await;
+    assert_eq!(path, "/?return=%2Finvite");
+    no_token_in_the_url(&b, &carol_link, &path).await;
+    b.fill("[data-testid=login-contact]", "+14155550100").await;
+    b.click("[data-testid=login-submit]").await;
+    back_on_the_invitation(&b, &carol_link).await;
+    invitee_state(&b, "invitation_info").await;
+    b.visible("[data-testid=btn-reject]").await;
+
     // Carol (by phone) rejects (SPEC A7); the link then says Rejected.
     b.forget_session().await;
     b.goto(&carol_link).await;
     invitee_state(&b, "invitation_info").await;
     b.click("[data-testid=btn-login]").await;
+    let path = sign_in_page(&b).await;
+    no_token_in_the_url(&b, &carol_link, &path).await;
     b.fill("[data-testid=login-contact]", "+1 415 555 0100").await;
     b.click("[data-testid=login-submit]").await;
-    b.wait_path("back to the invitation", |p| p.starts_with("/invite?token="))
-        .await;
+    back_on_the_invitation(&b, &carol_link).await;
     b.click("[data-testid=btn-reject]").await;
     invitee_state(&b, "rejected").await;
     b.goto(&carol_link).await;
@@ -207,11 +335,15 @@ async fn inviter_and_invitee_click_through_the_guide() {
     b.goto(&erin_link).await;
     invitee_state(&b, "invitation_info").await;
     b.click("[data-testid=btn-register]").await;
+    let path = sign_in_page(&b).await;
+    assert!(path.contains("mode=register"), "{path}");
+    no_token_in_the_url(&b, &erin_link, &path).await;
     b.fill("[data-testid=register-name]", "Erin Example").await;
     b.fill("[data-testid=register-contact]", "erin@example.com").await;
     b.click("[data-testid=register-submit]").await;
-    b.wait_path("back to the invitation", |p| p.starts_with("/invite?token="))
-        .await;
+    back_on_the_invitation(&b, &erin_link).await;
+    invitee_state(&b, "invitation_info").await;
+    assert_eq!(b.text("[data-testid=info-enterprise]").await, "Acme Robotics");
     b.click("[data-testid=btn-accept]").await;
     invitee_state(&b, "accepted").await;
 
@@ -288,9 +420,8 @@ async fn an_expired_link_is_invalid_resend_brings_a_fresh_one_and_uncertified_ca
     let b = Browser::start().await;
 
     // A `return` that the browser would read as another site is ignored (no open redirect).
-    b.goto(&format!("{base}/?return=%2F%09%2Fexample.com%2F")).await;
-    b.fill("[data-testid=login-contact]", "alice@example.com").await;
-    b.click("[data-testid=login-submit]").await;
+    refuses_open_redirects(&b, &base).await;
+    b.sign_in(&base, "alice@example.com").await;
     b.wait_path("the members page", |p| p == "/enterprise/members")
         .await;
     let old_link = invite(&b, "erin@example.com", "member", None).await;

@@ -158,6 +158,52 @@ async fn register_creates_an_account_and_refuses_a_taken_or_invalid_contact() {
 }
 
 #[tokio::test]
+async fn register_refuses_control_characters_in_the_name_and_the_contact() {
+    // SPEC X4: a NUL or another control character in a name is invalid_request (400),
+    // never stored (PostgreSQL refuses NUL in text: a 500); in a contact it is
+    // invalid_contact (SPEC S3).
+    let server = DemoServer::start(&[]);
+    let mut http = Http::new(&server);
+    for name in ["a\u{0}b", "a\u{1b}[31mb", "a\nb", "a\u{2028}b"] {
+        let reply = http
+            .post(
+                "/register",
+                &json!({ "name": name, "contact": "nul@example.com" }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{name:?}: {}", reply.body);
+        assert_eq!(reply.json()["error"]["code"], "invalid_request", "{name:?}");
+        assert!(reply.header("set-cookie").is_none(), "{name:?}");
+    }
+    for contact in [
+        "nul\u{0}@example.com",
+        "nul@example.com\u{0}",
+        "+1 415\u{0}555 0199",
+    ] {
+        let reply = http
+            .post("/register", &json!({ "name": "Nul", "contact": contact }))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{contact:?}: {}",
+            reply.body
+        );
+        assert_eq!(reply.json()["error"]["code"], "invalid_contact", "{contact:?}");
+    }
+    // Nothing was saved: the contact is still free, and a clean name registers.
+    let reply = http
+        .post(
+            "/register",
+            &json!({ "name": " Nul Free ", "contact": "nul@example.com" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    http.cookie = reply.session_cookie();
+    assert_eq!(http.get("/me").await.json()["user"]["name"], "Nul Free");
+}
+
+#[tokio::test]
 async fn concurrent_registrations_of_one_contact_make_one_account() {
     // The check that a contact is free and the save are one step: of 8 simultaneous
     // registrations of one contact (spelled two ways), exactly one succeeds.
