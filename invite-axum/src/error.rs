@@ -1,10 +1,13 @@
 //! The error answer of SPEC §6: `{"error":{"code","message"}}` with the status of the
-//! SPEC's error table, decided by one explicit `match`.
+//! SPEC's error table, decided by one explicit `match`, and the conversions of axum's
+//! extractor rejections into it.
 
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 
 use axum::Json;
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use invite_core::InviteError;
@@ -34,30 +37,57 @@ pub struct ErrorDetail {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct OutcomeCode(pub &'static str);
 
-/// The core error as an HTTP answer: the one [`IntoResponse`] of the crate's errors.
+/// An error answer of the router: the core's outcomes and the refusals of HTTP itself, each
+/// with its SPEC §6 code and status, decided by one explicit `match` ([`ApiError::status`]).
 ///
-/// Handlers return it; it wraps [`InviteError`] so that rejections of malformed requests
-/// (`invalid_request`), unknown routes (`not_found`) and rate limits (`rate_limited`) are
-/// answered by the same code.
+/// Handlers return it; rejections of malformed requests (`invalid_request`), unknown routes
+/// (`not_found`), wrong methods (`method_not_allowed`), bodies that are not JSON
+/// (`unsupported_media_type`) and rate limits (`rate_limited`) are answered by the same
+/// type, so every refusal has the body `{"error":{"code","message"}}`.
 #[derive(Debug)]
-pub struct ApiError(pub InviteError);
+#[non_exhaustive]
+pub enum ApiError {
+    /// An outcome of the service, or of malformed input, an unknown route or a rate limit.
+    Invite(InviteError),
+    /// `method_not_allowed` (405): a known path called with a method it does not serve.
+    /// The router's method routing adds the `Allow` header.
+    MethodNotAllowed,
+    /// `unsupported_media_type` (415): a POST whose body is not sent as
+    /// `application/json` (SPEC §6: no cross-site form can send that content type).
+    UnsupportedMediaType,
+}
 
 impl From<InviteError> for ApiError {
     fn from(err: InviteError) -> Self {
-        Self(err)
+        Self::Invite(err)
     }
 }
 
 impl ApiError {
     /// An `invalid_request` (400) with `message` (SPEC X4).
     pub(crate) fn invalid_request(message: impl Into<String>) -> Self {
-        Self(InviteError::InvalidRequest(message.into()))
+        Self::Invite(InviteError::InvalidRequest(message.into()))
+    }
+
+    /// The SPEC §6 error code, e.g. `invalid_contact`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invite(err) => err.code(),
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+        }
     }
 
     /// The HTTP status of the SPEC §6 error table.
     #[must_use]
     pub fn status(&self) -> StatusCode {
-        match &self.0 {
+        let err = match self {
+            Self::Invite(err) => err,
+            Self::MethodNotAllowed => return StatusCode::METHOD_NOT_ALLOWED,
+            Self::UnsupportedMediaType => return StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        };
+        match err {
             InviteError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             InviteError::NotAuthenticated => StatusCode::UNAUTHORIZED,
             InviteError::Forbidden => StatusCode::FORBIDDEN,
@@ -79,6 +109,18 @@ impl ApiError {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+
+    /// The message for people; never holds a token.
+    fn message(&self) -> String {
+        match self {
+            Self::Invite(err) => err.to_string(),
+            Self::MethodNotAllowed => "this path does not serve this method; see the Allow header".to_owned(),
+            Self::UnsupportedMediaType => {
+                "send the body as JSON with Content-Type: application/json ({} when there is nothing to say)"
+                    .to_owned()
+            }
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -87,15 +129,18 @@ impl IntoResponse for ApiError {
         let (code, message) = if status == StatusCode::INTERNAL_SERVER_ERROR {
             // STYLE 5: the body says nothing, the log says everything (tokens never reach
             // an error's text, SPEC X1).
-            tracing::error!(
-                error = %self.0,
-                chain = %source_chain(&self.0),
-                code = self.0.code(),
-                "internal error"
-            );
+            match &self {
+                Self::Invite(err) => tracing::error!(
+                    error = %err,
+                    chain = %source_chain(err),
+                    code = err.code(),
+                    "internal error"
+                ),
+                other => tracing::error!(code = other.code(), "internal error"),
+            }
             ("internal", "internal error".to_owned())
         } else {
-            (self.0.code(), self.0.to_string())
+            (self.code(), self.message())
         };
         let body = ErrorBody {
             error: ErrorDetail {
@@ -106,6 +151,45 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         response.extensions_mut().insert(OutcomeCode(code));
         response
+    }
+}
+
+/// A body that is not JSON: `unsupported_media_type` (415) when it was not sent as
+/// `application/json`, otherwise `invalid_request` (400) with serde's words (which field,
+/// which type; they quote the client's input back to the same client only).
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
+            JsonRejection::BytesRejection(_) => {
+                Self::invalid_request("the request body could not be read (too large?)")
+            }
+            other => Self::invalid_request(other.body_text()),
+        }
+    }
+}
+
+/// Path parameters that do not deserialize: `invalid_request` (SPEC X4).
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        let message = match &rejection {
+            PathRejection::FailedToDeserializePathParams(err) => match err.kind() {
+                ErrorKind::InvalidUtf8InPathParam { key } => {
+                    format!("path parameter `{key}` is not valid UTF-8")
+                }
+                _ => "the invitation id in the path must be a UUID".to_owned(),
+            },
+            other => other.body_text(),
+        };
+        Self::invalid_request(message)
+    }
+}
+
+/// A query string that does not deserialize (unknown keys, duplicates, bad values):
+/// `invalid_request` (SPEC X4).
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::invalid_request(rejection.body_text())
     }
 }
 

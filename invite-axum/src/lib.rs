@@ -8,12 +8,22 @@
 //! |---|---|---|---|
 //! | POST | `/enterprises/{enterprise_id}/invitations` | super_admin | 201, invitation + `invite_url` |
 //! | GET | `/enterprises/{enterprise_id}/invitations?status=&limit=&cursor=` | super_admin | 200 `{"items","next_cursor"}` |
-//! | POST | `/enterprises/{enterprise_id}/invitations/{id}/revoke` | super_admin | 200, invitation |
-//! | POST | `/enterprises/{enterprise_id}/invitations/{id}/resend` | super_admin | 200, invitation + new `invite_url` |
+//! | POST | `/enterprises/{enterprise_id}/invitations/{id}/revoke` `{}` | super_admin | 200, invitation |
+//! | POST | `/enterprises/{enterprise_id}/invitations/{id}/resend` `{}` | super_admin | 200, invitation + new `invite_url` |
 //! | POST | `/invitations/view` `{"token"}` | anyone | 200 `{"state","invitation"?,"viewer"}` |
 //! | POST | `/invitations/accept` `{"token"}` | signed in, matching | 200 `{"enterprise_id","enterprise_name","role","invitation"}` |
 //! | POST | `/invitations/reject` `{"token"}` | signed in, matching | 200 `{"invitation"}` |
 //! | GET | `/openapi.json` | anyone | 200, the OpenAPI 3.1 document |
+//!
+//! Every POST takes a JSON body sent with `Content-Type: application/json` — `{}` where the
+//! route needs no input (revoke, resend) — and anything else is `unsupported_media_type`
+//! (415). Browsers cannot send that content type from a cross-site HTML form, so no form on
+//! another site can revoke, resend, accept or reject on a signed-in user's behalf, whatever
+//! the host's cookies say. Host: if your own pages call these routes, send `{}` with
+//! `Content-Type: application/json` where there is nothing to say, for example
+//! `fetch(url, {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"})`.
+//! A known path called with another method is `method_not_allowed` (405) with an `Allow`
+//! header; an unknown path is `not_found` (404).
 //!
 //! `{enterprise_id}` is the host's own key, written as the host writes it (rule H3):
 //! `/enterprises/42/invitations` for an integer-keyed host, a UUID or a text key for
@@ -70,8 +80,22 @@
 //! # let _ = app;
 //! ```
 //!
-//! Use [`InviteApi`] instead of [`router`] to turn on rate limiting of the token lookups
-//! (SPEC X6) or to change the body size limit.
+//! [`router`] limits the token lookups per client (SPEC X6, [`RateLimit::default`]); serve
+//! the host's app with `into_make_service_with_connect_info::<SocketAddr>()` so the limit
+//! can tell clients apart. Use [`InviteApi`] instead to change or turn off the limit, to
+//! change the body size limit, or to describe the host in the OpenAPI document.
+//!
+//! ## The OpenAPI document
+//!
+//! `GET /openapi.json` serves an OpenAPI 3.1 document generated from the handlers and the
+//! wire types they use ([`model`]), built once when the router is made and fitted to the
+//! host: the path's enterprise key is described as the host's kind (rule H3), the TTL
+//! bounds of `expires_in_seconds` and the offered roles are the service's. Every operation
+//! lists every status it can answer with the error body; create and resend carry OpenAPI
+//! links to revoke and resend by `id`. The host adds where it mounts the routes and how
+//! its users sign in with [`InviteApi::openapi_server`] and
+//! [`InviteApi::openapi_security`]; [`InviteApi::openapi`] gives the same document for
+//! merging into the host's own.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -90,24 +114,31 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderValue;
-use axum::http::header::{CACHE_CONTROL, REFERRER_POLICY};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, REFERRER_POLICY};
 use axum::middleware;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use invite_core::Invitations;
-use utoipa::OpenApi as _;
+use tower::ServiceBuilder;
+use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa::openapi::security::SecurityScheme;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use identity::{Identify, build_user};
 pub use rate_limit::RateLimit;
+/// The OpenAPI types of the document ([`InviteApi::openapi`],
+/// [`InviteApi::openapi_security`]), re-exported so the host uses the same version.
+pub use utoipa;
 
+use crate::openapi::DocSettings;
 use crate::state::ApiState;
 
 /// Largest request body accepted, in bytes, unless the host says otherwise.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 
-/// The router of SPEC §6 with default settings: no rate limit, bodies up to
-/// [`DEFAULT_BODY_LIMIT`]. Mount it with [`Router::nest`] under any prefix.
+/// The router of SPEC §6 with default settings: token lookups rate-limited per client
+/// ([`RateLimit::default`]), bodies up to [`DEFAULT_BODY_LIMIT`]. Mount it with
+/// [`Router::nest`] under any prefix, and serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so the rate limit knows clients.
 pub fn router<I, S>(invitations: Invitations, identity: I) -> Router<S>
 where
     I: Identify,
@@ -116,14 +147,8 @@ where
     InviteApi::new(invitations, identity).into_router()
 }
 
-/// The OpenAPI 3.1 document of the routes (also served at `GET /openapi.json`), for hosts
-/// that merge it into their own.
-#[must_use]
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    openapi::ApiDoc::openapi()
-}
-
-/// Builds the router with settings: rate limiting (SPEC X6) and the body size limit.
+/// Builds the router with settings: rate limiting (SPEC X6), the body size limit, and what
+/// the OpenAPI document says of the host.
 ///
 /// ```
 /// # use std::sync::Arc;
@@ -134,10 +159,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// #     async fn current_user(&self, _: &mut Parts, _: &Invitations) -> Option<User> { None }
 /// # }
 /// # let invitations = Invitations::builder(Arc::new(MemoryStore::default())).build();
+/// use invite_axum::utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 /// use invite_axum::{InviteApi, RateLimit};
 ///
 /// let api: axum::Router = InviteApi::new(invitations, Sessions)
-///     .rate_limit(RateLimit::per_minute(60).burst(20))
+///     .rate_limit(RateLimit::per_minute(120).burst(40))
+///     .openapi_server("/api")
+///     .openapi_security(SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("session"))))
 ///     .into_router();
 /// # let _ = api;
 /// ```
@@ -146,24 +174,38 @@ pub struct InviteApi<I> {
     identity: I,
     rate_limit: Option<RateLimit>,
     body_limit: usize,
+    servers: Vec<String>,
+    security: Option<SecurityScheme>,
 }
 
 impl<I: Identify> InviteApi<I> {
-    /// Settings for a router over `invitations` that asks `identity` who is signed in.
+    /// Settings for a router over `invitations` that asks `identity` who is signed in:
+    /// rate limiting on ([`RateLimit::default`]), bodies up to [`DEFAULT_BODY_LIMIT`].
     #[must_use]
     pub fn new(invitations: Invitations, identity: I) -> Self {
         Self {
             invitations,
             identity,
-            rate_limit: None,
+            rate_limit: Some(RateLimit::default()),
             body_limit: DEFAULT_BODY_LIMIT,
+            servers: Vec::new(),
+            security: None,
         }
     }
 
-    /// Limits `view`, `accept` and `reject` per client (SPEC X6). Off by default.
+    /// Limits `view`, `accept` and `reject` per client with `limit` (SPEC X6) instead of
+    /// [`RateLimit::default`].
     #[must_use]
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = Some(limit);
+        self
+    }
+
+    /// Turns the rate limit of SPEC X6 off, for a host that limits token lookups itself
+    /// (in a proxy, say) or a load generator.
+    #[must_use]
+    pub fn without_rate_limit(mut self) -> Self {
+        self.rate_limit = None;
         self
     }
 
@@ -174,20 +216,62 @@ impl<I: Identify> InviteApi<I> {
         self
     }
 
+    /// Adds a `servers` entry to the OpenAPI document: where the host serves the routes,
+    /// such as `/api` or `https://app.example/api`, so clients generated from it call the
+    /// right URLs.
+    #[must_use]
+    pub fn openapi_server(mut self, url: impl Into<String>) -> Self {
+        self.servers.push(url.into());
+        self
+    }
+
+    /// How the host's users sign in, as an OpenAPI security scheme (a session cookie, a
+    /// bearer token, …). The document registers it as `session`, which every operation that
+    /// needs a signed-in user requires and `view` accepts. Without it, the document has no
+    /// security requirements.
+    #[must_use]
+    pub fn openapi_security(mut self, scheme: SecurityScheme) -> Self {
+        self.security = Some(scheme);
+        self
+    }
+
+    /// The OpenAPI 3.1 document the router serves at `GET /openapi.json`, as JSON, for hosts
+    /// that merge it into their own or write it to a file for a client generator.
+    #[must_use]
+    pub fn openapi(&self) -> serde_json::Value {
+        let mut settings = DocSettings::of(&self.invitations);
+        settings.servers.clone_from(&self.servers);
+        settings.security.clone_from(&self.security);
+        openapi::document(&settings)
+    }
+
     /// The router, its state applied, ready to [`Router::nest`] or [`Router::merge`].
     pub fn into_router<S>(self) -> Router<S>
     where
         S: Clone + Send + Sync + 'static,
     {
+        // Serialized once; every request gets the same bytes.
+        let document = axum::body::Bytes::from(self.openapi().to_string());
         let state = ApiState {
             invitations: self.invitations,
             identity: Arc::new(self.identity),
         };
-        let no_store = || middleware::map_response(token_bearing);
+        // SPEC X2: answers that may hold a token are neither cached nor leaked by `Referer`.
+        let token_bearing = || {
+            ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                ))
+        };
         let inviter = Router::new()
             .route(
                 "/enterprises/{enterprise_id}/invitations",
-                post(routes::create).layer(no_store()).get(routes::list),
+                post(routes::create).layer(token_bearing()).get(routes::list),
             )
             .route(
                 "/enterprises/{enterprise_id}/invitations/{id}/revoke",
@@ -195,7 +279,7 @@ impl<I: Identify> InviteApi<I> {
             )
             .route(
                 "/enterprises/{enterprise_id}/invitations/{id}/resend",
-                post(routes::resend).layer(no_store()),
+                post(routes::resend).layer(token_bearing()),
             );
         let mut invitee = Router::new()
             .route("/invitations/view", post(routes::view))
@@ -207,16 +291,22 @@ impl<I: Identify> InviteApi<I> {
                 rate_limit::limit,
             ));
         }
-        let invitee = invitee.route_layer(no_store());
-        let document = Arc::new(openapi());
+        let invitee = invitee.route_layer(token_bearing());
         inviter
             .merge(invitee)
             .route(
                 "/openapi.json",
-                get(move || async move { axum::Json(document.as_ref().clone()) }),
+                get(move || async move {
+                    (
+                        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                        document,
+                    )
+                }),
             )
+            // After every route: axum gives this fallback to the method routers registered
+            // so far, which add the `Allow` header of the path.
+            .method_not_allowed_fallback(routes::method_not_allowed)
             .fallback(routes::not_found)
-            .method_not_allowed_fallback(routes::not_found)
             .layer(DefaultBodyLimit::max(self.body_limit))
             .layer(middleware::from_fn(trace::span))
             .with_state(state)
@@ -228,15 +318,7 @@ impl<I> std::fmt::Debug for InviteApi<I> {
         f.debug_struct("InviteApi")
             .field("rate_limit", &self.rate_limit)
             .field("body_limit", &self.body_limit)
+            .field("servers", &self.servers)
             .finish_non_exhaustive()
     }
-}
-
-/// SPEC X2: answers that may hold a token are neither cached nor leaked by `Referer`.
-async fn token_bearing(response: Response) -> Response {
-    let mut response = response.into_response();
-    let headers = response.headers_mut();
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    response
 }

@@ -1,9 +1,10 @@
 //! Per-client rate limiting of the token lookups `view`, `accept` and `reject` (SPEC X6),
-//! with [`governor`]'s GCRA limiter. Off unless the host configures it.
+//! with [`governor`]'s GCRA limiter. On by default; the host can change or turn it off.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -25,21 +26,30 @@ type KeyFn = dyn Fn(&Parts) -> Option<String> + Send + Sync;
 
 /// The rate limit of `view`, `accept` and `reject` per client (SPEC X6): a bucket of
 /// `burst` requests per client, refilled at `per_minute`. Excess gets `rate_limited`
-/// (429) with `Retry-After`.
+/// (429) with `Retry-After`. On by default ([`RateLimit::default`]: 60 a minute, bursts of
+/// 30); [`crate::InviteApi::rate_limit`] changes it and
+/// [`crate::InviteApi::without_rate_limit`] turns it off.
 ///
 /// Clients are told apart by the key function, by default the peer IP address from axum's
-/// [`ConnectInfo`] (serve with
-/// `into_make_service_with_connect_info::<SocketAddr>()`). Behind a proxy, key by the
-/// header your proxy sets with [`RateLimit::key_by`]. Requests without a key share one
-/// bucket.
+/// [`ConnectInfo`]: serve with `into_make_service_with_connect_info::<SocketAddr>()`. An
+/// IPv6 client is keyed by its /64 network, since one host commonly holds a whole /64;
+/// an IPv4-mapped IPv6 address counts as the IPv4 address. Behind a proxy, key by the
+/// header your proxy sets with [`RateLimit::key_by_ip`] (same grouping) or
+/// [`RateLimit::key_by`].
+///
+/// A request for which no key can be made (no [`ConnectInfo`], or your key function
+/// answers `None`) is **not** limited: putting all of them in one shared bucket would let
+/// one client lock every invitee out. The first such request logs a warning, once per
+/// router, so a host that forgot the connect info finds out.
 ///
 /// ```
+/// use std::net::IpAddr;
+///
 /// use invite_axum::RateLimit;
 ///
 /// // 30 lookups a minute per client, bursts of 10, keyed by the proxy's header.
-/// let limit = RateLimit::per_minute(30).burst(10).key_by(|parts| {
-///     let value = parts.headers.get("x-real-ip")?.to_str().ok()?;
-///     Some(value.to_owned())
+/// let limit = RateLimit::per_minute(30).burst(10).key_by_ip(|parts| {
+///     parts.headers.get("x-real-ip")?.to_str().ok()?.parse::<IpAddr>().ok()
 /// });
 /// # let _ = limit;
 /// ```
@@ -59,6 +69,14 @@ impl std::fmt::Debug for RateLimit {
     }
 }
 
+impl Default for RateLimit {
+    /// 60 lookups a minute per client, in bursts of up to 30, keyed by the peer address:
+    /// room for a person on the invitee page, not for guessing tokens (SPEC X6).
+    fn default() -> Self {
+        Self::per_minute(60).burst(30)
+    }
+}
+
 impl RateLimit {
     /// `requests` per minute per client (at least 1), with bursts of as many.
     #[must_use]
@@ -67,7 +85,7 @@ impl RateLimit {
         Self {
             per_minute,
             burst: per_minute,
-            key: Arc::new(peer_ip),
+            key: Arc::new(|parts: &Parts| peer_ip(parts).map(client_key)),
         }
     }
 
@@ -78,7 +96,8 @@ impl RateLimit {
         self
     }
 
-    /// Tells clients apart by `key` instead of the peer IP address.
+    /// Tells clients apart by `key` instead of the peer IP address. A request whose key is
+    /// `None` is not limited (and logged once).
     #[must_use]
     pub fn key_by<F>(mut self, key: F) -> Self
     where
@@ -88,20 +107,47 @@ impl RateLimit {
         self
     }
 
+    /// Tells clients apart by the IP address `ip` reads from the request (a proxy's
+    /// header, say), grouped like peer addresses: IPv6 by /64. A request for which `ip`
+    /// answers `None` is not limited (and logged once).
+    #[must_use]
+    pub fn key_by_ip<F>(self, ip: F) -> Self
+    where
+        F: Fn(&Parts) -> Option<IpAddr> + Send + Sync + 'static,
+    {
+        self.key_by(move |parts| ip(parts).map(client_key))
+    }
+
     pub(crate) fn into_limiter(self) -> Limiter {
         let quota = Quota::per_minute(self.per_minute).allow_burst(self.burst);
         Limiter {
             limiter: Arc::new(DefaultKeyedRateLimiter::keyed(quota)),
             key: self.key,
+            warned: Arc::new(AtomicBool::new(false)),
         }
     }
 }
 
-fn peer_ip(parts: &Parts) -> Option<String> {
+fn peer_ip(parts: &Parts) -> Option<IpAddr> {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// The bucket of a client address: an IPv4 address itself, an IPv6 address its /64
+/// network (one host commonly holds a whole /64, so a per-address key would let it rotate
+/// addresses past the limit). IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`, what a
+/// dual-stack listener sees of an IPv4 client) count as the IPv4 address, or every IPv4
+/// client would share one /64.
+fn client_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !(u128::from(u64::MAX));
+            format!("{}/64", Ipv6Addr::from(network))
+        }
+    }
 }
 
 /// The running limiter, shared by the three routes.
@@ -109,12 +155,25 @@ fn peer_ip(parts: &Parts) -> Option<String> {
 pub(crate) struct Limiter {
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     key: Arc<KeyFn>,
+    /// Whether the warning about requests without a key has been logged.
+    warned: Arc<AtomicBool>,
 }
 
 impl Limiter {
-    /// `Err(wait)` when the client must wait.
+    /// `Err(wait)` when the client must wait. A request without a key passes: there is no
+    /// shared bucket.
     fn check(&self, parts: &Parts) -> Result<(), Duration> {
-        let key = (self.key)(parts).unwrap_or_default();
+        let Some(key) = (self.key)(parts) else {
+            if !self.warned.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    "rate limiting (SPEC X6) cannot tell this client apart: no client address. \
+                     Requests without one are not limited. Serve the router with \
+                     into_make_service_with_connect_info::<SocketAddr>(), or key clients with \
+                     RateLimit::key_by_ip behind a proxy. (Logged once.)"
+                );
+            }
+            return Ok(());
+        };
         let outcome = self.limiter.check_key(&key);
         if self.limiter.len() > RETAIN_THRESHOLD {
             self.limiter.retain_recent();
@@ -136,5 +195,23 @@ pub(crate) async fn limit(State(limiter): State<Limiter>, request: Request, next
             }
             response
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        // rule X6: one host commonly holds a whole /64
+        let key = |s: &str| client_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        // A dual-stack listener's view of an IPv4 client is that client, not a shared /64.
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_ne!(key("::ffff:192.0.2.7"), key("::ffff:192.0.2.8"));
     }
 }

@@ -1,4 +1,12 @@
-//! The handlers of SPEC §6, one per route, each documented for the OpenAPI document.
+//! The handlers of SPEC §6, one per route, each documented for the OpenAPI document: every
+//! status it can answer (each refusal with the error body), its request body with
+//! examples, and, on create and resend, links to the calls that take the new invitation's
+//! `id`. What depends on the host (its key kind, TTL bounds, roles, servers and security
+//! scheme) is filled in by `crate::openapi` when the router is built.
+//!
+//! Every operation that needs a signed-in user declares the security requirement
+//! `session`; `view` declares it optional. The host names the scheme behind `session`
+//! (`InviteApi::openapi_security`); without one, the requirements are left out.
 
 use std::time::Duration;
 
@@ -12,8 +20,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::identity::{MaybeUser, SignedIn};
 use crate::model::{
-    AcceptedJson, CreateInvitationRequest, InvitationJson, InvitationPage, ListParams, RejectedJson,
-    SentInvitationJson, TokenRequest, ViewJson,
+    AcceptedJson, CreateInvitationRequest, EmptyRequest, InvitationJson, InvitationPage, ListParams,
+    RejectedJson, SentInvitationJson, StatusJson, TokenRequest, ViewJson,
 };
 use crate::state::ApiState;
 
@@ -46,17 +54,42 @@ const ENTERPRISE_ID_DOC: &str = "The enterprise: the host's own key as it writes
 #[utoipa::path(
     post,
     path = "/enterprises/{enterprise_id}/invitations",
+    operation_id = "create_invitation",
     tag = "inviter",
     params(("enterprise_id" = String, Path, description = ENTERPRISE_ID_DOC)),
-    request_body = CreateInvitationRequest,
+    request_body(
+        content = CreateInvitationRequest,
+        content_type = "application/json",
+        description = "Who to invite, as what, and optionally for how long",
+        examples(
+            ("email" = (summary = "An email address, with the link's lifetime in seconds", value = json!({"contact": "bob@example.com", "role": "dev_admin", "expires_in_seconds": 604_800}))),
+            ("phone" = (summary = "A phone number in E.164 form, the host's default lifetime", value = json!({"contact": "+14155550100", "role": "member"})))
+        )
+    ),
     responses(
-        (status = 201, description = "Created; `invite_url` is shown this once", body = SentInvitationJson),
-        (status = 400, description = "invalid_request", body = ErrorBody),
-        (status = 401, description = "not_authenticated", body = ErrorBody),
-        (status = 403, description = "forbidden, enterprise_not_certified", body = ErrorBody),
-        (status = 409, description = "already_member, duplicate_pending", body = ErrorBody),
-        (status = 422, description = "invalid_contact, role_not_assignable", body = ErrorBody),
-    )
+        (status = 201, description = "Created; `invite_url` is shown this once (SPEC S5)", body = SentInvitationJson,
+            headers(
+                ("Cache-Control" = String, description = "`no-store`: the answer holds a link (SPEC X2)"),
+                ("Referrer-Policy" = String, description = "`no-referrer` (SPEC X2)")
+            ),
+            links(
+                ("revoke" = (operation_id = "revoke_invitation", description = "Revoke the new invitation by its `id`",
+                    parameters(("enterprise_id" = "$request.path.enterprise_id"), ("id" = "$response.body#/id")),
+                    request_body = json!({}))),
+                ("resend" = (operation_id = "resend_invitation", description = "Resend the new invitation by its `id`",
+                    parameters(("enterprise_id" = "$request.path.enterprise_id"), ("id" = "$response.body#/id")),
+                    request_body = json!({})))
+            )
+        ),
+        (status = 400, description = "`invalid_request`: malformed body (SPEC X4, X9), `expires_in_seconds` out of bounds (SPEC S6), or an enterprise id not of the host's kind (rule H3)", body = ErrorBody),
+        (status = 401, description = "`not_authenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden` (SPEC S1), `enterprise_not_certified` (SPEC S2)", body = ErrorBody),
+        (status = 409, description = "`already_member`, `duplicate_pending` (SPEC S7)", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
+        (status = 422, description = "`invalid_contact` (SPEC S3, X8), `role_not_assignable` (SPEC S4)", body = ErrorBody),
+        (status = 500, description = "`internal`, with no details", body = ErrorBody),
+    ),
+    security(("session" = []))
 )]
 pub(crate) async fn create(
     State(state): State<ApiState>,
@@ -85,14 +118,17 @@ pub(crate) async fn create(
 #[utoipa::path(
     get,
     path = "/enterprises/{enterprise_id}/invitations",
+    operation_id = "list_invitations",
     tag = "inviter",
     params(("enterprise_id" = String, Path, description = ENTERPRISE_ID_DOC), ListParams),
     responses(
         (status = 200, description = "One page", body = InvitationPage),
-        (status = 400, description = "invalid_request (an enterprise id not of the host's kind, status, limit or cursor)", body = ErrorBody),
-        (status = 401, description = "not_authenticated", body = ErrorBody),
-        (status = 403, description = "forbidden", body = ErrorBody),
-    )
+        (status = 400, description = "`invalid_request`: a bad `status`, `limit` or `cursor`, an unknown or repeated query parameter, or an enterprise id not of the host's kind (rule H3)", body = ErrorBody),
+        (status = 401, description = "`not_authenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden` (SPEC S1)", body = ErrorBody),
+        (status = 500, description = "`internal`, with no details", body = ErrorBody),
+    ),
+    security(("session" = []))
 )]
 pub(crate) async fn list(
     State(state): State<ApiState>,
@@ -101,26 +137,10 @@ pub(crate) async fn list(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<InvitationPage>, ApiError> {
     let enterprise = enterprise_id(&state, &path.enterprise_id)?;
-    let present = |s: Option<String>| s.filter(|s| !s.is_empty());
-    let status = present(params.status)
-        .map(|s| {
-            InvitationStatus::parse(&s).ok_or_else(|| {
-                ApiError::invalid_request(
-                    "status must be one of pending, accepted, rejected, expired, revoked",
-                )
-            })
-        })
-        .transpose()?;
-    let limit = present(params.limit)
-        .map(|s| {
-            s.parse::<usize>()
-                .map_err(|_| ApiError::invalid_request("limit must be a number from 1 to 100"))
-        })
-        .transpose()?;
     let request = ListInvitations {
-        status,
-        limit,
-        cursor: present(params.cursor),
+        status: params.status.map(status_of),
+        limit: params.limit.map(|limit| limit as usize),
+        cursor: params.cursor,
     };
     let page = state.invitations.list(&user, &enterprise, request).await?;
     let now = state.invitations.now();
@@ -130,28 +150,50 @@ pub(crate) async fn list(
     }))
 }
 
+/// The status filter of the records table as the core's status.
+fn status_of(status: StatusJson) -> InvitationStatus {
+    match status {
+        StatusJson::Pending => InvitationStatus::Pending,
+        StatusJson::Accepted => InvitationStatus::Accepted,
+        StatusJson::Rejected => InvitationStatus::Rejected,
+        StatusJson::Expired => InvitationStatus::Expired,
+        StatusJson::Revoked => InvitationStatus::Revoked,
+    }
+}
+
 /// Revokes a pending invitation; its link stops working at once (SPEC R2).
 #[utoipa::path(
     post,
     path = "/enterprises/{enterprise_id}/invitations/{id}/revoke",
+    operation_id = "revoke_invitation",
     tag = "inviter",
     params(
         ("enterprise_id" = String, Path, description = ENTERPRISE_ID_DOC),
         ("id" = Uuid, Path, description = "The invitation (a UUID)"),
     ),
+    request_body(
+        content = EmptyRequest,
+        content_type = "application/json",
+        description = "Nothing: `{}`, sent as `application/json` like every POST body",
+        examples(("empty" = (summary = "The only body", value = json!({}))))
+    ),
     responses(
         (status = 200, description = "Revoked", body = InvitationJson),
-        (status = 400, description = "invalid_request", body = ErrorBody),
-        (status = 401, description = "not_authenticated", body = ErrorBody),
-        (status = 403, description = "forbidden", body = ErrorBody),
-        (status = 404, description = "not_found (also another enterprise's invitation, SPEC X3)", body = ErrorBody),
-        (status = 409, description = "invitation_not_pending", body = ErrorBody),
-    )
+        (status = 400, description = "`invalid_request`: a body other than `{}`, an invitation id that is not a UUID, or an enterprise id not of the host's kind (rule H3)", body = ErrorBody),
+        (status = 401, description = "`not_authenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden` (SPEC S1)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such invitation in this enterprise (SPEC X3)", body = ErrorBody),
+        (status = 409, description = "`invitation_not_pending` (SPEC R2)", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
+        (status = 500, description = "`internal`, with no details", body = ErrorBody),
+    ),
+    security(("session" = []))
 )]
 pub(crate) async fn revoke(
     State(state): State<ApiState>,
     SignedIn(user): SignedIn,
     ApiPath(path): ApiPath<InvitationPath>,
+    ApiJson(EmptyRequest {}): ApiJson<EmptyRequest>,
 ) -> Result<Json<InvitationJson>, ApiError> {
     let enterprise = enterprise_id(&state, &path.enterprise_id)?;
     let invitation = state.invitations.revoke(&user, &enterprise, path.id).await?;
@@ -163,24 +205,45 @@ pub(crate) async fn revoke(
 #[utoipa::path(
     post,
     path = "/enterprises/{enterprise_id}/invitations/{id}/resend",
+    operation_id = "resend_invitation",
     tag = "inviter",
     params(
         ("enterprise_id" = String, Path, description = ENTERPRISE_ID_DOC),
         ("id" = Uuid, Path, description = "The invitation (a UUID)"),
     ),
+    request_body(
+        content = EmptyRequest,
+        content_type = "application/json",
+        description = "Nothing: `{}`, sent as `application/json` like every POST body",
+        examples(("empty" = (summary = "The only body", value = json!({}))))
+    ),
     responses(
-        (status = 200, description = "Resent; the new `invite_url` is shown this once", body = SentInvitationJson),
-        (status = 400, description = "invalid_request", body = ErrorBody),
-        (status = 401, description = "not_authenticated", body = ErrorBody),
-        (status = 403, description = "forbidden, enterprise_not_certified", body = ErrorBody),
-        (status = 404, description = "not_found", body = ErrorBody),
-        (status = 409, description = "invitation_not_pending, duplicate_pending, already_member", body = ErrorBody),
-    )
+        (status = 200, description = "Resent; the new `invite_url` is shown this once", body = SentInvitationJson,
+            headers(
+                ("Cache-Control" = String, description = "`no-store`: the answer holds a link (SPEC X2)"),
+                ("Referrer-Policy" = String, description = "`no-referrer` (SPEC X2)")
+            ),
+            links(
+                ("revoke" = (operation_id = "revoke_invitation", description = "Revoke the resent invitation by its `id`",
+                    parameters(("enterprise_id" = "$request.path.enterprise_id"), ("id" = "$response.body#/id")),
+                    request_body = json!({})))
+            )
+        ),
+        (status = 400, description = "`invalid_request`: a body other than `{}`, an invitation id that is not a UUID, or an enterprise id not of the host's kind (rule H3)", body = ErrorBody),
+        (status = 401, description = "`not_authenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden` (SPEC S1), `enterprise_not_certified` (SPEC S2)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such invitation in this enterprise (SPEC X3)", body = ErrorBody),
+        (status = 409, description = "`invitation_not_pending`, `duplicate_pending`, `already_member` (SPEC R3)", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
+        (status = 500, description = "`internal`, with no details", body = ErrorBody),
+    ),
+    security(("session" = []))
 )]
 pub(crate) async fn resend(
     State(state): State<ApiState>,
     SignedIn(user): SignedIn,
     ApiPath(path): ApiPath<InvitationPath>,
+    ApiJson(EmptyRequest {}): ApiJson<EmptyRequest>,
 ) -> Result<Json<SentInvitationJson>, ApiError> {
     let enterprise = enterprise_id(&state, &path.enterprise_id)?;
     let sent = state.invitations.resend(&user, &enterprise, path.id).await?;
@@ -195,13 +258,28 @@ pub(crate) async fn resend(
 #[utoipa::path(
     post,
     path = "/invitations/view",
+    operation_id = "view_invitation",
     tag = "invitee",
-    request_body = TokenRequest,
+    request_body(
+        content = TokenRequest,
+        content_type = "application/json",
+        description = "The token of the link",
+        examples(("token" = (summary = "The `token` parameter of an `invite_url`", value = json!({"token": "q3Jx0b2lLkN5h2YpQ1vR7sT9uW0xYz4aBcDeFgHiJkL"}))))
+    ),
     responses(
-        (status = 200, description = "The page's model; an unknown token is the state `invalid_or_expired`", body = ViewJson),
-        (status = 400, description = "invalid_request", body = ErrorBody),
-        (status = 429, description = "rate_limited", body = ErrorBody),
-    )
+        (status = 200, description = "The page's model; an unknown, expired, revoked or replaced token is the state `invalid_or_expired` (SPEC A1)", body = ViewJson,
+            headers(
+                ("Cache-Control" = String, description = "`no-store` (SPEC X2)"),
+                ("Referrer-Policy" = String, description = "`no-referrer` (SPEC X2)")
+            )
+        ),
+        (status = 400, description = "`invalid_request`: malformed body (SPEC X4, X9)", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (SPEC X6)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 500, description = "`internal`, with no details", body = ErrorBody),
+    ),
+    security((), ("session" = []))
 )]
 pub(crate) async fn view(
     State(state): State<ApiState>,
@@ -216,18 +294,33 @@ pub(crate) async fn view(
 #[utoipa::path(
     post,
     path = "/invitations/accept",
+    operation_id = "accept_invitation",
     tag = "invitee",
-    request_body = TokenRequest,
+    request_body(
+        content = TokenRequest,
+        content_type = "application/json",
+        description = "The token of the link",
+        examples(("token" = (summary = "The `token` parameter of an `invite_url`", value = json!({"token": "q3Jx0b2lLkN5h2YpQ1vR7sT9uW0xYz4aBcDeFgHiJkL"}))))
+    ),
     responses(
-        (status = 200, description = "Accepted: the new membership", body = AcceptedJson),
-        (status = 400, description = "invalid_request", body = ErrorBody),
-        (status = 401, description = "not_authenticated", body = ErrorBody),
-        (status = 403, description = "account_mismatch, enterprise_not_certified", body = ErrorBody),
-        (status = 409, description = "already_accepted, already_rejected, already_member", body = ErrorBody),
-        (status = 410, description = "invalid_or_expired", body = ErrorBody),
-        (status = 422, description = "role_not_assignable", body = ErrorBody),
-        (status = 429, description = "rate_limited", body = ErrorBody),
-    )
+        (status = 200, description = "Accepted: the new membership", body = AcceptedJson,
+            headers(
+                ("Cache-Control" = String, description = "`no-store` (SPEC X2)"),
+                ("Referrer-Policy" = String, description = "`no-referrer` (SPEC X2)")
+            )
+        ),
+        (status = 400, description = "`invalid_request`: malformed body (SPEC X4, X9)", body = ErrorBody),
+        (status = 401, description = "`not_authenticated`", body = ErrorBody),
+        (status = 403, description = "`account_mismatch` (SPEC A4), `enterprise_not_certified` (SPEC A9)", body = ErrorBody),
+        (status = 409, description = "`already_accepted`, `already_rejected` (SPEC A6), `already_member` (SPEC A8)", body = ErrorBody),
+        (status = 410, description = "`invalid_or_expired`: unknown, expired, revoked or replaced (SPEC A1)", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
+        (status = 422, description = "`role_not_assignable`: the host no longer offers the role (SPEC A9)", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (SPEC X6)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 500, description = "`internal`, with no details", body = ErrorBody),
+    ),
+    security(("session" = []))
 )]
 pub(crate) async fn accept(
     State(state): State<ApiState>,
@@ -242,17 +335,32 @@ pub(crate) async fn accept(
 #[utoipa::path(
     post,
     path = "/invitations/reject",
+    operation_id = "reject_invitation",
     tag = "invitee",
-    request_body = TokenRequest,
+    request_body(
+        content = TokenRequest,
+        content_type = "application/json",
+        description = "The token of the link",
+        examples(("token" = (summary = "The `token` parameter of an `invite_url`", value = json!({"token": "q3Jx0b2lLkN5h2YpQ1vR7sT9uW0xYz4aBcDeFgHiJkL"}))))
+    ),
     responses(
-        (status = 200, description = "Rejected", body = RejectedJson),
-        (status = 400, description = "invalid_request", body = ErrorBody),
-        (status = 401, description = "not_authenticated", body = ErrorBody),
-        (status = 403, description = "account_mismatch", body = ErrorBody),
-        (status = 409, description = "already_accepted, already_rejected", body = ErrorBody),
-        (status = 410, description = "invalid_or_expired", body = ErrorBody),
-        (status = 429, description = "rate_limited", body = ErrorBody),
-    )
+        (status = 200, description = "Rejected", body = RejectedJson,
+            headers(
+                ("Cache-Control" = String, description = "`no-store` (SPEC X2)"),
+                ("Referrer-Policy" = String, description = "`no-referrer` (SPEC X2)")
+            )
+        ),
+        (status = 400, description = "`invalid_request`: malformed body (SPEC X4, X9)", body = ErrorBody),
+        (status = 401, description = "`not_authenticated`", body = ErrorBody),
+        (status = 403, description = "`account_mismatch` (SPEC A4)", body = ErrorBody),
+        (status = 409, description = "`already_accepted`, `already_rejected` (SPEC A6)", body = ErrorBody),
+        (status = 410, description = "`invalid_or_expired`: unknown, expired, revoked or replaced (SPEC A1)", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (SPEC X6)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 500, description = "`internal`, with no details", body = ErrorBody),
+    ),
+    security(("session" = []))
 )]
 pub(crate) async fn reject(
     State(state): State<ApiState>,
@@ -265,7 +373,26 @@ pub(crate) async fn reject(
     }))
 }
 
-/// Any other path or method inside the router: `not_found` (404) in the SPEC error body.
+/// This document (OpenAPI 3.1), as built for the host's settings when the router was made.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi_document",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document of these routes", body = Object, content_type = "application/json"),
+    )
+)]
+#[allow(dead_code)] // Only its annotation is used: the route serves the document built once.
+pub(crate) async fn openapi_document() {}
+
+/// Any other path inside the router: `not_found` (404) in the SPEC error body.
 pub(crate) async fn not_found() -> ApiError {
     ApiError::from(invite_core::InviteError::NotFound)
+}
+
+/// A known path called with a method it does not serve: `method_not_allowed` (405). The
+/// method router of the path adds the `Allow` header listing the methods it serves.
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }

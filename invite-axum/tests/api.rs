@@ -5,14 +5,19 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
 use axum::http::{Method, Request, StatusCode};
 use chrono::{DateTime, TimeDelta};
 use common::{App, BASE_URL, int_key};
-use invite_core::{KeyKind, Role};
+use invite_axum::{Identify, RateLimit};
+use invite_core::testing::MemoryStore;
+use invite_core::{Invitations, KeyKind, Role, User};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -51,6 +56,9 @@ every_backend!(
     malformed_requests_are_invalid_request,
     unknown_routes_are_not_found,
     invite_url_ignores_host_header,
+    wrong_method_is_method_not_allowed,
+    posts_that_are_not_json_are_unsupported_media_type,
+    expires_in_seconds_takes_whole_numbers_in_any_spelling,
 );
 
 fn is_rfc3339_utc(value: &serde_json::Value) -> bool {
@@ -142,11 +150,18 @@ async fn list_pages_newest_first_with_derived_status(app: App) {
         "mallory@example.com"
     );
 
-    // Empty values count as absent (the SPEC writes `?status=&limit=&cursor=`).
-    let blank = app
-        .get(&format!("{uri}?status=&limit=&cursor="), Some(&app.world.alice))
-        .await;
-    assert_eq!(blank.ok(StatusCode::OK)["items"].as_array().unwrap().len(), 3);
+    // Every status of the document's enum and every limit within its bounds is accepted
+    // (the document says exactly what the server takes).
+    for status in ["pending", "accepted", "rejected", "expired", "revoked"] {
+        app.get(&format!("{uri}?status={status}"), Some(&app.world.alice))
+            .await
+            .ok(StatusCode::OK);
+    }
+    for limit in [1, 100] {
+        app.get(&format!("{uri}?limit={limit}"), Some(&app.world.alice))
+            .await
+            .ok(StatusCode::OK);
+    }
 
     // Revoke Bob's; filter by status.
     let id = bob.body["id"].as_str().unwrap();
@@ -198,10 +213,11 @@ async fn revoke_then_not_pending(app: App) {
     app.post(&uri, Some(&app.world.alice), json!({}))
         .await
         .error(StatusCode::CONFLICT, "invitation_not_pending");
-    // Revoke also works without any body.
+    // SPEC §6: revoke takes `{}` as JSON; without a body it is refused before anything
+    // else is looked at.
     app.call(Method::POST, &uri, Some(&app.world.alice), None)
         .await
-        .error(StatusCode::CONFLICT, "invitation_not_pending");
+        .error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
 }
 
 async fn resend_issues_new_link_and_kills_old(app: App) {
@@ -627,11 +643,23 @@ async fn malformed_requests_are_invalid_request(app: App) {
         ),
         (json_ct, "[]"),
         (json_ct, "null"),
+        (json_ct, r#"["b@example.com", "member"]"#), // an array is no object
         (
-            Some("text/plain"),
-            r#"{"contact": "b@example.com", "role": "member"}"#,
-        ), // content type
-        (None, r#"{"contact": "b@example.com", "role": "member"}"#),
+            json_ct,
+            r#"{"contact": "b@example.com", "role": "member", "role": "dev_admin"}"#,
+        ), // a field twice
+        (
+            json_ct,
+            r#"{"contact": "b@example.com", "role": "member", "expires_in_seconds": 3600.5}"#,
+        ), // not whole seconds
+        (
+            json_ct,
+            r#"{"contact": "b@example.com", "role": "member", "expires_in_seconds": "3600"}"#,
+        ),
+        (
+            json_ct,
+            r#"{"contact": "b@example.com", "role": "member", "expires_in_seconds": 1e30}"#,
+        ),
     ];
     for (content_type, body) in bodies {
         app.raw(raw(Method::POST, &uri, content_type, body))
@@ -652,6 +680,8 @@ async fn malformed_requests_are_invalid_request(app: App) {
         r#"{"tok": "x"}"#,
         r#"{"token": "x", "extra": 1}"#,
         "{}",
+        r#"["x"]"#,
+        "",
     ] {
         for route in ["/invitations/view", "/invitations/accept", "/invitations/reject"] {
             app.raw(raw(Method::POST, route, json_ct, body))
@@ -688,6 +718,12 @@ async fn malformed_requests_are_invalid_request(app: App) {
         "cursor=bm90LWEtY3Vyc29y",
         "unknown=1",
         "status=pending&status=revoked",
+        // A parameter that is present holds a value (the document's enum and bounds).
+        "status=",
+        "limit=",
+        "cursor=",
+        "limit=1.5",
+        "status=PENDING",
     ] {
         app.get(&format!("{uri}?{query}"), Some(alice))
             .await
@@ -696,14 +732,15 @@ async fn malformed_requests_are_invalid_request(app: App) {
 }
 
 async fn unknown_routes_are_not_found(app: App) {
-    // SPEC §6: unknown routes inside the router are not_found JSON
+    // SPEC §6: unknown routes inside the router are not_found JSON (a known path with
+    // another method is method_not_allowed: see wrong_method_is_method_not_allowed)
     for (method, path) in [
         (Method::GET, "/"),
         (Method::GET, "/nope"),
-        (Method::GET, "/invitations/view"),
-        (Method::DELETE, "/invitations/accept"),
         (Method::POST, "/enterprises"),
-        (Method::PUT, "/openapi.json"),
+        (Method::DELETE, "/invitations"),
+        (Method::GET, "/invitations/view/extra"),
+        (Method::POST, "/openapi.json/x"),
     ] {
         app.call(method, path, Some(&app.world.alice), None)
             .await
@@ -727,6 +764,198 @@ async fn unknown_routes_are_not_found(app: App) {
         .post("/api/invitations/view", None, json!({"token": "x"}))
         .await;
     assert_eq!(view.ok(StatusCode::OK)["state"], "invalid_or_expired");
+}
+
+async fn wrong_method_is_method_not_allowed(app: App) {
+    // SPEC §6: a known path called with another method is 405 method_not_allowed with an
+    // `Allow` header naming the methods it serves (HEAD comes with GET); unknown paths
+    // stay 404 (unknown_routes_are_not_found).
+    let sent = app.invite("bob@example.com", "member").await;
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+    let list = app.acme_invitations();
+    let revoke = format!("{list}/{id}/revoke");
+    let resend = format!("{list}/{id}/resend");
+    let cases = [
+        (Method::DELETE, list.as_str(), "GET,HEAD,POST"),
+        (Method::PUT, list.as_str(), "GET,HEAD,POST"),
+        (Method::GET, revoke.as_str(), "POST"),
+        (Method::DELETE, revoke.as_str(), "POST"),
+        (Method::GET, resend.as_str(), "POST"),
+        (Method::GET, "/invitations/view", "POST"),
+        (Method::PATCH, "/invitations/accept", "POST"),
+        (Method::DELETE, "/invitations/reject", "POST"),
+        (Method::OPTIONS, "/invitations/view", "POST"),
+        (Method::TRACE, "/invitations/accept", "POST"),
+        (Method::POST, "/openapi.json", "GET,HEAD"),
+        (Method::PUT, "/openapi.json", "GET,HEAD"),
+    ];
+    for (method, path, allow) in cases {
+        let answer = app.call(method.clone(), path, Some(&app.world.alice), None).await;
+        answer.error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+        let mut methods: Vec<&str> = answer.headers["allow"]
+            .to_str()
+            .unwrap()
+            .split(',')
+            .map(str::trim)
+            .collect();
+        methods.sort_unstable();
+        assert_eq!(methods.join(","), allow, "{method} {path}");
+    }
+    // Nothing happened to the invitation.
+    let page = app.get(&list, Some(&app.world.alice)).await;
+    assert_eq!(page.ok(StatusCode::OK)["items"][0]["status"], "pending");
+    // Nested under a prefix, as a host mounts it.
+    let host = axum::Router::new().nest("/api", app.router.clone());
+    let nested = App {
+        router: host,
+        world: app.world.clone(),
+        clock: app.clock.clone(),
+        notifier: app.notifier.clone(),
+        invitations: app.invitations.clone(),
+        accounts: app.accounts.clone(),
+    };
+    let answer = nested.get("/api/invitations/accept", None).await;
+    answer.error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert_eq!(answer.headers["allow"], "POST");
+}
+
+async fn posts_that_are_not_json_are_unsupported_media_type(app: App) {
+    // SPEC §6: every POST takes a JSON body sent as application/json (`{}` where nothing is
+    // needed); anything else is 415, so no cross-site HTML form (urlencoded, multipart or
+    // text/plain, which a browser sends without a preflight) can change state.
+    let sent = app.invite("bob@example.com", "member").await;
+    let token = sent.token();
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+    let list = app.acme_invitations();
+    let revoke = format!("{list}/{id}/revoke");
+    let resend = format!("{list}/{id}/resend");
+    let routes: [(&str, Option<&User>, String); 6] = [
+        (
+            &list,
+            Some(&app.world.alice),
+            json!({"contact": "carol@example.com", "role": "member"}).to_string(),
+        ),
+        (&revoke, Some(&app.world.alice), "{}".to_owned()),
+        (&resend, Some(&app.world.alice), "{}".to_owned()),
+        ("/invitations/view", None, json!({"token": token}).to_string()),
+        (
+            "/invitations/accept",
+            Some(&app.world.bob),
+            json!({"token": token}).to_string(),
+        ),
+        (
+            "/invitations/reject",
+            Some(&app.world.bob),
+            json!({"token": token}).to_string(),
+        ),
+    ];
+    let not_json = [
+        None,
+        Some("text/plain"),
+        Some("text/plain;charset=UTF-8"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("application/xml"),
+        Some("json"),
+    ];
+    for (path, user, body) in &routes {
+        for content_type in not_json {
+            let mut request = Request::builder().method(Method::POST).uri(*path);
+            if let Some(user) = user {
+                request = request.header("x-user-id", user.id.to_string());
+            }
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            let answer = app.raw(request.body(Body::from(body.clone())).unwrap()).await;
+            answer.error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+        }
+        // No body at all, as a bare form post or `fetch(url, {method: "POST"})` sends.
+        app.call(Method::POST, path, *user, None)
+            .await
+            .error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    }
+    // Nothing changed: Bob's invitation is pending with its first link, no other was sent.
+    let page = app.get(&list, Some(&app.world.alice)).await;
+    let items = page.ok(StatusCode::OK)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["status"], "pending");
+    assert_eq!(items[0]["last_sent_at"], items[0]["sent_at"]);
+    assert_eq!(app.notifier.deliveries().len(), 1);
+    // `{}` is the body of the routes that need no input; anything else is invalid_request.
+    for body in ["", "[]", "null", r#"{"reason": "x"}"#, "{"] {
+        for path in [&revoke, &resend] {
+            let request = Request::builder()
+                .method(Method::POST)
+                .uri(path.as_str())
+                .header("x-user-id", app.world.alice.id.to_string())
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap();
+            app.raw(request)
+                .await
+                .error(StatusCode::BAD_REQUEST, "invalid_request");
+        }
+    }
+    app.post(&resend, Some(&app.world.alice), json!({}))
+        .await
+        .ok(StatusCode::OK);
+    let revoked = app.post(&revoke, Some(&app.world.alice), json!({})).await;
+    assert_eq!(revoked.ok(StatusCode::OK)["status"], "revoked");
+    // A JSON subtype and parameters are still JSON.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/invitations/view")
+        .header("content-type", "application/json; charset=utf-8")
+        .body(Body::from(json!({"token": token}).to_string()))
+        .unwrap();
+    app.raw(request).await.ok(StatusCode::OK);
+}
+
+async fn expires_in_seconds_takes_whole_numbers_in_any_spelling(app: App) {
+    // SPEC S6 and the document: `expires_in_seconds` is a JSON Schema integer, which
+    // `3600.0` and `3.6e3` are; the server takes every value the document calls valid,
+    // including the bounds themselves and null (the default).
+    let uri = app.acme_invitations();
+    let alice = Some(&app.world.alice);
+    for (contact, ttl, hours) in [
+        ("a@example.com", json!(3600), 1),
+        ("b@example.com", json!(3600.0), 1),
+        (
+            "c@example.com",
+            serde_json::from_str::<serde_json::Value>("3.6e3").unwrap(),
+            1,
+        ),
+        ("d@example.com", json!(60), 0),
+        ("e@example.com", json!(30 * 24 * 3600), 720),
+        ("f@example.com", json!(null), 168),
+    ] {
+        let answer = app
+            .post(
+                &uri,
+                alice,
+                json!({"contact": contact, "role": "member", "expires_in_seconds": ttl}),
+            )
+            .await;
+        let body = answer.ok(StatusCode::CREATED);
+        let sent = DateTime::parse_from_rfc3339(body["sent_at"].as_str().unwrap()).unwrap();
+        let expires = DateTime::parse_from_rfc3339(body["expires_at"].as_str().unwrap()).unwrap();
+        if hours == 0 {
+            assert_eq!(expires - sent, TimeDelta::seconds(60), "{ttl}");
+        } else {
+            assert_eq!(expires - sent, TimeDelta::hours(hours), "{ttl}");
+        }
+    }
+    // One below and one above the bounds the document states.
+    for ttl in [json!(59), json!(30 * 24 * 3600 + 1), json!(59.0)] {
+        app.post(
+            &uri,
+            alice,
+            json!({"contact": "g@example.com", "role": "member", "expires_in_seconds": ttl}),
+        )
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_request");
+    }
 }
 
 async fn invite_url_ignores_host_header(app: App) {
@@ -815,11 +1044,11 @@ async fn token_lookups_are_rate_limited_per_client() {
 }
 
 #[tokio::test]
-async fn no_rate_limit_by_default() {
-    // SPEC X6 is the host's choice: off unless configured.
-    let app = common::memory().await;
-    for _ in 0..50 {
-        let view = app.post("/invitations/view", None, json!({"token": "x"})).await;
+async fn an_explicitly_disabled_rate_limit_lets_everything_through() {
+    // rule X6: the host may turn the limit off (a proxy limits, or a load generator runs)
+    let app = common::memory_with(MemoryStore::default(), |api| api.without_rate_limit()).await;
+    for _ in 0..100 {
+        let view = app.raw(from_client(view_request(), "192.0.2.1:4000")).await;
         assert_eq!(view.ok(StatusCode::OK)["state"], "invalid_or_expired");
     }
 }
@@ -843,7 +1072,8 @@ async fn openapi_document_lists_every_route() {
     ] {
         assert!(paths[path].get(method).is_some(), "{method} {path}");
     }
-    assert_eq!(paths.len(), 6);
+    assert!(paths["/openapi.json"].get("get").is_some());
+    assert_eq!(paths.len(), 7);
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
 }
 
@@ -985,8 +1215,9 @@ async fn enterprise_id_of_the_wrong_shape_is_invalid_request_for_an_int_keyed_ho
 
 #[tokio::test]
 async fn openapi_document_describes_host_keys() {
-    // rule H3: `{enterprise_id}` is the host's key (a string path segment), not a UUID;
-    // rule H7: JSON ids are a number or a string. `{id}` stays a UUID.
+    // rule H3: `{enterprise_id}` is the host's key, described as the kind the host declared
+    // (here UUIDs; integers in openapi_document_of_an_integer_keyed_host); rule H7: JSON ids
+    // are a number or a string. `{id}` stays a UUID.
     let app = common::memory().await;
     let answer = app.get("/openapi.json", None).await;
     let doc = answer.ok(StatusCode::OK);
@@ -1007,8 +1238,8 @@ async fn openapi_document_describes_host_keys() {
         };
         let enterprise = param("enterprise_id");
         assert_eq!(enterprise["schema"]["type"], "string", "{method} {path}");
-        assert!(
-            enterprise["schema"].get("format").is_none(),
+        assert_eq!(
+            enterprise["schema"]["format"], "uuid",
             "{method} {path}: {enterprise}"
         );
         if path.contains("{id}") {
@@ -1035,4 +1266,112 @@ async fn openapi_document_describes_host_keys() {
         );
     }
     assert_eq!(schemas["InvitationJson"]["properties"]["id"]["format"], "uuid");
+}
+
+/// A signed-out host: enough for `view`, which needs nobody.
+#[derive(Clone)]
+struct NobodySignedIn;
+
+impl Identify for NobodySignedIn {
+    async fn current_user(&self, _: &mut Parts, _: &Invitations) -> Option<User> {
+        None
+    }
+}
+
+/// `POST /invitations/view` for an unknown token.
+fn view_request() -> Request<Body> {
+    Request::builder()
+        .method(Method::POST)
+        .uri("/invitations/view")
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"token": "x"}"#))
+        .unwrap()
+}
+
+/// `request` as the server sees it from the peer `addr` when served with
+/// `into_make_service_with_connect_info::<SocketAddr>()`.
+fn from_client(mut request: Request<Body>, addr: &str) -> Request<Body> {
+    let addr: SocketAddr = addr.parse().unwrap();
+    request.extensions_mut().insert(ConnectInfo(addr));
+    request
+}
+
+/// How many views in a row `addr` gets before the first `rate_limited`, up to `max`.
+async fn views_before_limited(app: &App, addr: &str, max: usize) -> usize {
+    for n in 0..max {
+        let answer = app.raw(from_client(view_request(), addr)).await;
+        if answer.status == StatusCode::TOO_MANY_REQUESTS {
+            answer.error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+            return n;
+        }
+        answer.ok(StatusCode::OK);
+    }
+    max
+}
+
+#[tokio::test]
+async fn rate_limit_is_on_by_default_per_client_address() {
+    // rule X6: token lookups are limited per client, and `router()` — the default a host
+    // mounts — does it without being asked (60 a minute in bursts of 30, keyed by the peer
+    // address of `into_make_service_with_connect_info`).
+    let app = common::memory().await;
+    let router: axum::Router = invite_axum::router(app.invitations.clone(), NobodySignedIn);
+    let app = App { router, ..app };
+    // 30 at once; a slow machine may earn one back each second it takes.
+    let burst = views_before_limited(&app, "192.0.2.1:4000", 100).await;
+    assert!((30..=35).contains(&burst), "{burst}");
+    // Another port of the same address is the same client; another address is not.
+    assert_eq!(views_before_limited(&app, "192.0.2.1:4001", 5).await, 0);
+    assert_eq!(views_before_limited(&app, "192.0.2.2:4000", 5).await, 5);
+    // Accept and reject share the limit.
+    let accept = Request::builder()
+        .method(Method::POST)
+        .uri("/invitations/accept")
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"token": "x"}"#))
+        .unwrap();
+    app.raw(from_client(accept, "192.0.2.1:4000"))
+        .await
+        .error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+}
+
+#[tokio::test]
+async fn requests_without_a_client_address_share_no_bucket() {
+    // rule X6: when no key can be made for a request, it is not limited — one shared
+    // bucket for all of them would let one client lock every invitee out.
+    let app = common::memory_with(MemoryStore::default(), |api| {
+        api.rate_limit(RateLimit::per_minute(1).burst(1))
+    })
+    .await;
+    for _ in 0..20 {
+        let view = app.raw(view_request()).await;
+        assert_eq!(view.ok(StatusCode::OK)["state"], "invalid_or_expired");
+    }
+    // A client with an address is still limited, and is not slowed by the others.
+    assert_eq!(views_before_limited(&app, "192.0.2.1:4000", 5).await, 1);
+    // Nor is one whose key function finds nothing.
+    let app = common::memory_with(MemoryStore::default(), |api| {
+        api.rate_limit(RateLimit::per_minute(1).burst(1).key_by(|_| None))
+    })
+    .await;
+    assert_eq!(views_before_limited(&app, "192.0.2.1:4000", 20).await, 20);
+}
+
+#[tokio::test]
+async fn ipv6_clients_are_limited_per_64() {
+    // rule X6: an IPv6 client holds a whole /64, so the bucket is the /64; IPv4 clients
+    // seen through a dual-stack listener (IPv4-mapped) keep a bucket each.
+    let app = common::memory_with(MemoryStore::default(), |api| {
+        api.rate_limit(RateLimit::per_minute(2).burst(2))
+    })
+    .await;
+    assert_eq!(views_before_limited(&app, "[2001:db8:0:7::1]:4000", 5).await, 2);
+    assert_eq!(
+        views_before_limited(&app, "[2001:db8:0:7:ffff::2]:4000", 5).await,
+        0
+    );
+    assert_eq!(views_before_limited(&app, "[2001:db8:0:8::1]:4000", 5).await, 2);
+    assert_eq!(views_before_limited(&app, "[::ffff:192.0.2.1]:4000", 5).await, 2);
+    assert_eq!(views_before_limited(&app, "[::ffff:192.0.2.2]:4000", 5).await, 2);
+    assert_eq!(views_before_limited(&app, "192.0.2.2:4000", 5).await, 0);
 }

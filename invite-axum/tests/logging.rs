@@ -106,3 +106,20 @@ async fn internal_errors_are_logged_with_their_cause() {
     assert!(log.contains("connection reset by peer"), "{log}");
     assert!(log.contains("storage backend failed"), "{log}");
 }
+
+#[tokio::test]
+async fn a_missing_client_address_is_warned_about_once() {
+    // rule X6: a request the rate limit cannot key passes unlimited (no shared bucket), and
+    // the host learns of it from one warning per router, not one per request.
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(Registry::default().with(capture.clone()));
+    let app = common::memory().await;
+    for _ in 0..3 {
+        let view = app.post("/invitations/view", None, json!({"token": "x"})).await;
+        assert_eq!(view.ok(StatusCode::OK)["state"], "invalid_or_expired");
+    }
+    let log = capture.text();
+    let warnings = log.matches("cannot tell this client apart").count();
+    assert_eq!(warnings, 1, "{log}");
+    assert!(log.contains("into_make_service_with_connect_info"), "{log}");
+}

@@ -12,13 +12,15 @@ use common::App;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-const CODES: [&str; 16] = [
+const CODES: [&str; 18] = [
     "invalid_request",
     "not_authenticated",
     "forbidden",
     "enterprise_not_certified",
     "account_mismatch",
     "not_found",
+    "method_not_allowed",
+    "unsupported_media_type",
     "already_member",
     "duplicate_pending",
     "invitation_not_pending",
