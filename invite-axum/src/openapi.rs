@@ -176,7 +176,7 @@ fn typed_document(settings: &DocSettings) -> utoipa::openapi::OpenApi {
     if let Some(scheme) = &settings.security {
         components
             .security_schemes
-            .insert(SESSION_SCHEME.to_owned(), scheme.clone());
+            .insert(SESSION_SCHEME.to_owned(), RefOr::T(scheme.clone()));
     }
     if !settings.servers.is_empty() {
         doc.servers = Some(settings.servers.iter().map(Server::new).collect());
@@ -206,8 +206,12 @@ fn fit_enterprise_key(operation: &mut Operation, kind: KeyKind) {
     let Some(parameters) = operation.parameters.as_mut() else {
         return;
     };
-    for parameter in parameters.iter_mut().filter(|p| p.name == "enterprise_id") {
-        parameter.schema = Some(enterprise_key_schema(kind).into());
+    for parameter in parameters.iter_mut() {
+        if let RefOr::T(parameter) = parameter
+            && parameter.name == "enterprise_id"
+        {
+            parameter.schema = Some(enterprise_key_schema(kind).into());
+        }
     }
 }
 
@@ -238,13 +242,14 @@ fn enterprise_key_schema(kind: KeyKind) -> Object {
 /// The examples of the create body ask for the host's default lifetime, which its bounds
 /// always admit.
 fn fit_create_examples(operation: &mut Operation, ttl: &TtlPolicy) {
-    let Some(body) = operation.request_body.as_mut() else {
+    let Some(RefOr::T(body)) = operation.request_body.as_mut() else {
         return;
     };
     let default = ttl.default_ttl();
     let (min, max) = whole_second_bounds(ttl);
     let seconds = default.as_secs().clamp(min, max.max(min));
     for content in body.content.values_mut() {
+        let RefOr::T(content) = content else { continue };
         for example in content.examples.values_mut() {
             if let RefOr::T(example) = example
                 && let Some(Value::Object(value)) = example.value.as_mut()
