@@ -14,8 +14,9 @@
 //!
 //! Everything above the line "integration" is the host as it was; below it is all the
 //! host writes to add invitations: 35 lines of code (not counting blanks, comments and
-//! its 3 `use` lines), plus the one `.nest` line in `main` and 4 dependency lines in
-//! `Cargo.toml`. 12 of those 35 lines copy the host's company and its owner into the
+//! its 3 `use` lines), plus the one `.nest` line in `main` (and serving with the client's
+//! address, `into_make_service_with_connect_info`, so the router's rate limit of rule X6
+//! tells clients apart) and 4 dependency lines in `Cargo.toml`. 12 of those 35 lines copy the host's company and its owner into the
 //! library's own `enterprises`, `users` and `members` tables at start-up: this host keeps
 //! the self-contained layout (and that layout also saves each accepting user into its
 //! `users` table), so its accounts live twice. A host that lets the library read its own
@@ -23,6 +24,7 @@
 
 use std::collections::HashMap;
 use std::error::Error;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -107,13 +109,14 @@ async fn invitations_api(sessions: Sessions) -> Result<Router, Box<dyn Error>> {
     Ok(invite_axum::router(invitations, sessions))
 }
 
-// ----- The host's main, with its one new line (the `nest`). -----
+// ----- The host's main, with its one new line (the `nest`), served with client addresses. -----
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let app = Router::new()
         .route("/", get(|| async { "the host's home page" }))
         .nest("/api", invitations_api(sessions()).await?);
-    axum::serve(tokio::net::TcpListener::bind("127.0.0.1:3001").await?, app).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
     Ok(())
 }

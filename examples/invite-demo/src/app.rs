@@ -10,6 +10,7 @@ use axum::extract::MatchedPath;
 use axum::http::Request;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
+use invite_axum::utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use invite_axum::{InviteApi, RateLimit};
 use invite_core::{Accounts, InvitationStore, Invitations, TtlPolicy, User};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -69,9 +70,22 @@ impl invite_axum::Identify for DemoIdentity {
     }
 }
 
+/// The rate limit of the token lookups (rule X6): `per_minute` per client address in
+/// bursts of half as many, or none for `0`.
+#[must_use]
+pub fn rate_limit(per_minute: u32) -> Option<RateLimit> {
+    (per_minute > 0).then(|| RateLimit::per_minute(per_minute).burst(per_minute.div_ceil(2)))
+}
+
 /// The whole demo: `/api` (SPEC §6), the demo sign-in and the pages (SPEC §7).
-/// `accounts` must be the store the service was built over.
-pub fn router(invitations: Invitations, accounts: Arc<dyn Accounts>, secure_cookie: bool) -> Router {
+/// `accounts` must be the store the service was built over. The API's OpenAPI document
+/// (`/api/openapi.json`) names its server `/api` and the demo's session cookie.
+pub fn router(
+    invitations: Invitations,
+    accounts: Arc<dyn Accounts>,
+    secure_cookie: bool,
+    rate_limit: Option<RateLimit>,
+) -> Router {
     let sessions = Sessions::new(secure_cookie);
     let api = InviteApi::new(
         invitations.clone(),
@@ -80,7 +94,14 @@ pub fn router(invitations: Invitations, accounts: Arc<dyn Accounts>, secure_cook
             accounts: accounts.clone(),
         },
     )
-    .rate_limit(RateLimit::per_minute(120).burst(60))
+    .openapi_server("/api")
+    .openapi_security(SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+        auth::SESSION_COOKIE,
+    ))));
+    let api = match rate_limit {
+        Some(limit) => api.rate_limit(limit),
+        None => api.without_rate_limit(),
+    }
     .into_router();
     let state = AuthState {
         invitations,
@@ -128,5 +149,18 @@ mod tests {
         let long = ttl_policy(s(90 * 86_400)).unwrap();
         assert_eq!(long.max(), s(90 * 86_400));
         assert!(ttl_policy(s(11 * 365 * 86_400)).is_err());
+    }
+
+    #[test]
+    fn the_rate_limit_flag_sets_or_turns_off_the_limit() {
+        // rule X6: on by default (120 a minute), `0` off for load generators
+        assert!(rate_limit(0).is_none());
+        let limit = format!("{:?}", rate_limit(120).unwrap());
+        assert!(
+            limit.contains("per_minute: 120") && limit.contains("burst: 60"),
+            "{limit}"
+        );
+        let one = format!("{:?}", rate_limit(1).unwrap());
+        assert!(one.contains("burst: 1"), "{one}");
     }
 }

@@ -1,6 +1,8 @@
 //! The demo sign-in (SPEC §7; demo only, never in the library): `POST /login`,
 //! `POST /register`, `POST /logout` and `GET /me`, with sessions kept in memory and keyed
-//! by a random cookie.
+//! by a random cookie. Like the API's, every POST takes a JSON body sent as
+//! `application/json` (`{}` for `/logout`); another content type is 415
+//! `unsupported_media_type`.
 //!
 //! There are no passwords: knowing an account's email or phone is enough to sign in. That
 //! is what a demo needs to click through both halves of the guide, and nothing more.
@@ -151,8 +153,18 @@ impl DemoError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
     }
 
+    /// A body the JSON extractor refused: `unsupported_media_type` (415) when it was not
+    /// sent as `application/json` (SPEC §6: so no cross-site form can post it), else
+    /// `invalid_request` (400).
     fn bad_json(rejection: &JsonRejection) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", &rejection.body_text())
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            ),
+            other => Self::new(StatusCode::BAD_REQUEST, "invalid_request", &other.body_text()),
+        }
     }
 }
 
@@ -259,10 +271,24 @@ async fn signed_in(state: &AuthState, user: &User) -> Result<Response, DemoError
     Ok(([(SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
-/// `POST /logout`: ends the session (signing out twice is fine).
-pub async fn logout(State(state): State<AuthState>, headers: HeaderMap) -> Response {
+/// `POST /logout {}`: ends the session (signing out twice is fine). Like every POST, it
+/// takes a JSON body sent as `application/json` (SPEC §6), here `{}`, so that no
+/// cross-site form can sign the user out.
+pub async fn logout(
+    State(state): State<AuthState>,
+    headers: HeaderMap,
+    body: Result<Json<serde_json::Map<String, Value>>, JsonRejection>,
+) -> Result<Response, DemoError> {
+    let Json(body) = body.map_err(|rejection| DemoError::bad_json(&rejection))?;
+    if !body.is_empty() {
+        return Err(DemoError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body of /logout is {}",
+        ));
+    }
     let cookie = state.sessions.close(&headers);
-    ([(SET_COOKIE, cookie)], Json(json!({ "signed_out": true }))).into_response()
+    Ok(([(SET_COOKIE, cookie)], Json(json!({ "signed_out": true }))).into_response())
 }
 
 /// `GET /me`: the signed-in user and `memberships: [{enterprise_id, enterprise_name,

@@ -32,6 +32,12 @@ pub struct Args {
     /// `http://{bind}`).
     #[arg(long, env = "INVITE_DEMO_BASE_URL")]
     pub base_url: Option<String>,
+
+    /// Token lookups (view, accept, reject) each client address may make per minute, in
+    /// bursts of up to half as many (rule X6); `0` turns the limit off, for load
+    /// generators and API testers that send everything from one address.
+    #[arg(long, env = "INVITE_DEMO_RATE_LIMIT_PER_MINUTE", default_value_t = 120)]
+    pub rate_limit_per_minute: u32,
 }
 
 impl Args {
@@ -155,6 +161,7 @@ mod tests {
         assert!(args.database_url.starts_with("sqlite://"));
         assert_eq!(args.invite_ttl, Duration::from_secs(7 * 86_400));
         assert_eq!(args.base_url(), "http://127.0.0.1:3000");
+        assert_eq!(args.rate_limit_per_minute, 120); // rule X6: on unless turned off
         let args = Args::parse_from([
             "invite-demo",
             "--bind",

@@ -15,7 +15,12 @@
 //! ```text
 //! cargo run -p invite-demo
 //! cargo run -p invite-demo -- --invite-ttl 90s --bind 127.0.0.1:8080
+//! cargo run -p invite-demo -- --rate-limit-per-minute 0   # for a load generator
 //! ```
+//!
+//! It serves with client addresses (`into_make_service_with_connect_info`), so the rate
+//! limit of the token lookups (rule X6, `--rate-limit-per-minute`, default 120 a minute)
+//! tells clients apart. The API's OpenAPI document is at `/api/openapi.json`.
 #![forbid(unsafe_code)]
 
 mod app;
@@ -69,7 +74,11 @@ async fn run(args: cli::Args) -> Result<(), BoxError> {
         tracing::info!("created the demo data: Acme Robotics, Globex, Unverified Labs and six users");
     }
     tokio::spawn(sweep_expired_forever(invitations.clone()));
-    let app = app::router(invitations, store, base_url.starts_with("https://"));
+    let rate_limit = app::rate_limit(args.rate_limit_per_minute);
+    if rate_limit.is_none() {
+        tracing::warn!("token lookups are not rate-limited (--rate-limit-per-minute 0)");
+    }
+    let app = app::router(invitations, store, base_url.starts_with("https://"), rate_limit);
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", args.bind))?;

@@ -38,7 +38,9 @@ const Demo = (() => {
   }
 
   // Calls the JSON API; resolves with the body, rejects with an ApiError whose message is
-  // readable (never a bare code).
+  // readable (never a bare code). Every POST sends a JSON body with the JSON content type
+  // (`{}` where there is nothing to say): the server refuses anything else (415), which is
+  // what keeps cross-site forms from changing state.
   async function api(method, path, body) {
     const options = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
     if (body !== undefined) {
@@ -74,7 +76,7 @@ const Demo = (() => {
   }
 
   async function logout() {
-    await api('POST', '/logout');
+    await api('POST', '/logout', {});
   }
 
   // Only a path of this site may be a return target (no open redirect): it must start with

@@ -124,7 +124,7 @@
     button.disabled = true;
     Demo.show('resend-panel', false);
     try {
-      await api('POST', invitationsPath() + '/' + encodeURIComponent(inv.id) + '/revoke');
+      await api('POST', invitationsPath() + '/' + encodeURIComponent(inv.id) + '/revoke', {});
       notice('ok', 'Invitation to ' + inv.contact + ' revoked. Its link no longer works.');
     } catch (err) {
       notice('error', err.message);
@@ -136,7 +136,7 @@
     button.disabled = true;
     Demo.show('records-notice', false);
     try {
-      const data = await api('POST', invitationsPath() + '/' + encodeURIComponent(inv.id) + '/resend');
+      const data = await api('POST', invitationsPath() + '/' + encodeURIComponent(inv.id) + '/resend', {});
       $('resend-contact').textContent = invitationOf(data).contact || inv.contact;
       $('resend-link').value = data.invite_url || '';
       Demo.show('resend-panel', true);

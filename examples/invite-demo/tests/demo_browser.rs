@@ -465,3 +465,36 @@ async fn an_expired_link_is_invalid_resend_brings_a_fresh_one_and_uncertified_ca
 
     b.close().await;
 }
+
+#[tokio::test]
+async fn signing_out_ends_the_session_on_the_server() {
+    // SPEC §6, §7: the page's Sign out posts `{}` as application/json (a bodiless POST is
+    // refused with 415), so the server forgets the session, not only the page.
+    if !enabled("signing_out_ends_the_session_on_the_server") {
+        return;
+    }
+    let server = DemoServer::start(&[]);
+    let base = server.base_url.clone();
+    let b = Browser::start().await;
+    b.sign_in(&base, "alice@example.com").await;
+    b.wait_path("the members page", |p| p == "/enterprise/members")
+        .await;
+    b.click("[data-testid=logout]").await;
+    b.wait_path("the sign-in page", |p| p == "/").await;
+    b.visible("[data-testid=login-form]").await;
+    let me = b
+        .script("return fetch('/me', {credentials: 'same-origin'}).then(r => r.status);")
+        .await;
+    assert_eq!(me, json!(401), "the server still knows the session");
+    // The same from the home page's own Sign out button (Bob, a member of nothing, stays
+    // on the home page once signed in).
+    b.sign_in(&base, "bob@example.com").await;
+    b.visible("[data-testid=signed-in]").await;
+    b.click("[data-testid=signed-in-logout]").await;
+    b.visible("[data-testid=login-form]").await;
+    let me = b
+        .script("return fetch('/me', {credentials: 'same-origin'}).then(r => r.status);")
+        .await;
+    assert_eq!(me, json!(401), "the server still knows the session");
+    b.close().await;
+}

@@ -48,10 +48,127 @@ async fn login_sets_an_http_only_same_site_lax_cookie_and_me_has_the_memberships
     assert!(memberships[0]["enterprise_id"].is_string());
 
     // Logout ends the session on the server, not only in the browser.
-    let out = http.send(Method::POST, "/logout", None, "").await;
+    let out = http.post("/logout", &json!({})).await;
     assert_eq!(out.status, StatusCode::OK);
     assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
     assert_eq!(http.get("/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn every_post_of_the_demo_takes_json_and_refuses_a_cross_site_form_post() {
+    // SPEC §6: every POST takes a JSON body sent as application/json (`{}` for /logout);
+    // anything else — what an HTML form on another site can send — is 415, before any
+    // state changes.
+    let server = DemoServer::start(&[]);
+    let mut http = Http::new(&server);
+    let me = http.login("alice@example.com").await;
+    let acme = enterprise_id(&me, "Acme Robotics");
+    let sent = http
+        .post(
+            &format!("/api/enterprises/{acme}/invitations"),
+            &json!({ "contact": "bob@example.com", "role": "member" }),
+        )
+        .await
+        .json();
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let revoke = format!("/api/enterprises/{acme}/invitations/{id}/revoke");
+    let resend = format!("/api/enterprises/{acme}/invitations/{id}/resend");
+    for (path, body) in [
+        ("/logout", ""),
+        ("/logout", "x=1"),
+        ("/login", "contact=alice%40example.com"),
+        ("/register", "name=Eve&contact=eve%40example.com"),
+        (revoke.as_str(), ""),
+        (resend.as_str(), "{}"),
+        ("/api/invitations/accept", r#"{"token":"x"}"#),
+    ] {
+        for content_type in [
+            None,
+            Some("application/x-www-form-urlencoded"),
+            Some("text/plain"),
+            Some("multipart/form-data; boundary=x"),
+        ] {
+            let reply = http.send(Method::POST, path, content_type, body).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{path} {content_type:?}: {}",
+                reply.body
+            );
+            assert_eq!(reply.json()["error"]["code"], "unsupported_media_type", "{path}");
+            assert!(reply.header("set-cookie").is_none(), "{path}");
+        }
+    }
+    // Still signed in, the invitation still pending with its first link.
+    assert_eq!(http.get("/me").await.status, StatusCode::OK);
+    let page = http
+        .get(&format!("/api/enterprises/{acme}/invitations"))
+        .await
+        .json();
+    assert_eq!(page["items"][0]["status"], "pending");
+    assert_eq!(page["items"][0]["last_sent_at"], page["items"][0]["sent_at"]);
+    // `{}` and nothing else is /logout's body.
+    for body in ["[]", r#"{"all":true}"#, "{"] {
+        let reply = http
+            .send(Method::POST, "/logout", Some("application/json"), body)
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(reply.json()["error"]["code"], "invalid_request");
+    }
+    let out = http.post("/logout", &json!({})).await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert_eq!(http.get("/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_api_answers_wrong_methods_with_405_and_describes_the_demo() {
+    // SPEC §6: a known path with another method is 405 with Allow; unknown paths 404. The
+    // OpenAPI document names where the API is mounted and the demo's session cookie.
+    let server = DemoServer::start(&[]);
+    let http = Http::new(&server);
+    let reply = http.get("/api/invitations/accept").await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(reply.header("allow"), Some("POST"));
+    assert_eq!(reply.json()["error"]["code"], "method_not_allowed");
+    let reply = http.get("/api/invitations/nope").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let doc = http.get("/api/openapi.json").await.json();
+    assert_eq!(doc["servers"], json!([{ "url": "/api" }]));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["session"],
+        json!({ "type": "apiKey", "in": "cookie", "name": "invite_demo_session" })
+    );
+}
+
+#[tokio::test]
+async fn the_rate_limit_flag_sets_the_limit_per_client_address() {
+    // rule X6: the demo serves with client addresses, so its limit works (here 2 a minute,
+    // bursts of 1); `--rate-limit-per-minute 0` turns it off for load generators.
+    let server = DemoServer::start(&["--rate-limit-per-minute", "2"]);
+    let http = Http::new(&server);
+    let view = json!({ "token": "x" });
+    assert_eq!(
+        http.post("/api/invitations/view", &view).await.status,
+        StatusCode::OK
+    );
+    let limited = http.post("/api/invitations/view", &view).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{}", limited.body);
+    assert_eq!(limited.json()["error"]["code"], "rate_limited");
+    assert!(limited.header("retry-after").is_some());
+    assert!(
+        !server.log().contains("cannot tell this client apart"),
+        "the demo knows its clients' addresses"
+    );
+    drop(server);
+
+    let server = DemoServer::start(&["--rate-limit-per-minute", "0"]);
+    let http = Http::new(&server);
+    for _ in 0..200 {
+        assert_eq!(
+            http.post("/api/invitations/view", &view).await.status,
+            StatusCode::OK
+        );
+    }
 }
 
 #[tokio::test]
@@ -95,8 +212,6 @@ async fn bad_json_to_the_demo_sign_in_is_400_never_500() {
         ("/login", json, "[]"),
         ("/login", json, r#"{"contact": 42}"#),
         ("/login", json, r#"{"contact":"alice@example.com","admin":true}"#),
-        ("/login", Some("text/plain"), r#"{"contact":"alice@example.com"}"#),
-        ("/login", None, r#"{"contact":"alice@example.com"}"#),
         ("/register", json, r#"{"name":"Eve"}"#),
         ("/register", json, "\u{0}\u{ffff}"),
         ("/register", json, r#"{"name":"   ","contact":"eve@example.com"}"#),
@@ -433,6 +548,8 @@ fn a_zero_ttl_is_refused_and_help_names_the_environment_variables() {
         "INVITE_DEMO_INVITE_TTL",
         "--base-url",
         "INVITE_DEMO_BASE_URL",
+        "--rate-limit-per-minute",
+        "INVITE_DEMO_RATE_LIMIT_PER_MINUTE",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
