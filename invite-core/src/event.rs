@@ -22,6 +22,14 @@ pub enum EventKind {
     Rejected,
     /// Written down as expired by a sweep.
     Expired,
+    /// The outbox handed the current link to the notifier, which took it (rule D1).
+    Delivered,
+    /// An attempt to deliver the current link failed for a reason that may pass; another
+    /// is scheduled (rule D1). Only the kind is recorded, never the notifier's text (D4).
+    DeliveryDeferred,
+    /// The current link could not be delivered: the notifier refused it for good, or every
+    /// attempt failed (rule D1). A resend can fix it.
+    DeliveryFailed,
 }
 
 impl EventKind {
@@ -35,6 +43,9 @@ impl EventKind {
             EventKind::Accepted => "accepted",
             EventKind::Rejected => "rejected",
             EventKind::Expired => "expired",
+            EventKind::Delivered => "delivered",
+            EventKind::DeliveryDeferred => "delivery_deferred",
+            EventKind::DeliveryFailed => "delivery_failed",
         }
     }
 
@@ -48,6 +59,9 @@ impl EventKind {
             Self::Accepted,
             Self::Rejected,
             Self::Expired,
+            Self::Delivered,
+            Self::DeliveryDeferred,
+            Self::DeliveryFailed,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)
@@ -63,7 +77,7 @@ pub struct InvitationEvent {
     pub enterprise_id: EnterpriseId,
     /// What happened.
     pub kind: EventKind,
-    /// Who did it; `None` for changes made by time (a sweep).
+    /// Who did it; `None` for changes made by time (a sweep) or by the outbox's worker.
     pub actor: Option<UserId>,
     /// When.
     pub at: DateTime<Utc>,

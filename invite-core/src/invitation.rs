@@ -99,24 +99,29 @@ impl fmt::Display for InvitationStatus {
     }
 }
 
-/// Whether the notifier took the link (SPEC S8).
+/// Whether the notifier took the current link (SPEC S8, rule D1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Stored, not yet handed over (or the process stopped before it was).
     Queued,
+    /// An attempt failed for a reason that may pass (the mail server was down); the outbox
+    /// tries again later (rule D1). Stores keep it as `queued` with attempts made.
+    Retrying,
     /// The notifier accepted the message.
     Delivered,
-    /// The notifier failed; the invitation can be resent.
+    /// The notifier failed for good, or every attempt failed; the invitation can be resent.
     Failed,
 }
 
 impl DeliveryStatus {
-    /// The snake_case name used in storage and JSON.
+    /// The snake_case name used in JSON (and in storage, but for `retrying`: see
+    /// [`DeliveryStatus::stored`]).
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
+            Self::Retrying => "retrying",
             Self::Delivered => "delivered",
             Self::Failed => "failed",
         }
@@ -125,9 +130,29 @@ impl DeliveryStatus {
     /// Reads a name written by [`DeliveryStatus::as_str`].
     #[must_use]
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Queued, Self::Delivered, Self::Failed]
+        [Self::Queued, Self::Retrying, Self::Delivered, Self::Failed]
             .into_iter()
             .find(|s| s.as_str() == name)
+    }
+
+    /// The name a store keeps: `retrying` is kept as `queued` (the attempts counter tells
+    /// them apart, see [`DeliveryStatus::restore`]).
+    #[must_use]
+    pub const fn stored(self) -> &'static str {
+        match self {
+            Self::Retrying => "queued",
+            other => other.as_str(),
+        }
+    }
+
+    /// Reads a stored name with the attempts made: `queued` after an attempt is
+    /// `retrying`.
+    #[must_use]
+    pub fn restore(name: &str, attempts: u32) -> Option<Self> {
+        match Self::parse(name)? {
+            Self::Queued if attempts > 0 => Some(Self::Retrying),
+            other => Some(other),
+        }
     }
 }
 
@@ -172,6 +197,9 @@ pub struct Invitation {
     pub revoked_by: Option<UserId>,
     /// Whether the notifier took the current link (SPEC S8).
     pub delivery: DeliveryStatus,
+    /// How many attempts to deliver the current link have been made (rule D1); a resend
+    /// starts again from 0.
+    pub delivery_attempts: u32,
     /// SHA-256 of the current token (SPEC X1).
     pub token_digest: TokenDigest,
 }
@@ -221,6 +249,7 @@ impl Invitation {
                 self.expires_at = expires_at;
                 self.last_sent_at = now;
                 self.delivery = DeliveryStatus::Queued;
+                self.delivery_attempts = 0;
                 Ok(())
             }
             other => Err(TransitionError::NotPending(other)),

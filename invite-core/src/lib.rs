@@ -17,7 +17,9 @@
 //! | [`view`] | [`InvitationView`]: what the invitee page shows |
 //! | [`ids`] | [`EnterpriseId`], [`UserId`]: the host's keys ([`Key`]); [`InvitationId`] |
 //! | [`account`] | [`Enterprise`], [`User`], [`Member`]: the host's people as the service sees them |
-//! | [`ports`] | [`InvitationStore`], [`Directory`], [`Accounts`], [`Notifier`] |
+//! | [`ports`] | [`InvitationStore`], [`DeliveryOutbox`], [`Directory`], [`Accounts`], [`Notifier`] |
+//! | [`outbox`] | [`OutboxKey`], [`NewDelivery`], [`RetryPolicy`]: the delivery outbox (rules D1–D4) |
+//! | [`worker`] | [`DeliveryWorker`]: drains the outbox (`run` with feature `worker`) |
 //! | [`event`] | [`InvitationEvent`], [`EventSink`]: the audit trail |
 //! | [`service`] | [`Invitations`]: send, list, revoke, resend, view, accept, reject |
 //!
@@ -69,6 +71,7 @@ pub mod ids;
 pub mod invitation;
 #[cfg(feature = "memory")]
 pub mod memory;
+pub mod outbox;
 pub mod page;
 pub mod ports;
 pub mod role;
@@ -76,6 +79,7 @@ pub mod service;
 pub mod text;
 pub mod token;
 pub mod view;
+pub mod worker;
 
 #[cfg(feature = "test-support")]
 #[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -91,10 +95,14 @@ pub use ids::{EnterpriseId, InvitationId, Key, KeyError, KeyKind, KeyKinds, User
 pub use invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter, TransitionError};
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
+pub use outbox::{
+    ClaimedDelivery, DeliveryId, DeliveryOutcome, Finished, NewDelivery, OutboxEntry, OutboxKey, OutboxState,
+    RetryPolicy, SealError, SealedLink, Staleness,
+};
 pub use page::{Cursor, CursorError, ListQuery, Page};
 pub use ports::{
-    Accounts, Delivery, Directory, InvitationStore, NewInvitation, Notifier, NotifyError, NotifyErrorKind,
-    StoreError,
+    Accounts, Delivery, DeliveryOutbox, Directory, InvitationStore, NewInvitation, Notifier, NotifyError,
+    NotifyErrorKind, StoreError,
 };
 pub use role::{Role, RoleError, RolePolicy};
 pub use service::{
@@ -104,3 +112,4 @@ pub use service::{
 pub use text::{TextError, check_display_name};
 pub use token::{InviteLink, InviteToken, TokenDigest};
 pub use view::{InvitationInfo, InvitationView, ViewState, Viewer};
+pub use worker::{DeliveryWorker, DrainReport, WorkerConfig};

@@ -14,8 +14,11 @@ use crate::event::{EventKind, InvitationEvent};
 use crate::ids::{EnterpriseId, InvitationId, KeyKind, KeyKinds, UserId};
 use crate::invitation::TransitionError;
 use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus};
+use crate::outbox::{
+    ClaimedDelivery, DeliveryId, DeliveryOutcome, Finished, NewDelivery, OutboxEntry, OutboxState,
+};
 use crate::page::ListQuery;
-use crate::ports::{Accounts, Directory, InvitationStore, NewInvitation, StoreError};
+use crate::ports::{Accounts, DeliveryOutbox, Directory, InvitationStore, NewInvitation, StoreError};
 use crate::role::Role;
 use crate::token::TokenDigest;
 
@@ -36,6 +39,7 @@ pub struct MemoryStore {
 struct State {
     invitations: Vec<Invitation>,
     events: Vec<InvitationEvent>,
+    outbox: Vec<OutboxRow>,
     enterprises: HashMap<EnterpriseId, Enterprise>,
     users: HashMap<UserId, User>,
     members: HashMap<(EnterpriseId, UserId), Role>,
@@ -74,7 +78,41 @@ impl MemoryStore {
     }
 }
 
+/// One outbox row and its current lease.
+#[derive(Debug, Clone)]
+struct OutboxRow {
+    entry: OutboxEntry,
+    claim: Option<uuid::Uuid>,
+}
+
 impl State {
+    fn enqueue(&mut self, invitation: &Invitation, delivery: NewDelivery) {
+        self.outbox.push(OutboxRow {
+            entry: OutboxEntry {
+                id: delivery.id,
+                invitation_id: invitation.id,
+                enterprise_id: invitation.enterprise_id.clone(),
+                token_digest: delivery.token_digest,
+                state: OutboxState::Queued,
+                attempts: 0,
+                due_at: delivery.queued_at,
+                sealed_link: Some(delivery.sealed_link),
+                queued_at: delivery.queued_at,
+                finished_at: None,
+                last_error: None,
+            },
+            claim: None,
+        });
+    }
+
+    /// Ends a queued row: the link is erased (rule D4).
+    fn finish_row(row: &mut OutboxRow, state: OutboxState, now: DateTime<Utc>) {
+        row.entry.state = state;
+        row.entry.sealed_link = None;
+        row.entry.finished_at = Some(now);
+        row.claim = None;
+    }
+
     fn has_member_with(&self, enterprise: &EnterpriseId, contact: &Contact) -> bool {
         self.members.keys().any(|(e, u)| {
             e == enterprise && self.users.get(u).is_some_and(|user| user.is_reached_by(contact))
@@ -127,9 +165,12 @@ impl State {
     }
 }
 
-#[async_trait]
-impl InvitationStore for MemoryStore {
-    async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError> {
+impl MemoryStore {
+    fn create_with(
+        &self,
+        new: NewInvitation,
+        delivery: Option<NewDelivery>,
+    ) -> Result<Invitation, StoreError> {
         let mut state = self.lock();
         if state.has_member_with(&new.enterprise_id, &new.contact) {
             return Err(StoreError::AlreadyMember);
@@ -141,7 +182,201 @@ impl InvitationStore for MemoryStore {
         let invitation = new.into_invitation();
         state.record(&invitation, EventKind::Sent, Some(&actor), invitation.sent_at);
         state.invitations.push(invitation.clone());
+        if let Some(delivery) = delivery {
+            // rule D1: in the same step as the invitation.
+            state.enqueue(&invitation, delivery);
+        }
         Ok(invitation)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn resend_with(
+        &self,
+        enterprise: &EnterpriseId,
+        id: InvitationId,
+        by: &UserId,
+        digest: TokenDigest,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        delivery: Option<NewDelivery>,
+    ) -> Result<Invitation, StoreError> {
+        let mut state = self.lock();
+        let current = state.by_id(enterprise, id)?.clone();
+        let mut next = current.clone();
+        next.resend(digest, expires_at, now)?;
+        if state.has_member_with(enterprise, &current.contact) {
+            return Err(StoreError::AlreadyMember);
+        }
+        if state.has_live_pending(enterprise, &current.contact, Some(id), now) {
+            return Err(StoreError::DuplicatePending);
+        }
+        *state.by_id(enterprise, id)? = next.clone();
+        state.record(&next, EventKind::Resent, Some(by), now);
+        if let Some(delivery) = delivery {
+            // rule D2: the old links' requests are dropped with their links (D4).
+            for row in state
+                .outbox
+                .iter_mut()
+                .filter(|r| r.entry.invitation_id == id && r.entry.state == OutboxState::Queued)
+            {
+                State::finish_row(row, OutboxState::Dropped, now);
+            }
+            state.enqueue(&next, delivery);
+        }
+        Ok(next)
+    }
+}
+
+#[async_trait]
+impl DeliveryOutbox for MemoryStore {
+    async fn create_queued(
+        &self,
+        new: NewInvitation,
+        delivery: NewDelivery,
+    ) -> Result<Invitation, StoreError> {
+        self.create_with(new, Some(delivery))
+    }
+
+    async fn resend_queued(
+        &self,
+        enterprise: &EnterpriseId,
+        id: InvitationId,
+        by: &UserId,
+        expires_at: DateTime<Utc>,
+        delivery: NewDelivery,
+    ) -> Result<Invitation, StoreError> {
+        let (digest, now) = (delivery.token_digest, delivery.queued_at);
+        self.resend_with(enterprise, id, by, digest, expires_at, now, Some(delivery))
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        batch: usize,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let until = now + chrono::TimeDelta::from_std(lease).map_err(StoreError::backend)?;
+        let claim = uuid::Uuid::new_v4();
+        let mut state = self.lock();
+        let mut due: Vec<usize> = (0..state.outbox.len())
+            .filter(|&i| {
+                let row = &state.outbox[i].entry;
+                row.state == OutboxState::Queued && row.due_at <= now
+            })
+            .collect();
+        due.sort_by_key(|&i| (state.outbox[i].entry.due_at, state.outbox[i].entry.id));
+        due.truncate(batch);
+        let mut claimed = Vec::with_capacity(due.len());
+        for i in due {
+            let row = &mut state.outbox[i];
+            row.entry.attempts += 1;
+            row.entry.due_at = until;
+            row.claim = Some(claim);
+            let entry = row.entry.clone();
+            let Some(sealed_link) = entry.sealed_link else {
+                continue;
+            };
+            let invitation = state
+                .invitations
+                .iter()
+                .find(|inv| inv.id == entry.invitation_id)
+                .cloned();
+            claimed.push(ClaimedDelivery {
+                id: entry.id,
+                claim,
+                invitation_id: entry.invitation_id,
+                enterprise_id: entry.enterprise_id,
+                token_digest: entry.token_digest,
+                sealed_link,
+                attempt: entry.attempts,
+                queued_at: entry.queued_at,
+                invitation,
+            });
+        }
+        Ok(claimed)
+    }
+
+    async fn finish_delivery(
+        &self,
+        claimed: &ClaimedDelivery,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<Finished, StoreError> {
+        let mut state = self.lock();
+        let Some(row) = state.outbox.iter_mut().find(|r| {
+            r.entry.id == claimed.id && r.claim == Some(claimed.claim) && r.entry.state == OutboxState::Queued
+        }) else {
+            return Ok(Finished::LeaseLost);
+        };
+        let attempts = row.entry.attempts;
+        let (delivery, kind) = match outcome {
+            DeliveryOutcome::Delivered => {
+                State::finish_row(row, OutboxState::Delivered, now);
+                row.entry.last_error = None;
+                (DeliveryStatus::Delivered, EventKind::Delivered)
+            }
+            DeliveryOutcome::Retry { at } => {
+                row.entry.due_at = at;
+                row.entry.last_error = Some(crate::NotifyErrorKind::Transient);
+                row.claim = None;
+                (DeliveryStatus::Retrying, EventKind::DeliveryDeferred)
+            }
+            DeliveryOutcome::Failed { error } => {
+                State::finish_row(row, OutboxState::Failed, now);
+                row.entry.last_error = Some(error);
+                (DeliveryStatus::Failed, EventKind::DeliveryFailed)
+            }
+            DeliveryOutcome::Dropped => {
+                State::finish_row(row, OutboxState::Dropped, now);
+                return Ok(Finished::Recorded(None));
+            }
+        };
+        let digest = claimed.token_digest;
+        let Some(invitation) = state
+            .invitations
+            .iter_mut()
+            .find(|i| i.id == claimed.invitation_id && i.token_digest == digest)
+        else {
+            // A resend gave the invitation another link meanwhile: its status is that link's.
+            return Ok(Finished::Recorded(None));
+        };
+        invitation.delivery = delivery;
+        invitation.delivery_attempts = attempts;
+        let invitation = invitation.clone();
+        state.record(&invitation, kind, None, now);
+        Ok(Finished::Recorded(state.events.last().cloned()))
+    }
+
+    async fn prune_deliveries(&self, before: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {
+        let mut state = self.lock();
+        let mut pruned = 0;
+        state.outbox.retain(|row| {
+            let old = row.entry.state != OutboxState::Queued
+                && row.entry.finished_at.is_some_and(|at| at <= before);
+            if old && pruned < batch {
+                pruned += 1;
+                false
+            } else {
+                true
+            }
+        });
+        Ok(pruned)
+    }
+
+    async fn delivery(&self, id: DeliveryId) -> Result<Option<OutboxEntry>, StoreError> {
+        Ok(self
+            .lock()
+            .outbox
+            .iter()
+            .find(|row| row.entry.id == id)
+            .map(|row| row.entry.clone()))
+    }
+}
+
+#[async_trait]
+impl InvitationStore for MemoryStore {
+    async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError> {
+        self.create_with(new, None)
     }
 
     async fn set_delivery(&self, id: InvitationId, delivery: DeliveryStatus) -> Result<(), StoreError> {
@@ -152,6 +387,9 @@ impl InvitationStore for MemoryStore {
             .find(|i| i.id == id)
             .ok_or(StoreError::NotFound)?;
         invitation.delivery = delivery;
+        if matches!(delivery, DeliveryStatus::Delivered | DeliveryStatus::Failed) {
+            invitation.delivery_attempts += 1;
+        }
         Ok(())
     }
 
@@ -221,19 +459,7 @@ impl InvitationStore for MemoryStore {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
-        let mut state = self.lock();
-        let current = state.by_id(enterprise, id)?.clone();
-        let mut next = current.clone();
-        next.resend(digest, expires_at, now)?;
-        if state.has_member_with(enterprise, &current.contact) {
-            return Err(StoreError::AlreadyMember);
-        }
-        if state.has_live_pending(enterprise, &current.contact, Some(id), now) {
-            return Err(StoreError::DuplicatePending);
-        }
-        *state.by_id(enterprise, id)? = next.clone();
-        state.record(&next, EventKind::Resent, Some(by), now);
-        Ok(next)
+        self.resend_with(enterprise, id, by, digest, expires_at, now, None)
     }
 
     async fn accept(

@@ -17,6 +17,7 @@ use crate::contact::Contact;
 use crate::event::InvitationEvent;
 use crate::ids::{EnterpriseId, InvitationId, KeyKinds, UserId};
 use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter, TransitionError};
+use crate::outbox::{ClaimedDelivery, DeliveryId, DeliveryOutcome, Finished, NewDelivery, OutboxEntry};
 use crate::page::ListQuery;
 use crate::role::Role;
 use crate::token::{InviteLink, TokenDigest};
@@ -92,17 +93,19 @@ impl NewInvitation {
             revoked_at: None,
             revoked_by: None,
             delivery: DeliveryStatus::Queued,
+            delivery_attempts: 0,
             token_digest: self.token_digest,
         }
     }
 }
 
-/// Storage of invitations and their events.
+/// Storage of invitations and their events, and the outbox of their deliveries
+/// ([`DeliveryOutbox`], rule D1).
 ///
 /// The contract every implementation must keep is the suite in
 /// `invite_core::testing::contract` (feature `test-support`): run it against your store.
 #[async_trait]
-pub trait InvitationStore: Send + Sync + 'static {
+pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
     /// Stores a new pending invitation, atomically refusing it with
     /// [`StoreError::AlreadyMember`] when a member of the enterprise has the contact
     /// (normalized) and [`StoreError::DuplicatePending`] when a pending invitation to the
@@ -194,6 +197,67 @@ pub trait InvitationStore: Send + Sync + 'static {
     ) -> Result<Vec<InvitationEvent>, StoreError>;
 }
 
+/// The transactional outbox of deliveries (rules D1–D4), kept by the store beside the
+/// invitations. `send` and `resend` write a [`NewDelivery`] in the same transaction as
+/// the invitation ([`DeliveryOutbox::create_queued`], [`DeliveryOutbox::resend_queued`]); a
+/// [`DeliveryWorker`](crate::DeliveryWorker) claims due rows under a lease, hands them to
+/// the notifier and records each outcome.
+///
+/// Several workers, also in several processes, may claim at once: a row is leased to one
+/// claim at a time (rule D3). A lease that runs out (a crash mid-delivery) makes the row
+/// claimable again, so delivery is at least once.
+#[async_trait]
+pub trait DeliveryOutbox: Send + Sync + 'static {
+    /// [`InvitationStore::create`], and in the same transaction the delivery request of its
+    /// link, due at `delivery.queued_at` (rule D1). A refusal writes neither.
+    async fn create_queued(
+        &self,
+        new: NewInvitation,
+        delivery: NewDelivery,
+    ) -> Result<Invitation, StoreError>;
+
+    /// [`InvitationStore::resend`] with the new token digest `delivery.token_digest`, and in
+    /// the same transaction: the invitation's queued rows for older links are dropped (their
+    /// links erased, rule D2, D4) and the new link's request is queued. A refusal writes
+    /// nothing.
+    async fn resend_queued(
+        &self,
+        enterprise: &EnterpriseId,
+        id: InvitationId,
+        by: &UserId,
+        expires_at: DateTime<Utc>,
+        delivery: NewDelivery,
+    ) -> Result<Invitation, StoreError>;
+
+    /// Leases up to `batch` queued rows due at `now` (oldest due first) until `now + lease`,
+    /// counting an attempt on each, and returns them with their invitations as they are
+    /// now. A row leased by another claim is skipped until that lease ends (rule D3).
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        batch: usize,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+
+    /// Records the outcome of the attempt `claimed` at `now`, in one transaction with the
+    /// invitation's delivery status and the event it makes (see [`DeliveryOutcome`]); the
+    /// link is erased from the row unless it is retried (rule D4). Changes nothing and
+    /// answers [`Finished::LeaseLost`] if the lease is no longer `claimed.claim`.
+    async fn finish_delivery(
+        &self,
+        claimed: &ClaimedDelivery,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<Finished, StoreError>;
+
+    /// Deletes at most `batch` finished rows (delivered, failed, dropped) that finished at
+    /// or before `before`; returns how many. The host's retention.
+    async fn prune_deliveries(&self, before: DateTime<Utc>, batch: usize) -> Result<usize, StoreError>;
+
+    /// One outbox row, for diagnostics and tests.
+    async fn delivery(&self, id: DeliveryId) -> Result<Option<OutboxEntry>, StoreError>;
+}
+
 /// What the service reads of the host's directory (rule H1): an enterprise with its
 /// certified flag, and a user's role in it. The host's tables stay the host's.
 ///
@@ -275,6 +339,21 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// The message for `invitation`'s current link, in `enterprise_name`.
+    #[must_use]
+    pub fn of(invitation: &Invitation, enterprise_name: &str, link: InviteLink) -> Self {
+        Self {
+            invitation_id: invitation.id,
+            contact: invitation.contact.clone(),
+            enterprise_name: enterprise_name.to_owned(),
+            inviter_name: invitation.invited_by.name.clone(),
+            role: invitation.role,
+            link,
+            expires_at: invitation.expires_at,
+            idempotency_key: Self::idempotency_key_for(invitation.id, &invitation.token_digest),
+        }
+    }
+
     /// The idempotency key of the link whose token has `digest`: not the digest itself
     /// (which finds the invitation), but a hash of it.
     #[must_use]

@@ -14,11 +14,14 @@ use crate::event::{EventKind, EventSink, InvitationEvent, TracingEventSink};
 use crate::expiry::TtlPolicy;
 use crate::ids::{EnterpriseId, InvitationId, KeyKinds, UserId};
 use crate::invitation::{DeliveryStatus, Invitation, Inviter};
+use crate::outbox::{DeliveryId, NewDelivery, OutboxKey};
 use crate::page::{Cursor, DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, Page};
-use crate::ports::{Delivery, Directory, InvitationStore, NewInvitation, Notifier};
+use crate::ports::{Delivery, Directory, InvitationStore, NewInvitation, Notifier, StoreError};
 use crate::role::{Role, RolePolicy};
+use crate::token::TokenDigest;
 use crate::token::{InviteLink, InviteToken};
 use crate::view::InvitationView;
+use crate::worker::{DeliveryWorker, Wake, WorkerConfig};
 
 /// A request to invite someone (SPEC §6 create body), as the client sent it; the service
 /// parses it after checking who asks.
@@ -113,6 +116,7 @@ pub struct InvitationsBuilder {
     store: Arc<dyn InvitationStore>,
     directory: Arc<dyn Directory>,
     notifier: Option<Arc<dyn Notifier>>,
+    outbox: Option<OutboxKey>,
     clock: Arc<dyn Clock>,
     events: Arc<dyn EventSink>,
     config: InvitationsConfig,
@@ -131,6 +135,22 @@ impl InvitationsBuilder {
     #[must_use]
     pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
         self.notifier = Some(notifier);
+        self
+    }
+
+    /// Delivers through the transactional outbox (rule D1): `send` and `resend` write the
+    /// delivery request, its link encrypted under `key` (rule D4), in the same transaction
+    /// as the invitation and answer with delivery `queued`; the
+    /// [`DeliveryWorker`] from [`Invitations::delivery_worker`] hands it to the notifier,
+    /// retrying with backoff. Keep `key` (32 bytes) apart from the database and the same
+    /// for every process that shares it.
+    ///
+    /// Without this option the service delivers inline, as before the outbox: the
+    /// notifier is called in `send` after the commit, and a crash or a failure there
+    /// leaves the invitation `queued` or `failed` until someone resends it.
+    #[must_use]
+    pub fn outbox(mut self, key: OutboxKey) -> Self {
+        self.outbox = Some(key);
         self
     }
 
@@ -176,6 +196,8 @@ impl InvitationsBuilder {
             store: self.store,
             directory: self.directory,
             notifier: self.notifier,
+            outbox: self.outbox,
+            wake: Arc::default(),
             clock: self.clock,
             events: self.events,
             config: self.config,
@@ -191,6 +213,8 @@ pub struct Invitations {
     store: Arc<dyn InvitationStore>,
     directory: Arc<dyn Directory>,
     notifier: Option<Arc<dyn Notifier>>,
+    outbox: Option<OutboxKey>,
+    wake: Arc<Wake>,
     clock: Arc<dyn Clock>,
     events: Arc<dyn EventSink>,
     config: InvitationsConfig,
@@ -200,6 +224,7 @@ impl std::fmt::Debug for Invitations {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Invitations")
             .field("config", &self.config)
+            .field("outbox", &self.outbox.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -216,6 +241,7 @@ impl Invitations {
             store: store.clone(),
             directory: store,
             notifier: None,
+            outbox: None,
             clock: Arc::new(SystemClock),
             events: Arc::new(TracingEventSink),
             config: InvitationsConfig::new("http://localhost:3000"),
@@ -226,6 +252,31 @@ impl Invitations {
     #[must_use]
     pub fn config(&self) -> &InvitationsConfig {
         &self.config
+    }
+
+    /// The worker that drains this service's outbox, sharing its store, directory,
+    /// notifier, outbox key, clock and event sink, with [`WorkerConfig::default`]; `None`
+    /// when the service delivers inline (no [`InvitationsBuilder::outbox`]). Deliveries
+    /// this service queues wake its workers' [`DeliveryWorker::run`] at once.
+    #[must_use]
+    pub fn delivery_worker(&self) -> Option<DeliveryWorker> {
+        let key = self.outbox.clone()?;
+        Some(DeliveryWorker {
+            store: self.store.clone(),
+            directory: self.directory.clone(),
+            notifier: self.notifier.clone(),
+            key,
+            clock: self.clock.clone(),
+            events: self.events.clone(),
+            wake: self.wake.clone(),
+            config: WorkerConfig::default(),
+        })
+    }
+
+    /// Whether `send` and `resend` go through the outbox (rule D1).
+    #[must_use]
+    pub fn uses_outbox(&self) -> bool {
+        self.outbox.is_some()
     }
 
     /// The directory the service reads, for hosts that show members.
@@ -292,9 +343,10 @@ impl Invitations {
     }
 
     /// Sends an invitation (SPEC S1–S8): checks the inviter and the enterprise, parses the
-    /// contact and role, stores a pending invitation, and hands the link to the notifier.
-    /// A notifier failure is recorded as delivery `failed`; the invitation stays and can be
-    /// resent (SPEC S8).
+    /// contact and role, stores a pending invitation, and hands the link to the notifier —
+    /// through the outbox, in the same transaction (rule D1, delivery `queued`), or inline.
+    /// An inline notifier failure is recorded as delivery `failed`; the invitation stays
+    /// and can be resent (SPEC S8).
     ///
     /// # Errors
     /// `forbidden`, `enterprise_not_certified`, `invalid_contact`, `role_not_assignable`,
@@ -312,8 +364,9 @@ impl Invitations {
         let now = self.now();
         let expires_at = self.config.ttl.expires_at(now, request.expires_in)?;
         let token = InviteToken::generate();
+        let id = InvitationId::new();
         let new = NewInvitation {
-            id: InvitationId::new(),
+            id,
             enterprise_id: enterprise_id.clone(),
             contact,
             role,
@@ -325,10 +378,46 @@ impl Invitations {
             sent_at: now,
             expires_at,
         };
+        if let Some(queued) = self.queue(id, &token, now)? {
+            let invitation = self.store.create_queued(new, queued.delivery).await?;
+            self.publish(&invitation, EventKind::Sent, Some(&actor.id), now)
+                .await;
+            self.wake.wake();
+            return Ok(SentInvitation {
+                invitation,
+                link: queued.link,
+            });
+        }
         let invitation = self.store.create(new).await?;
         self.publish(&invitation, EventKind::Sent, Some(&actor.id), now)
             .await;
         self.deliver(invitation, &enterprise, &token).await
+    }
+
+    /// In outbox mode, the link and the delivery request of a new token (rule D1, D4).
+    fn queue(
+        &self,
+        id: InvitationId,
+        token: &InviteToken,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Queued>, InviteError> {
+        let Some(key) = &self.outbox else {
+            return Ok(None);
+        };
+        let link = InviteLink::new(&self.config.base_url, token);
+        let digest: TokenDigest = token.digest();
+        let sealed_link = key
+            .seal(&link, id, &digest)
+            .map_err(|err| InviteError::Internal(StoreError::backend(err)))?;
+        Ok(Some(Queued {
+            link,
+            delivery: NewDelivery {
+                id: DeliveryId::new(),
+                token_digest: digest,
+                sealed_link,
+                queued_at: now,
+            },
+        }))
     }
 
     /// One page of the records table, newest first (SPEC R1).
@@ -415,6 +504,19 @@ impl Invitations {
         let now = self.now();
         let expires_at = self.config.ttl.expires_at(now, None)?;
         let token = InviteToken::generate();
+        if let Some(queued) = self.queue(id, &token, now)? {
+            let invitation = self
+                .store
+                .resend_queued(enterprise_id, id, &actor.id, expires_at, queued.delivery)
+                .await?;
+            self.publish(&invitation, EventKind::Resent, Some(&actor.id), now)
+                .await;
+            self.wake.wake();
+            return Ok(SentInvitation {
+                invitation,
+                link: queued.link,
+            });
+        }
         let invitation = self
             .store
             .resend(enterprise_id, id, &actor.id, token.digest(), expires_at, now)
@@ -535,20 +637,12 @@ impl Invitations {
         token: &InviteToken,
     ) -> Result<SentInvitation, InviteError> {
         let link = InviteLink::new(&self.config.base_url, token);
-        let delivery = Delivery {
-            invitation_id: invitation.id,
-            contact: invitation.contact.clone(),
-            enterprise_name: enterprise.name.clone(),
-            inviter_name: invitation.invited_by.name.clone(),
-            role: invitation.role,
-            link: link.clone(),
-            expires_at: invitation.expires_at,
-            idempotency_key: Delivery::idempotency_key_for(invitation.id, &invitation.token_digest),
-        };
+        let delivery = Delivery::of(&invitation, &enterprise.name, link.clone());
         let outcome = match &self.notifier {
             Some(notifier) => notifier.deliver(&delivery).await,
             None => Err(crate::ports::NotifyError::permanent("no notifier configured")),
         };
+        invitation.delivery_attempts += 1;
         invitation.delivery = match outcome {
             Ok(()) => DeliveryStatus::Delivered,
             Err(err) => {
@@ -562,6 +656,7 @@ impl Invitations {
         if let Err(err) = self.store.set_delivery(invitation.id, invitation.delivery).await {
             tracing::error!(invitation_id = %invitation.id, error = ?err, "could not record delivery status");
             invitation.delivery = DeliveryStatus::Queued;
+            invitation.delivery_attempts -= 1;
         }
         Ok(SentInvitation { invitation, link })
     }
@@ -582,4 +677,10 @@ impl Invitations {
         };
         self.events.publish(&event).await;
     }
+}
+
+/// A link and its delivery request, made before the transaction that stores both.
+struct Queued {
+    link: InviteLink,
+    delivery: NewDelivery,
 }

@@ -116,6 +116,11 @@ impl InviteLink {
         ))
     }
 
+    /// A link as it was built before, read back from the outbox (rule D4).
+    pub(crate) fn from_secret(link: String) -> Self {
+        Self(link)
+    }
+
     /// The token inside the link (its `token` query parameter). Do not log it.
     #[must_use]
     pub fn token(&self) -> &str {

@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use invite_core::{
-    Accounts, Contact, DeliveryStatus, Directory, Enterprise, EnterpriseId, Invitation, InvitationEvent,
-    InvitationId, InvitationStore, KeyKinds, ListQuery, Member, Membership, NewInvitation, Role, StoreError,
-    TokenDigest, User, UserId,
+    Accounts, ClaimedDelivery, Contact, DeliveryId, DeliveryOutbox, DeliveryOutcome, DeliveryStatus,
+    Directory, Enterprise, EnterpriseId, Finished, Invitation, InvitationEvent, InvitationId,
+    InvitationStore, KeyKinds, ListQuery, Member, Membership, NewDelivery, NewInvitation, OutboxEntry, Role,
+    StoreError, TokenDigest, User, UserId,
 };
 
 use crate::Error;
@@ -153,6 +154,60 @@ pub async fn connect(url: &str) -> Result<AnyStore, Error> {
     let store = AnyStore::connect(url).await?;
     store.migrate().await?;
     Ok(store)
+}
+
+#[async_trait]
+impl<D: Send + Sync + 'static> DeliveryOutbox for AnyStore<D>
+where
+    SqliteStore<D>: Ports,
+    PgStore<D>: Ports,
+{
+    async fn create_queued(
+        &self,
+        new: NewInvitation,
+        delivery: NewDelivery,
+    ) -> Result<Invitation, StoreError> {
+        self.ports().create_queued(new, delivery).await
+    }
+
+    async fn resend_queued(
+        &self,
+        enterprise: &EnterpriseId,
+        id: InvitationId,
+        by: &UserId,
+        expires_at: DateTime<Utc>,
+        delivery: NewDelivery,
+    ) -> Result<Invitation, StoreError> {
+        self.ports()
+            .resend_queued(enterprise, id, by, expires_at, delivery)
+            .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        batch: usize,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.ports().claim_deliveries(now, lease, batch).await
+    }
+
+    async fn finish_delivery(
+        &self,
+        claimed: &ClaimedDelivery,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<Finished, StoreError> {
+        self.ports().finish_delivery(claimed, outcome, now).await
+    }
+
+    async fn prune_deliveries(&self, before: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {
+        self.ports().prune_deliveries(before, batch).await
+    }
+
+    async fn delivery(&self, id: DeliveryId) -> Result<Option<OutboxEntry>, StoreError> {
+        self.ports().delivery(id).await
+    }
 }
 
 #[async_trait]

@@ -39,6 +39,11 @@ pub trait Backend: Database + sealed::Sealed {
     /// digest is `$1`.
     const LOCK_ENTERPRISE_OF: Option<&'static str>;
 
+    /// The claim of due outbox rows (rule D3): see `sql::CLAIM_DELIVERIES_*`. PostgreSQL
+    /// skips rows another transaction has locked (`FOR UPDATE SKIP LOCKED`); SQLite needs
+    /// no clause, its write transactions being one at a time.
+    const CLAIM_DELIVERIES: &'static str;
+
     /// How many rows a statement changed.
     fn rows_affected(done: &Self::QueryResult) -> u64;
 
@@ -55,6 +60,7 @@ impl Backend for sqlx::Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const LOCK_ENTERPRISE: Option<&'static str> = None;
     const LOCK_ENTERPRISE_OF: Option<&'static str> = None;
+    const CLAIM_DELIVERIES: &'static str = crate::sql::CLAIM_DELIVERIES_SQLITE;
 
     fn rows_affected(done: &Self::QueryResult) -> u64 {
         done.rows_affected()
@@ -79,6 +85,7 @@ impl Backend for sqlx::Postgres {
         "SELECT pg_advisory_xact_lock(hashtextextended(enterprise_id, 0)) \
          FROM invite_rs_invitations WHERE token_digest = $1",
     );
+    const CLAIM_DELIVERIES: &'static str = crate::sql::CLAIM_DELIVERIES_POSTGRES;
 
     fn rows_affected(done: &Self::QueryResult) -> u64 {
         done.rows_affected()

@@ -3,9 +3,11 @@
 //! length, a time out of range) becomes [`StoreError::Backend`], never a panic.
 
 use chrono::{DateTime, Utc};
+use invite_core::outbox::parse_error_kind;
 use invite_core::{
-    Contact, ContactKind, DeliveryStatus, EnterpriseId, EventKind, Invitation, InvitationEvent, InvitationId,
-    InvitationStatus, Inviter, KeyKind, KeyKinds, Role, StoreError, TokenDigest, UserId,
+    ClaimedDelivery, Contact, ContactKind, DeliveryId, DeliveryStatus, EnterpriseId, EventKind, Invitation,
+    InvitationEvent, InvitationId, InvitationStatus, Inviter, KeyKind, KeyKinds, OutboxEntry, OutboxState,
+    Role, SealedLink, StoreError, TokenDigest, UserId,
 };
 use uuid::Uuid;
 
@@ -93,6 +95,7 @@ pub struct InvitationRow<T> {
     revoked_by: Option<String>,
     delivery: String,
     token_digest: Vec<u8>,
+    delivery_attempts: i64,
 }
 
 pub(crate) fn contact_kind(name: &str) -> Result<ContactKind, StoreError> {
@@ -131,7 +134,9 @@ impl<T: DbTime> InvitationRow<T> {
             responded_by: user_key(kinds, self.responded_by, "responded_by")?,
             revoked_at: decode_opt(self.revoked_at, "revoked_at")?,
             revoked_by: user_key(kinds, self.revoked_by, "revoked_by")?,
-            delivery: DeliveryStatus::parse(&self.delivery).ok_or_else(|| bad("delivery"))?,
+            delivery: DeliveryStatus::restore(&self.delivery, attempts(self.delivery_attempts)?)
+                .ok_or_else(|| bad("delivery"))?,
+            delivery_attempts: attempts(self.delivery_attempts)?,
             token_digest: TokenDigest::from_slice(&self.token_digest).ok_or_else(|| bad("token_digest"))?,
         })
     }
@@ -164,6 +169,92 @@ impl<T: DbTime> EventRow<T> {
             kind: EventKind::parse(&self.kind).ok_or_else(|| bad("kind"))?,
             actor: user_key(kinds, self.actor, "actor")?,
             at: self.at.decode("at")?,
+        })
+    }
+}
+
+/// A stored count of attempts.
+fn attempts(n: i64) -> Result<u32, StoreError> {
+    u32::try_from(n).map_err(|_| bad("attempts"))
+}
+
+fn digest(bytes: &[u8]) -> Result<TokenDigest, StoreError> {
+    TokenDigest::from_slice(bytes).ok_or_else(|| bad("token_digest"))
+}
+
+/// One outbox row as the claim returns it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ClaimRow<T> {
+    id: Uuid,
+    invitation_id: Uuid,
+    enterprise_id: String,
+    token_digest: Vec<u8>,
+    link_sealed: Option<Vec<u8>>,
+    attempts: i64,
+    queued_at: T,
+}
+
+impl<T: DbTime> ClaimRow<T> {
+    /// The claimed delivery of claim `claim`, with its invitation (read by the caller).
+    pub(crate) fn into_claimed(
+        self,
+        claim: Uuid,
+        kinds: KeyKinds,
+        invitation: Option<Invitation>,
+    ) -> Result<ClaimedDelivery, StoreError> {
+        Ok(ClaimedDelivery {
+            id: DeliveryId::from_uuid(self.id),
+            claim,
+            invitation_id: InvitationId::from_uuid(self.invitation_id),
+            enterprise_id: EnterpriseId::from(key(kinds.enterprise, &self.enterprise_id, "enterprise_id")?),
+            token_digest: digest(&self.token_digest)?,
+            sealed_link: SealedLink::from_bytes(self.link_sealed.ok_or_else(|| bad("link_sealed"))?),
+            attempt: attempts(self.attempts)?,
+            queued_at: self.queued_at.decode("queued_at")?,
+            invitation,
+        })
+    }
+
+    /// The invitation and its enterprise's canonical key.
+    pub(crate) fn invitation(&self) -> (Uuid, &str) {
+        (self.invitation_id, &self.enterprise_id)
+    }
+}
+
+/// One row of `invite_rs_outbox`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct OutboxRow<T> {
+    id: Uuid,
+    invitation_id: Uuid,
+    enterprise_id: String,
+    token_digest: Vec<u8>,
+    state: String,
+    attempts: i64,
+    due_at: T,
+    link_sealed: Option<Vec<u8>>,
+    queued_at: T,
+    finished_at: Option<T>,
+    last_error: Option<String>,
+}
+
+impl<T: DbTime> OutboxRow<T> {
+    /// The domain entry, keys read as the host's `kinds`.
+    pub(crate) fn into_entry(self, kinds: KeyKinds) -> Result<OutboxEntry, StoreError> {
+        Ok(OutboxEntry {
+            id: DeliveryId::from_uuid(self.id),
+            invitation_id: InvitationId::from_uuid(self.invitation_id),
+            enterprise_id: EnterpriseId::from(key(kinds.enterprise, &self.enterprise_id, "enterprise_id")?),
+            token_digest: digest(&self.token_digest)?,
+            state: OutboxState::parse(&self.state).ok_or_else(|| bad("state"))?,
+            attempts: attempts(self.attempts)?,
+            due_at: self.due_at.decode("due_at")?,
+            sealed_link: self.link_sealed.map(SealedLink::from_bytes),
+            queued_at: self.queued_at.decode("queued_at")?,
+            finished_at: decode_opt(self.finished_at, "finished_at")?,
+            last_error: self
+                .last_error
+                .map(|e| parse_error_kind(&e).ok_or_else(|| bad("last_error")))
+                .transpose()?,
         })
     }
 }

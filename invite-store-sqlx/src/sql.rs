@@ -14,7 +14,7 @@ macro_rules! invitation_columns {
     () => {
         "id, enterprise_id, contact_kind, contact_entered, contact_normalized, role, status, \
          invited_by, invited_by_name, sent_at, last_sent_at, expires_at, responded_at, \
-         responded_by, revoked_at, revoked_by, delivery, token_digest"
+         responded_by, revoked_at, revoked_by, delivery, token_digest, delivery_attempts"
     };
 }
 
@@ -45,15 +45,16 @@ pub(crate) const EXPIRE_STALE_FOR_CONTACT: &str = "UPDATE invite_rs_invitations 
 pub(crate) const INSERT_INVITATION: &str = concat!(
     "INSERT INTO invite_rs_invitations (",
     invitation_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
 );
 
 /// One event of the audit trail (SPEC X5).
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO invite_rs_events \
      (invitation_id, enterprise_id, kind, actor, at) VALUES ($1, $2, $3, $4, $5)";
 
-/// The delivery status of the current link (SPEC S8).
-pub(crate) const SET_DELIVERY: &str = "UPDATE invite_rs_invitations SET delivery = $2 WHERE id = $1";
+/// The delivery status of the current link (SPEC S8), after `$3` (0 or 1) more attempts.
+pub(crate) const SET_DELIVERY: &str = "UPDATE invite_rs_invitations SET delivery = $2, \
+     delivery_attempts = delivery_attempts + $3 WHERE id = $1";
 
 /// Accept as one conditional statement: only a stored-pending, unexpired row changes
 /// (SPEC A5, A6). `$2` is now.
@@ -81,7 +82,7 @@ pub(crate) const REVOKE: &str = concat!(
 /// written-down expired row gets a new digest and expiry and is pending again.
 pub(crate) const RESEND: &str = concat!(
     "UPDATE invite_rs_invitations SET status = 'pending', token_digest = $3, expires_at = $4, \
-     last_sent_at = $5, delivery = 'queued' \
+     last_sent_at = $5, delivery = 'queued', delivery_attempts = 0 \
      WHERE enterprise_id = $1 AND id = $2 AND status IN ('pending', 'expired') RETURNING ",
     invitation_columns!()
 );
@@ -146,3 +147,68 @@ pub(crate) struct ListSql {
     /// Whether `now` is bound second.
     pub(crate) binds_now: bool,
 }
+
+// --- the delivery outbox (rules D1–D4) ---------------------------------------------------
+
+/// A delivery request, queued and due at `$6` (rule D1).
+pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO invite_rs_outbox \
+     (id, invitation_id, enterprise_id, token_digest, link_sealed, state, attempts, due_at, queued_at) \
+     VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $6)";
+
+/// Drops the queued rows of invitation `$1` at `$2`, erasing their links (a resend, rules
+/// D2, D4).
+pub(crate) const DROP_QUEUED_OF_INVITATION: &str = "UPDATE invite_rs_outbox SET state = 'dropped', \
+     link_sealed = NULL, claim = NULL, finished_at = $2 WHERE invitation_id = $1 AND state = 'queued'";
+
+/// The claim on SQLite: up to `$4` queued rows due at `$1`, oldest due first, leased
+/// until `$2` to claim `$3`, an attempt counted on each. `BEGIN IMMEDIATE` already makes
+/// it the only writer.
+#[cfg(feature = "sqlite")]
+pub(crate) const CLAIM_DELIVERIES_SQLITE: &str = "UPDATE invite_rs_outbox \
+     SET attempts = attempts + 1, due_at = $2, claim = $3 \
+     WHERE id IN (SELECT id FROM invite_rs_outbox WHERE state = 'queued' AND due_at <= $1 \
+     ORDER BY due_at, id LIMIT $4) \
+     RETURNING id, invitation_id, enterprise_id, token_digest, link_sealed, attempts, queued_at";
+
+/// The claim on PostgreSQL, as on SQLite, but rows another worker has locked are skipped,
+/// not waited for, so several processes share the work (rule D3). The locked rows are
+/// picked once, in a materialized CTE: as an `IN (…)` subquery the planner may run a
+/// `SKIP LOCKED … LIMIT` more than once and lease more rows than asked.
+#[cfg(feature = "postgres")]
+pub(crate) const CLAIM_DELIVERIES_POSTGRES: &str = "WITH due AS MATERIALIZED \
+     (SELECT id FROM invite_rs_outbox WHERE state = 'queued' AND due_at <= $1 \
+     ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+     UPDATE invite_rs_outbox o SET attempts = o.attempts + 1, due_at = $2, claim = $3 \
+     FROM due WHERE o.id = due.id \
+     RETURNING o.id, o.invitation_id, o.enterprise_id, o.token_digest, o.link_sealed, o.attempts, o.queued_at";
+
+/// Ends the attempt of claim `$2` on row `$1` as `$3` at `$4` (last error kind `$5`),
+/// erasing the link (rule D4). Returns the attempts made; no row when the lease is gone.
+pub(crate) const FINISH_DELIVERY: &str = "UPDATE invite_rs_outbox SET state = $3, link_sealed = NULL, \
+     claim = NULL, finished_at = $4, last_error = $5 \
+     WHERE id = $1 AND claim = $2 AND state = 'queued' RETURNING attempts";
+
+/// Puts row `$1` of claim `$2` back in the queue, due at `$3`, after a transient failure.
+pub(crate) const DEFER_DELIVERY: &str = "UPDATE invite_rs_outbox SET due_at = $3, claim = NULL, \
+     last_error = 'transient' WHERE id = $1 AND claim = $2 AND state = 'queued' RETURNING attempts";
+
+/// The delivery status `$3` after `$4` attempts, of invitation `$1` if its link is still
+/// the one with digest `$2`.
+pub(crate) const SET_DELIVERY_OF_LINK: &str = "UPDATE invite_rs_invitations SET delivery = $3, \
+     delivery_attempts = $4 WHERE id = $1 AND token_digest = $2 RETURNING id";
+
+/// Deletes at most `$2` finished rows that finished at or before `$1`.
+pub(crate) const PRUNE_DELIVERIES: &str = "DELETE FROM invite_rs_outbox WHERE id IN \
+     (SELECT id FROM invite_rs_outbox WHERE state <> 'queued' AND finished_at <= $1 \
+     ORDER BY finished_at LIMIT $2)";
+
+/// One outbox row.
+pub(crate) const GET_DELIVERY: &str = "SELECT id, invitation_id, enterprise_id, token_digest, state, \
+     attempts, due_at, link_sealed, queued_at, finished_at, last_error FROM invite_rs_outbox WHERE id = $1";
+
+/// One invitation by id alone, for the claim (the outbox row names its enterprise too).
+pub(crate) const GET_BY_ID: &str = concat!(
+    "SELECT ",
+    invitation_columns!(),
+    " FROM invite_rs_invitations WHERE id = $1"
+);

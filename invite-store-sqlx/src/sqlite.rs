@@ -26,7 +26,8 @@ pub type SqliteStore<D = SelfContained> = SqlStore<Sqlite, D>;
 
 /// Opens (creating if missing) the SQLite database at `url` (e.g.
 /// `sqlite://app.db?mode=rwc` or `sqlite::memory:`) as the store wants it: WAL and
-/// `synchronous = NORMAL` for files, foreign keys on, a busy timeout of
+/// `synchronous = NORMAL` for files, foreign keys on, `secure_delete` on (an outbox row's
+/// erased link is overwritten, rule D4), a busy timeout of
 /// [`DEFAULT_BUSY_TIMEOUT`]. An in-memory database gets a pool of exactly one connection,
 /// forever (it lives as long as its connection). Hosts that open their own pool should
 /// give it a busy timeout: concurrent writers wait on it.
@@ -40,10 +41,12 @@ pub async fn sqlite_pool(url: &str) -> Result<SqlitePool, Error> {
 }
 
 async fn open(options: SqliteConnectOptions, in_memory: bool) -> Result<SqlitePool, Error> {
+    // rule D4: freed bytes (an outbox row's erased link) are overwritten, not just unlinked.
     let mut options = options
         .create_if_missing(true)
         .foreign_keys(true)
-        .busy_timeout(DEFAULT_BUSY_TIMEOUT);
+        .busy_timeout(DEFAULT_BUSY_TIMEOUT)
+        .pragma("secure_delete", "ON");
     let mut pool = SqlitePoolOptions::new();
     if in_memory {
         pool = pool

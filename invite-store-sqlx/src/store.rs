@@ -10,9 +10,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use invite_core::TransitionError;
 use invite_core::{
-    Contact, DeliveryStatus, Directory, Enterprise, EnterpriseId, EventKind, Invitation, InvitationEvent,
-    InvitationId, InvitationStatus, InvitationStore, KeyKinds, ListQuery, NewInvitation, Role, StoreError,
-    TokenDigest, User, UserId,
+    ClaimedDelivery, Contact, DeliveryId, DeliveryOutbox, DeliveryOutcome, DeliveryStatus, Directory,
+    Enterprise, EnterpriseId, EventKind, Finished, Invitation, InvitationEvent, InvitationId,
+    InvitationStatus, InvitationStore, KeyKinds, ListQuery, NewDelivery, NewInvitation, OutboxEntry, Role,
+    StoreError, TokenDigest, User, UserId,
 };
 use sqlx::migrate::Migrate;
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Pool, Transaction, Type};
@@ -20,7 +21,7 @@ use uuid::Uuid;
 
 use crate::backend::{Backend, backend};
 use crate::host::{HostDirectory, MemberInsert};
-use crate::row::{self, DbTime, EventRow, InvitationRow};
+use crate::row::{self, ClaimRow, DbTime, EventRow, InvitationRow, OutboxRow};
 use crate::{Error, sql};
 
 /// Invitations and their events in the library's own tables (`invite_rs_*`, rule H5), and
@@ -171,7 +172,11 @@ where
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     for<'r> InvitationRow<DB::Time>: FromRow<'r, DB::Row>,
     for<'r> EventRow<DB::Time>: FromRow<'r, DB::Row>,
+    for<'r> ClaimRow<DB::Time>: FromRow<'r, DB::Row>,
+    for<'r> OutboxRow<DB::Time>: FromRow<'r, DB::Row>,
     for<'r> (Uuid, String): FromRow<'r, DB::Row>,
+    for<'r> (Uuid,): FromRow<'r, DB::Row>,
+    for<'r> (i64,): FromRow<'r, DB::Row>,
 {
     async fn lock(
         conn: &mut DB::Connection,
@@ -378,33 +383,39 @@ where
             .bind(invitation.responded_by.as_ref().map(|u| text(u.key())))
             .bind(invitation.revoked_at.map(at::<DB>))
             .bind(invitation.revoked_by.as_ref().map(|u| text(u.key())))
-            .bind(invitation.delivery.as_str().to_owned())
+            .bind(invitation.delivery.stored().to_owned())
             .bind(invitation.token_digest.as_bytes().to_vec())
+            .bind(i64::from(invitation.delivery_attempts))
             .execute(&mut *conn)
             .await?;
         Ok(())
     }
-}
 
-#[async_trait]
-impl<DB, D> InvitationStore for SqlStore<DB, D>
-where
-    DB: Backend,
-    D: HostDirectory<DB>,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    for<'q> DB::Time: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<DB::Time>: Encode<'q, DB> + Type<DB>,
-    for<'q> Uuid: Encode<'q, DB> + Type<DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'r> InvitationRow<DB::Time>: FromRow<'r, DB::Row>,
-    for<'r> EventRow<DB::Time>: FromRow<'r, DB::Row>,
-    for<'r> (Uuid, String): FromRow<'r, DB::Row>,
-{
-    async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError> {
+    /// Queues `delivery` for `invitation` on the transaction's connection (rule D1).
+    async fn enqueue(
+        conn: &mut DB::Connection,
+        invitation: &Invitation,
+        delivery: &NewDelivery,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sql::INSERT_DELIVERY)
+            .bind(delivery.id.as_uuid())
+            .bind(invitation.id.as_uuid())
+            .bind(text(invitation.enterprise_id.key()))
+            .bind(delivery.token_digest.as_bytes().to_vec())
+            .bind(delivery.sealed_link.as_bytes().to_vec())
+            .bind(at::<DB>(delivery.queued_at))
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    /// `create`, and the delivery request in the same transaction when there is one.
+    async fn create_with(
+        &self,
+        new: NewInvitation,
+        delivery: Option<&NewDelivery>,
+    ) -> Result<Invitation, StoreError> {
         let invitation = new.into_invitation();
         let mut tx = self.begin_write().await?;
         Self::lock_enterprise(&mut tx, &invitation.enterprise_id).await?;
@@ -438,14 +449,112 @@ where
             invitation.sent_at,
         )
         .await?;
+        if let Some(delivery) = delivery {
+            // rule D1: the request commits with the invitation, or neither does.
+            Self::enqueue(&mut tx, &invitation, delivery).await?;
+        }
         tx.commit().await.map_err(backend)?;
         Ok(invitation)
     }
 
+    /// `resend`, and (with a delivery) the old links' rows dropped and the new one queued,
+    /// in the same transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn resend_with(
+        &self,
+        enterprise: &EnterpriseId,
+        id: InvitationId,
+        by: &UserId,
+        digest: TokenDigest,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        delivery: Option<&NewDelivery>,
+    ) -> Result<Invitation, StoreError> {
+        let mut tx = self.begin_write().await?;
+        Self::lock_enterprise(&mut tx, enterprise).await?;
+        let Some(current) = self.fetch_by_id(&mut tx, enterprise, id).await? else {
+            return refuse(tx, StoreError::NotFound).await;
+        };
+        match current.status_at(now) {
+            InvitationStatus::Pending | InvitationStatus::Expired => {}
+            other => return refuse(tx, StoreError::Transition(TransitionError::NotPending(other))).await,
+        }
+        let member = self
+            .directory
+            .has_member_with(&mut tx, enterprise, &current.contact)
+            .await
+            .map_err(host)?;
+        if member {
+            return refuse(tx, StoreError::AlreadyMember).await;
+        }
+        Self::expire_stale(&mut tx, enterprise, &current.contact, id, now).await?;
+        let updated = sqlx::query_as::<_, InvitationRow<DB::Time>>(sql::RESEND)
+            .bind(text(enterprise.key()))
+            .bind(id.as_uuid())
+            .bind(digest.as_bytes().to_vec())
+            .bind(at::<DB>(expires_at))
+            .bind(at::<DB>(now))
+            .fetch_optional(&mut *tx)
+            .await;
+        let row = match updated {
+            Ok(Some(row)) => row,
+            Ok(None) => {
+                // Changed since it was read (a concurrent revoke, accept, reject).
+                let err = self.why_unchanged(&mut tx, enterprise, id, now).await?;
+                return refuse(tx, err).await;
+            }
+            Err(err) if is_pending_conflict(&err) => return refuse(tx, StoreError::DuplicatePending).await,
+            Err(err) => return Err(backend(err)),
+        };
+        let invitation = row.into_invitation(self.kinds)?;
+        Self::event(&mut tx, &invitation, EventKind::Resent, Some(by), now).await?;
+        if let Some(delivery) = delivery {
+            // rules D2, D4: the old links will never be delivered; erase them now.
+            sqlx::query(sql::DROP_QUEUED_OF_INVITATION)
+                .bind(id.as_uuid())
+                .bind(at::<DB>(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            Self::enqueue(&mut tx, &invitation, delivery).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(invitation)
+    }
+}
+
+#[async_trait]
+impl<DB, D> InvitationStore for SqlStore<DB, D>
+where
+    DB: Backend,
+    D: HostDirectory<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> DB::Time: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<DB::Time>: Encode<'q, DB> + Type<DB>,
+    for<'q> Uuid: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'r> InvitationRow<DB::Time>: FromRow<'r, DB::Row>,
+    for<'r> EventRow<DB::Time>: FromRow<'r, DB::Row>,
+    for<'r> ClaimRow<DB::Time>: FromRow<'r, DB::Row>,
+    for<'r> OutboxRow<DB::Time>: FromRow<'r, DB::Row>,
+    for<'r> (Uuid, String): FromRow<'r, DB::Row>,
+    for<'r> (Uuid,): FromRow<'r, DB::Row>,
+    for<'r> (i64,): FromRow<'r, DB::Row>,
+{
+    async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError> {
+        self.create_with(new, None).await
+    }
+
     async fn set_delivery(&self, id: InvitationId, delivery: DeliveryStatus) -> Result<(), StoreError> {
+        let attempted = matches!(delivery, DeliveryStatus::Delivered | DeliveryStatus::Failed);
         let done = sqlx::query(sql::SET_DELIVERY)
             .bind(id.as_uuid())
-            .bind(delivery.as_str().to_owned())
+            .bind(delivery.stored().to_owned())
+            .bind(i64::from(attempted))
             .execute(&self.pool)
             .await
             .map_err(backend)?;
@@ -533,46 +642,8 @@ where
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
-        let mut tx = self.begin_write().await?;
-        Self::lock_enterprise(&mut tx, enterprise).await?;
-        let Some(current) = self.fetch_by_id(&mut tx, enterprise, id).await? else {
-            return refuse(tx, StoreError::NotFound).await;
-        };
-        match current.status_at(now) {
-            InvitationStatus::Pending | InvitationStatus::Expired => {}
-            other => return refuse(tx, StoreError::Transition(TransitionError::NotPending(other))).await,
-        }
-        let member = self
-            .directory
-            .has_member_with(&mut tx, enterprise, &current.contact)
+        self.resend_with(enterprise, id, by, digest, expires_at, now, None)
             .await
-            .map_err(host)?;
-        if member {
-            return refuse(tx, StoreError::AlreadyMember).await;
-        }
-        Self::expire_stale(&mut tx, enterprise, &current.contact, id, now).await?;
-        let updated = sqlx::query_as::<_, InvitationRow<DB::Time>>(sql::RESEND)
-            .bind(text(enterprise.key()))
-            .bind(id.as_uuid())
-            .bind(digest.as_bytes().to_vec())
-            .bind(at::<DB>(expires_at))
-            .bind(at::<DB>(now))
-            .fetch_optional(&mut *tx)
-            .await;
-        let row = match updated {
-            Ok(Some(row)) => row,
-            Ok(None) => {
-                // Changed since it was read (a concurrent revoke, accept, reject).
-                let err = self.why_unchanged(&mut tx, enterprise, id, now).await?;
-                return refuse(tx, err).await;
-            }
-            Err(err) if is_pending_conflict(&err) => return refuse(tx, StoreError::DuplicatePending).await,
-            Err(err) => return Err(backend(err)),
-        };
-        let invitation = row.into_invitation(self.kinds)?;
-        Self::event(&mut tx, &invitation, EventKind::Resent, Some(by), now).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(invitation)
     }
 
     async fn accept(
@@ -646,6 +717,199 @@ where
             .await
             .map_err(backend)?;
         rows.into_iter().map(|row| row.into_event(self.kinds)).collect()
+    }
+}
+
+#[async_trait]
+impl<DB, D> DeliveryOutbox for SqlStore<DB, D>
+where
+    DB: Backend,
+    D: HostDirectory<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> DB::Time: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<DB::Time>: Encode<'q, DB> + Type<DB>,
+    for<'q> Uuid: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'r> InvitationRow<DB::Time>: FromRow<'r, DB::Row>,
+    for<'r> EventRow<DB::Time>: FromRow<'r, DB::Row>,
+    for<'r> ClaimRow<DB::Time>: FromRow<'r, DB::Row>,
+    for<'r> OutboxRow<DB::Time>: FromRow<'r, DB::Row>,
+    for<'r> (Uuid, String): FromRow<'r, DB::Row>,
+    for<'r> (Uuid,): FromRow<'r, DB::Row>,
+    for<'r> (i64,): FromRow<'r, DB::Row>,
+{
+    async fn create_queued(
+        &self,
+        new: NewInvitation,
+        delivery: NewDelivery,
+    ) -> Result<Invitation, StoreError> {
+        self.create_with(new, Some(&delivery)).await
+    }
+
+    async fn resend_queued(
+        &self,
+        enterprise: &EnterpriseId,
+        id: InvitationId,
+        by: &UserId,
+        expires_at: DateTime<Utc>,
+        delivery: NewDelivery,
+    ) -> Result<Invitation, StoreError> {
+        let (digest, now) = (delivery.token_digest, delivery.queued_at);
+        self.resend_with(enterprise, id, by, digest, expires_at, now, Some(&delivery))
+            .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        batch: usize,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        if batch == 0 {
+            return Ok(Vec::new());
+        }
+        let until = now + chrono::TimeDelta::from_std(lease).map_err(StoreError::backend)?;
+        let claim = Uuid::new_v4();
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query_as::<_, ClaimRow<DB::Time>>(DB::CLAIM_DELIVERIES)
+            .bind(at::<DB>(now))
+            .bind(at::<DB>(until))
+            .bind(claim)
+            .bind(limit(batch))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (invitation_id, _) = row.invitation();
+            let invitation = sqlx::query_as::<_, InvitationRow<DB::Time>>(sql::GET_BY_ID)
+                .bind(invitation_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let invitation = row::invitation(invitation, self.kinds)?;
+            claimed.push(row.into_claimed(claim, self.kinds, invitation)?);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(claimed)
+    }
+
+    async fn finish_delivery(
+        &self,
+        claimed: &ClaimedDelivery,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<Finished, StoreError> {
+        let mut tx = self.begin_write().await?;
+        // What the row becomes, and what the invitation and its event say (none for a
+        // dropped row: the invitation has moved on).
+        let (statement, state, error, delivery, kind) = match outcome {
+            DeliveryOutcome::Delivered => (
+                sql::FINISH_DELIVERY,
+                "delivered",
+                None,
+                DeliveryStatus::Delivered,
+                EventKind::Delivered,
+            ),
+            DeliveryOutcome::Retry { .. } => (
+                sql::DEFER_DELIVERY,
+                "queued",
+                None,
+                DeliveryStatus::Retrying,
+                EventKind::DeliveryDeferred,
+            ),
+            DeliveryOutcome::Failed { error } => (
+                sql::FINISH_DELIVERY,
+                "failed",
+                Some(invite_core::outbox::error_kind_name(error)),
+                DeliveryStatus::Failed,
+                EventKind::DeliveryFailed,
+            ),
+            DeliveryOutcome::Dropped => (
+                sql::FINISH_DELIVERY,
+                "dropped",
+                None,
+                DeliveryStatus::Queued,
+                EventKind::Delivered,
+            ),
+        };
+        let query = sqlx::query_scalar::<_, i64>(statement)
+            .bind(claimed.id.as_uuid())
+            .bind(claimed.claim);
+        let query = match outcome {
+            DeliveryOutcome::Retry { at: due } => query.bind(at::<DB>(due)),
+            _ => query
+                .bind(state.to_owned())
+                .bind(at::<DB>(now))
+                .bind(error.map(str::to_owned)),
+        };
+        let Some(attempts) = query.fetch_optional(&mut *tx).await.map_err(backend)? else {
+            tx.rollback().await.map_err(backend)?;
+            return Ok(Finished::LeaseLost);
+        };
+        if outcome == DeliveryOutcome::Dropped {
+            tx.commit().await.map_err(backend)?;
+            return Ok(Finished::Recorded(None));
+        }
+        // The invitation's status is its current link's: only if the link is still this one.
+        let changed = sqlx::query_scalar::<_, Uuid>(sql::SET_DELIVERY_OF_LINK)
+            .bind(claimed.invitation_id.as_uuid())
+            .bind(claimed.token_digest.as_bytes().to_vec())
+            .bind(delivery.stored().to_owned())
+            .bind(attempts)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let event = match changed {
+            Some(_) => {
+                let enterprise = text(claimed.enterprise_id.key());
+                Self::event_for(
+                    &mut tx,
+                    claimed.invitation_id.as_uuid(),
+                    enterprise,
+                    kind,
+                    None,
+                    now,
+                )
+                .await?;
+                Some(InvitationEvent {
+                    invitation_id: claimed.invitation_id,
+                    enterprise_id: claimed.enterprise_id.clone(),
+                    kind,
+                    actor: None,
+                    at: now,
+                })
+            }
+            None => None,
+        };
+        tx.commit().await.map_err(backend)?;
+        Ok(Finished::Recorded(event))
+    }
+
+    async fn prune_deliveries(&self, before: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {
+        if batch == 0 {
+            return Ok(0);
+        }
+        let done = sqlx::query(sql::PRUNE_DELIVERIES)
+            .bind(at::<DB>(before))
+            .bind(limit(batch))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(usize::try_from(DB::rows_affected(&done)).unwrap_or(usize::MAX))
+    }
+
+    async fn delivery(&self, id: DeliveryId) -> Result<Option<OutboxEntry>, StoreError> {
+        let row = sqlx::query_as::<_, OutboxRow<DB::Time>>(sql::GET_DELIVERY)
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|row| row.into_entry(self.kinds)).transpose()
     }
 }
 

@@ -68,6 +68,7 @@ mod host_shaped {
                 "invitations",
                 "invite_rs_events",
                 "invite_rs_invitations",
+                "invite_rs_outbox",
                 "org_memberships",
                 "organizations"
             ]

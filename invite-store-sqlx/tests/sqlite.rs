@@ -73,6 +73,7 @@ mod host_shaped {
                 "invitations",
                 "invite_rs_events",
                 "invite_rs_invitations",
+                "invite_rs_outbox",
                 "org_memberships",
                 "organizations"
             ]
@@ -232,4 +233,79 @@ async fn a_database_of_the_first_layout_upgrades_in_place() {
         1
     );
     store.migrate().await.expect("migrating again is a no-op");
+}
+
+// Rule D4: the store's connections overwrite freed bytes, and a finished outbox row keeps
+// no ciphertext (its column is NULL, which the table's CHECK also demands).
+#[tokio::test]
+async fn secure_delete_is_on_and_a_finished_row_keeps_no_link() {
+    use invite_core::{DeliveryOutbox, DeliveryOutcome};
+    let case = common::sqlite_self_contained().await;
+    let secure: i64 = sqlx::query_scalar("PRAGMA secure_delete")
+        .fetch_one(case.subject.store.pool())
+        .await
+        .expect("pragma");
+    assert_eq!(secure, 1);
+    let f = invite_core::testing::contract::Fixture::new(case.subject).await;
+    let (_, _, delivery) = f.send_queued("bob@example.com", f.now).await;
+    let sealed = || {
+        let pool = f.store.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, Option<Vec<u8>>>("SELECT link_sealed FROM invite_rs_outbox WHERE id = $1")
+                .bind(delivery.id.as_uuid())
+                .fetch_one(&pool)
+                .await
+                .expect("row")
+        }
+    };
+    assert_eq!(sealed().await, Some(delivery.sealed_link.as_bytes().to_vec()));
+    let claimed = f
+        .store
+        .claim_deliveries(f.now, std::time::Duration::from_secs(60), 1)
+        .await
+        .expect("claim");
+    f.store
+        .finish_delivery(&claimed[0], DeliveryOutcome::Delivered, f.now)
+        .await
+        .expect("finish");
+    assert_eq!(sealed().await, None);
+    // The table refuses a finished row that keeps its link.
+    let kept = case
+        .raw
+        .exec(format!(
+            "UPDATE invite_rs_outbox SET link_sealed = x'00' WHERE id = x'{}'",
+            delivery.id.as_uuid().simple()
+        ))
+        .await;
+    assert!(kept.is_err(), "{kept:?}");
+}
+
+// The events table rebuilt by the outbox migration keeps ids, and AUTOINCREMENT goes on
+// after the highest.
+#[tokio::test]
+async fn event_ids_go_on_after_the_events_table_is_rebuilt() {
+    let url = common::sqlite_url();
+    let pool = invite_store_sqlx::sqlite_pool(&url).await.expect("open");
+    let migrator = SqliteStore::<invite_store_sqlx::SelfContained>::migrator();
+    migrator
+        .run_to(20_261_201_000_001, &pool)
+        .await
+        .expect("the first library step");
+    for id in [1, 7] {
+        sqlx::query("INSERT INTO invite_rs_events (id, invitation_id, enterprise_id, kind, actor, at) VALUES ($1, x'00', 'e', 'sent', NULL, 0)")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .expect("event");
+    }
+    migrator.run(&pool).await.expect("the outbox step");
+    sqlx::query("INSERT INTO invite_rs_events (invitation_id, enterprise_id, kind, actor, at) VALUES (x'00', 'e', 'delivered', NULL, 0)")
+        .execute(&pool)
+        .await
+        .expect("a delivery event");
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM invite_rs_events ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .expect("ids");
+    assert_eq!(ids, [1, 7, 8]);
 }

@@ -33,6 +33,54 @@ impl FlakyStore {
 }
 
 #[async_trait]
+impl invite_core::DeliveryOutbox for FlakyStore {
+    async fn create_queued(
+        &self,
+        new: NewInvitation,
+        delivery: invite_core::NewDelivery,
+    ) -> Result<Invitation, StoreError> {
+        self.inner.create_queued(new, delivery).await
+    }
+    async fn resend_queued(
+        &self,
+        enterprise: &EnterpriseId,
+        id: InvitationId,
+        by: &UserId,
+        expires_at: DateTime<Utc>,
+        delivery: invite_core::NewDelivery,
+    ) -> Result<Invitation, StoreError> {
+        self.inner
+            .resend_queued(enterprise, id, by, expires_at, delivery)
+            .await
+    }
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        batch: usize,
+    ) -> Result<Vec<invite_core::ClaimedDelivery>, StoreError> {
+        self.inner.claim_deliveries(now, lease, batch).await
+    }
+    async fn finish_delivery(
+        &self,
+        claimed: &invite_core::ClaimedDelivery,
+        outcome: invite_core::DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<invite_core::Finished, StoreError> {
+        self.inner.finish_delivery(claimed, outcome, now).await
+    }
+    async fn prune_deliveries(&self, before: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {
+        self.inner.prune_deliveries(before, batch).await
+    }
+    async fn delivery(
+        &self,
+        id: invite_core::DeliveryId,
+    ) -> Result<Option<invite_core::OutboxEntry>, StoreError> {
+        self.inner.delivery(id).await
+    }
+}
+
+#[async_trait]
 impl InvitationStore for FlakyStore {
     async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError> {
         self.inner.create(new).await

@@ -1,0 +1,100 @@
+//! Rule D4 in the logs: no line the worker writes holds a link or a notifier's text. In a
+//! test binary of its own, so that its `tracing` subscriber sees every call site.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::TimeDelta;
+use invite_core::testing::{ManualClock, MemoryStore, seed};
+use invite_core::{
+    Delivery, InvitationStore, Invitations, Notifier, NotifyError, OutboxKey, RetryPolicy, SendInvitation,
+    WorkerConfig,
+};
+
+/// Fails every delivery with a text that quotes the link, as a provider might.
+#[derive(Default)]
+struct Quoting {
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl Notifier for Quoting {
+    async fn deliver(&self, delivery: &Delivery) -> Result<(), NotifyError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(NotifyError::transient(format!(
+            "450 mailbox busy; message was: {}",
+            delivery.link.expose_secret()
+        )))
+    }
+}
+
+/// A writer that keeps everything `tracing` writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn neither_the_link_nor_the_notifiers_text_reaches_a_log_line_or_an_event() {
+    // rule D4
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let store = Arc::new(MemoryStore::default());
+    let world = seed::demo(&*store).await.unwrap();
+    let clock = ManualClock::default();
+    let notifier = Arc::new(Quoting::default());
+    let invitations = Invitations::builder(store.clone())
+        .clock(Arc::new(clock.clone()))
+        .notifier(notifier.clone())
+        .outbox(OutboxKey::generate())
+        .build();
+    let worker = invitations.delivery_worker().unwrap().config(WorkerConfig {
+        retry: RetryPolicy {
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        },
+        ..WorkerConfig::default()
+    });
+    let sent = invitations
+        .send(
+            &world.alice,
+            &world.acme.id,
+            SendInvitation::new("bob@example.com", "member"),
+        )
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        worker.drain_once().await.unwrap();
+        clock.advance(TimeDelta::hours(1));
+    }
+    assert_eq!(notifier.calls.load(Ordering::SeqCst), 3);
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("delivery attempt failed"), "{logs}");
+    assert!(logs.contains("failed for good"), "{logs}");
+    assert!(!logs.contains(sent.link.token()), "a log line holds the token");
+    assert!(
+        !logs.contains("mailbox busy"),
+        "a log line holds the notifier's text"
+    );
+    let events = format!(
+        "{:?}",
+        store.events(&world.acme.id, sent.invitation.id).await.unwrap()
+    );
+    assert!(!events.contains(sent.link.token()) && !events.contains("mailbox"));
+}
