@@ -54,24 +54,78 @@ impl ToSchema for HostKey {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitationRequest {
-    /// One email address or one phone number (SPEC S3, X8: an array is refused).
+    /// One email address or one phone number (SPEC S3, X8: an array is refused). Which
+    /// strings are contacts no JSON Schema can say (IDNA domains, E.164 numbers, no quoted
+    /// local parts): any other string is `invalid_contact` (422).
     #[schema(example = "bob@example.com")]
     pub contact: String,
-    /// `finance_admin`, `dev_admin` or `member` (SPEC S4).
+    /// The role offered (SPEC S4): one of the host's assignable roles, by default
+    /// `finance_admin`, `dev_admin` or `member`. Any other name is `role_not_assignable`
+    /// (422).
     #[schema(example = "dev_admin")]
     pub role: String,
-    /// Time-to-live in seconds, within the host's bounds (SPEC S6); default 7 days.
-    #[serde(default)]
-    #[schema(example = 604_800)]
+    /// Time-to-live of the link in whole seconds, within the host's bounds (SPEC S6); the
+    /// host's default when absent or null. A number with a zero fraction (`3600.0`) is the
+    /// same whole number, as JSON Schema reads it.
+    #[serde(default, deserialize_with = "whole_seconds")]
+    #[schema(example = 604_800, minimum = 0)]
     pub expires_in_seconds: Option<u64>,
 }
+
+/// Reads a count of seconds the way JSON Schema's `integer` reads a number: `3600` and
+/// `3600.0` (or `3.6e3`) alike; a fraction, a negative number or one beyond `u64` is
+/// refused (`invalid_request`).
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    struct Seconds;
+
+    impl serde::de::Visitor<'_> for Seconds {
+        type Value = Option<u64>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number of seconds, at least 0, or null")
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            u64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            // 2^64: the first whole number beyond u64 (exactly representable as f64).
+            const BEYOND_U64: f64 = 18_446_744_073_709_551_616.0;
+            if v.fract() == 0.0 && (0.0..BEYOND_U64).contains(&v) {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                Ok(Some(v as u64))
+            } else {
+                Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    deserializer.deserialize_any(Seconds)
+}
+
+/// The body of a POST that needs no input (revoke, resend): `{}`. Like every POST body it
+/// is sent as `application/json` (SPEC §6), so no cross-site form can make the request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyRequest {}
 
 /// `POST /invitations/{view,accept,reject}` body: the token travels in the body, never in
 /// the URL (SPEC X2).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
-    /// The token of the invitation link.
+    /// The token of the invitation link: the `token` parameter of `invite_url`.
     pub token: String,
 }
 
@@ -82,18 +136,20 @@ impl std::fmt::Debug for TokenRequest {
     }
 }
 
-/// Query of `GET /enterprises/{enterprise_id}/invitations` (SPEC R1). Empty values count
-/// as absent.
+/// Query of `GET /enterprises/{enterprise_id}/invitations` (SPEC R1). Each parameter is
+/// optional; one that is present must hold a value (`?status=` is `invalid_request`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Only invitations with this status: `pending`, `accepted`, `rejected`, `expired`
-    /// (including pending ones past their expiry) or `revoked`.
-    pub status: Option<String>,
-    /// Rows per page, 1 to 100; default 20.
-    pub limit: Option<String>,
-    /// The `next_cursor` of the previous page.
+    /// Only invitations with this status; `expired` includes pending ones past their
+    /// expiry (SPEC §1).
+    pub status: Option<StatusJson>,
+    /// Rows per page; default 20.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page, as it was given (opaque).
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 

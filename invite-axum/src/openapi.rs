@@ -106,43 +106,11 @@ impl DocSettings {
 
 /// The document for a host with `settings`, as JSON.
 pub(crate) fn document(settings: &DocSettings) -> Value {
-    let mut json = serde_json::to_value(typed_document(settings)).unwrap_or_else(|err| {
+    serde_json::to_value(typed_document(settings)).unwrap_or_else(|err| {
         // The document is built from the crate's own types: this is a bug, not input.
         tracing::error!(error = %err, "the OpenAPI document does not serialize");
         Value::Null
-    });
-    fix_link_field_names(&mut json);
-    json
-}
-
-/// utoipa 5.5 serializes the fields of a Link Object in snake case (`operation_id`,
-/// `request_body`, `operation_ref`); OpenAPI names them `operationId`, `requestBody` and
-/// `operationRef`, and tools that follow links (stateful testers, client generators) read
-/// only those. (utoipa 6 renames them itself.)
-fn fix_link_field_names(doc: &mut Value) {
-    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
-        return;
-    };
-    let links = paths
-        .values_mut()
-        .filter_map(Value::as_object_mut)
-        .flat_map(|item| item.values_mut())
-        .filter_map(|operation| operation.get_mut("responses")?.as_object_mut())
-        .flat_map(|responses| responses.values_mut())
-        .filter_map(|response| response.get_mut("links")?.as_object_mut())
-        .flat_map(|links| links.values_mut())
-        .filter_map(Value::as_object_mut);
-    for link in links {
-        for (from, to) in [
-            ("operation_id", "operationId"),
-            ("operation_ref", "operationRef"),
-            ("request_body", "requestBody"),
-        ] {
-            if let Some(value) = link.remove(from) {
-                link.insert(to.to_owned(), value);
-            }
-        }
-    }
+    })
 }
 
 /// The document for a host with `settings`, in utoipa's types.

@@ -78,7 +78,9 @@ const ENTERPRISE_ID_DOC: &str = "The enterprise: the host's own key as it writes
                     request_body = json!({}))),
                 ("resend" = (operation_id = "resend_invitation", description = "Resend the new invitation by its `id`",
                     parameters(("enterprise_id" = "$request.path.enterprise_id"), ("id" = "$response.body#/id")),
-                    request_body = json!({})))
+                    request_body = json!({}))),
+                ("list" = (operation_id = "list_invitations", description = "The records table that now holds the invitation",
+                    parameters(("enterprise_id" = "$request.path.enterprise_id"))))
             )
         ),
         (status = 400, description = "`invalid_request`: malformed body (SPEC X4, X9), `expires_in_seconds` out of bounds (SPEC S6), or an enterprise id not of the host's kind (rule H3)", body = ErrorBody),

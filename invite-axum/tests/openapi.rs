@@ -251,8 +251,8 @@ async fn the_document_is_built_from_the_hosts_settings() {
 
 #[tokio::test]
 async fn create_links_to_revoke_and_resend_by_id_never_by_token() {
-    // OpenAPI links let stateful clients chain calls; the token stays inside invite_url
-    // (SPEC S5, X2), so no link reads it.
+    // OpenAPI links let stateful clients chain calls (and the list of the enterprise); the
+    // token stays inside invite_url (SPEC S5, X2), so no link reads it.
     let app = common::memory().await;
     let doc = document(&app).await;
     let links = &operation(&doc, "create_invitation")["responses"]["201"]["links"];
@@ -266,6 +266,11 @@ async fn create_links_to_revoke_and_resend_by_id_never_by_token() {
         assert_eq!(link["requestBody"], json!({}));
         assert!(link.get("operation_id").is_none(), "OpenAPI field names: {link}");
     }
+    assert_eq!(links["list"]["operationId"], "list_invitations");
+    assert_eq!(
+        links["list"]["parameters"],
+        json!({"enterprise_id": "$request.path.enterprise_id"})
+    );
     let resend_links = &operation(&doc, "resend_invitation")["responses"]["200"]["links"];
     assert_eq!(resend_links["revoke"]["operationId"], "revoke_invitation");
     let text = doc["paths"].to_string();
