@@ -20,17 +20,26 @@ pub struct Enterprise {
 }
 
 /// A user account, SPEC §1: the signed-in user the host hands to the service, and the
-/// account a membership belongs to. The host vouches for `email` and `phone`: set only
-/// the ones the account has verified.
+/// account a membership belongs to.
+///
+/// **`email` and `phone` are the account's *verified* contacts** (rule B1). The host
+/// vouches for them: set only the ones the account has proved it controls, and leave an
+/// unverified address or number out (`None`). The service trusts them without asking
+/// again: an invitation addressed to one of them may be answered *by id*, without its
+/// token ([`Invitations::mine`](crate::Invitations::mine),
+/// [`Invitations::accept_mine`](crate::Invitations::accept_mine)), and it is what the
+/// account-match check of the token routes compares (SPEC A4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     /// The account id, the host's.
     pub id: UserId,
     /// Display name.
     pub name: String,
-    /// The account's verified email, if any.
+    /// The account's verified email, if any; `None` when the account has none or has not
+    /// verified it (rule B1).
     pub email: Option<Email>,
-    /// The account's verified phone, if any.
+    /// The account's verified phone, if any; `None` when the account has none or has not
+    /// verified it (rule B1).
     pub phone: Option<Phone>,
 }
 
@@ -39,6 +48,15 @@ impl User {
     #[must_use]
     pub fn is_reached_by(&self, contact: &Contact) -> bool {
         contact.matches(self.email.as_ref(), self.phone.as_ref())
+    }
+
+    /// The account's verified contacts (rule B1): its email, then its phone, those it has.
+    /// Invitations to these are the user's own ([`Invitations::mine`](crate::Invitations::mine)).
+    #[must_use]
+    pub fn verified_contacts(&self) -> Vec<Contact> {
+        let email = self.email.clone().map(Contact::Email);
+        let phone = self.phone.clone().map(Contact::Phone);
+        email.into_iter().chain(phone).collect()
     }
 }
 

@@ -21,7 +21,7 @@
 //! | [`outbox`] | [`OutboxKey`], [`NewDelivery`], [`RetryPolicy`]: the delivery outbox (rules D1–D4) |
 //! | [`worker`] | [`DeliveryWorker`]: drains the outbox (`run` with feature `worker`) |
 //! | [`event`] | [`InvitationEvent`], [`EventSink`]: the audit trail |
-//! | [`service`] | [`Invitations`]: send, list, revoke, resend, view, accept, reject |
+//! | [`service`] | [`Invitations`]: send (one or many), list, revoke, resend, view, accept, reject, the invitee's own invitations |
 //!
 //! ## Example
 //!
@@ -106,8 +106,8 @@ pub use ports::{
 };
 pub use role::{Role, RoleError, RolePolicy};
 pub use service::{
-    Accepted, Invitations, InvitationsBuilder, InvitationsConfig, ListInvitations, SendInvitation,
-    SentInvitation,
+    Accepted, BulkRowResult, Invitations, InvitationsBuilder, InvitationsConfig, ListInvitations,
+    MAX_BULK_ROWS, MyInvitation, SendInvitation, SentInvitation,
 };
 pub use text::{TextError, check_display_name};
 pub use token::{InviteLink, InviteToken, TokenDigest};

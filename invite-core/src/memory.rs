@@ -141,11 +141,21 @@ impl State {
             .ok_or(StoreError::NotFound)
     }
 
-    fn by_digest(&mut self, digest: &TokenDigest) -> Result<&mut Invitation, StoreError> {
-        self.invitations
-            .iter_mut()
-            .find(|i| i.token_digest == *digest)
-            .ok_or(StoreError::Transition(TransitionError::InvalidOrExpired))
+    /// The invitation an answer is for: by its token (unknown: `invalid_or_expired`) or by
+    /// its id (unknown: `not_found`, rule B1).
+    fn by_target(&mut self, target: Target<'_>) -> Result<&mut Invitation, StoreError> {
+        match target {
+            Target::Digest(digest) => self
+                .invitations
+                .iter_mut()
+                .find(|i| i.token_digest == *digest)
+                .ok_or(StoreError::Transition(TransitionError::InvalidOrExpired)),
+            Target::Id(id) => self
+                .invitations
+                .iter_mut()
+                .find(|i| i.id == id)
+                .ok_or(StoreError::NotFound),
+        }
     }
 
     fn record(
@@ -224,6 +234,64 @@ impl MemoryStore {
             state.enqueue(&next, delivery);
         }
         Ok(next)
+    }
+}
+
+/// Which invitation an accept or reject answers: the one with a token's digest, or the one
+/// with an id (rule B1).
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Digest(&'a TokenDigest),
+    Id(InvitationId),
+}
+
+impl MemoryStore {
+    /// Accept (by token or by id) as one step under the lock (SPEC A5, A6, A8).
+    fn accept_target(
+        &self,
+        target: Target<'_>,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        let mut state = self.lock();
+        let current = state.by_target(target)?.clone();
+        current.check_answerable(now)?;
+        if state
+            .members
+            .contains_key(&(current.enterprise_id.clone(), user.id.clone()))
+        {
+            return Err(StoreError::AlreadyMember);
+        }
+        if self.fail_member_inserts.load(Ordering::SeqCst) {
+            return Err(StoreError::backend(std::io::Error::other(
+                "membership insert failed (injected)",
+            )));
+        }
+        let invitation = state.by_target(target)?;
+        invitation.accept(user.id.clone(), now)?;
+        let invitation = invitation.clone();
+        state.users.insert(user.id.clone(), user.clone());
+        state.members.insert(
+            (invitation.enterprise_id.clone(), user.id.clone()),
+            invitation.role,
+        );
+        state.record(&invitation, EventKind::Accepted, Some(&user.id), now);
+        Ok(invitation)
+    }
+
+    /// Reject (by token or by id) as one step under the lock (SPEC A6, A7).
+    fn reject_target(
+        &self,
+        target: Target<'_>,
+        by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        let mut state = self.lock();
+        let invitation = state.by_target(target)?;
+        invitation.reject(by.clone(), now)?;
+        let invitation = invitation.clone();
+        state.record(&invitation, EventKind::Rejected, Some(by), now);
+        Ok(invitation)
     }
 }
 
@@ -468,30 +536,7 @@ impl InvitationStore for MemoryStore {
         user: &User,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
-        let mut state = self.lock();
-        let current = state.by_digest(digest)?.clone();
-        current.check_answerable(now)?;
-        if state
-            .members
-            .contains_key(&(current.enterprise_id.clone(), user.id.clone()))
-        {
-            return Err(StoreError::AlreadyMember);
-        }
-        if self.fail_member_inserts.load(Ordering::SeqCst) {
-            return Err(StoreError::backend(std::io::Error::other(
-                "membership insert failed (injected)",
-            )));
-        }
-        let invitation = state.by_digest(digest)?;
-        invitation.accept(user.id.clone(), now)?;
-        let invitation = invitation.clone();
-        state.users.insert(user.id.clone(), user.clone());
-        state.members.insert(
-            (invitation.enterprise_id.clone(), user.id.clone()),
-            invitation.role,
-        );
-        state.record(&invitation, EventKind::Accepted, Some(&user.id), now);
-        Ok(invitation)
+        self.accept_target(Target::Digest(digest), user, now)
     }
 
     async fn reject(
@@ -500,12 +545,46 @@ impl InvitationStore for MemoryStore {
         by: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
-        let mut state = self.lock();
-        let invitation = state.by_digest(digest)?;
-        invitation.reject(by.clone(), now)?;
-        let invitation = invitation.clone();
-        state.record(&invitation, EventKind::Rejected, Some(by), now);
-        Ok(invitation)
+        self.reject_target(Target::Digest(digest), by, now)
+    }
+
+    async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+        Ok(self.lock().invitations.iter().find(|i| i.id == id).cloned())
+    }
+
+    async fn pending_for(
+        &self,
+        contacts: &[Contact],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        let state = self.lock();
+        let mut rows: Vec<Invitation> = state
+            .invitations
+            .iter()
+            .filter(|i| contacts.iter().any(|c| c.normalized() == i.contact.normalized()))
+            .filter(|i| i.status_at(now) == InvitationStatus::Pending)
+            .cloned()
+            .collect();
+        rows.sort_by_key(|i| (i.expires_at, i.id));
+        Ok(rows)
+    }
+
+    async fn accept_by_id(
+        &self,
+        id: InvitationId,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        self.accept_target(Target::Id(id), user, now)
+    }
+
+    async fn reject_by_id(
+        &self,
+        id: InvitationId,
+        by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        self.reject_target(Target::Id(id), by, now)
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {

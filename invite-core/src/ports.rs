@@ -184,6 +184,38 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError>;
 
+    /// The invitation `id`, whatever its enterprise: for the invitee's own invitations
+    /// (rule B1), which the service first checks are addressed to the signed-in user.
+    async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError>;
+
+    /// The invitations to any of `contacts` (compared in normalized form) that are pending
+    /// and unexpired at `now`, across all enterprises, soonest expiry first (then id) (rule
+    /// B1). A SQL store answers it with one index range read per contact.
+    async fn pending_for(
+        &self,
+        contacts: &[Contact],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>, StoreError>;
+
+    /// [`InvitationStore::accept`] of the invitation `id` instead of the one with a digest
+    /// (rule B1): the same single transaction, the same refusals, except that an unknown
+    /// id is [`StoreError::NotFound`]. The caller has checked that `user` is the addressee.
+    async fn accept_by_id(
+        &self,
+        id: InvitationId,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError>;
+
+    /// [`InvitationStore::reject`] of the invitation `id` (rule B1); an unknown id is
+    /// [`StoreError::NotFound`].
+    async fn reject_by_id(
+        &self,
+        id: InvitationId,
+        by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError>;
+
     /// Writes down `expired` for at most `batch` pending invitations past their expiry,
     /// with an `expired` event each; returns how many. Optional housekeeping: every read
     /// already derives `expired`.

@@ -85,6 +85,31 @@ pub struct Accepted {
     pub role: Role,
 }
 
+/// One of the signed-in user's own invitations (rule B1): pending, unexpired, addressed to
+/// one of the user's verified contacts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MyInvitation {
+    /// The invitation's id, to accept or reject it by ([`Invitations::accept_mine`]).
+    pub id: InvitationId,
+    /// The inviting enterprise.
+    pub enterprise_id: EnterpriseId,
+    /// Its name, from the host's directory.
+    pub enterprise_name: String,
+    /// Who sent it (their name at the time).
+    pub inviter_name: String,
+    /// The role offered.
+    pub role: Role,
+    /// When it stops being answerable.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The most rows one bulk send takes (rule B2).
+pub const MAX_BULK_ROWS: usize = 100;
+
+/// The outcome of one row of a bulk send (rule B2), in the request's order: the sent
+/// invitation with its link, or why that row was refused.
+pub type BulkRowResult = Result<SentInvitation, InviteError>;
+
 /// Settings of the service.
 #[derive(Clone, Debug)]
 pub struct InvitationsConfig {
@@ -360,6 +385,70 @@ impl Invitations {
     ) -> Result<SentInvitation, InviteError> {
         let enterprise = self.authorize_inviting(actor, enterprise_id).await?;
         let contact = self.config.contacts.parse(&request.contact)?;
+        self.send_authorized(actor, &enterprise, contact, request).await
+    }
+
+    /// Sends many invitations in one request (rule B2): S1 and S2 are checked once and
+    /// refuse the whole request; then every row goes through the rules of
+    /// [`Invitations::send`] (S3–S8) on its own, so a bad row never stops the good ones.
+    /// A row whose contact (normalized) appeared in an earlier row of the request is
+    /// `duplicate_pending`. Each created invitation is delivered as a single send's is
+    /// (through the outbox when configured, rule D1). The answer has one result per row,
+    /// in order.
+    ///
+    /// A row the adapter could not read (a body row of the wrong shape) arrives as its
+    /// error and comes back unchanged in its place, after the S1/S2 check.
+    ///
+    /// # Errors
+    /// The whole request: `forbidden` (S1), `enterprise_not_certified` (S2),
+    /// `invalid_request` when there are no rows or more than [`MAX_BULK_ROWS`], `internal`
+    /// when the directory fails. Each row: the errors of [`Invitations::send`].
+    pub async fn send_many(
+        &self,
+        actor: &User,
+        enterprise_id: &EnterpriseId,
+        rows: Vec<Result<SendInvitation, InviteError>>,
+    ) -> Result<Vec<BulkRowResult>, InviteError> {
+        // rule S1 decision: authorization before the input is looked at.
+        let enterprise = self.authorize_inviting(actor, enterprise_id).await?;
+        if rows.is_empty() || rows.len() > MAX_BULK_ROWS {
+            return Err(InviteError::InvalidRequest(format!(
+                "a bulk invite takes 1 to {MAX_BULK_ROWS} rows"
+            )));
+        }
+        let mut seen: Vec<String> = Vec::with_capacity(rows.len());
+        let mut results = Vec::with_capacity(rows.len());
+        for row in rows {
+            let result = match row {
+                Err(err) => Err(err),
+                Ok(request) => match self.config.contacts.parse(&request.contact) {
+                    Err(err) => Err(err.into()),
+                    Ok(contact) => {
+                        let normalized = contact.normalized().to_owned();
+                        if seen.contains(&normalized) {
+                            // rule B2: the same contact twice in one request.
+                            Err(InviteError::DuplicatePending)
+                        } else {
+                            seen.push(normalized);
+                            self.send_authorized(actor, &enterprise, contact, request).await
+                        }
+                    }
+                },
+            };
+            results.push(result);
+        }
+        Ok(results)
+    }
+
+    /// The part of a send after S1 and S2 (and after the contact has been parsed): S4–S8.
+    async fn send_authorized(
+        &self,
+        actor: &User,
+        enterprise: &Enterprise,
+        contact: crate::contact::Contact,
+        request: SendInvitation,
+    ) -> Result<SentInvitation, InviteError> {
+        let enterprise_id = &enterprise.id;
         let role = self.config.roles.parse_assignable(&request.role)?;
         let now = self.now();
         let expires_at = self.config.ttl.expires_at(now, request.expires_in)?;
@@ -391,7 +480,7 @@ impl Invitations {
         let invitation = self.store.create(new).await?;
         self.publish(&invitation, EventKind::Sent, Some(&actor.id), now)
             .await;
-        self.deliver(invitation, &enterprise, &token).await
+        self.deliver(invitation, enterprise, &token).await
     }
 
     /// In outbox mode, the link and the delivery request of a new token (rule D1, D4).
@@ -550,25 +639,9 @@ impl Invitations {
     pub async fn accept(&self, token: &str, user: &User) -> Result<Accepted, InviteError> {
         let now = self.now();
         let invitation = self.answerable(token, user, now).await?;
-        // SPEC A9: what sending checked still holds.
-        let enterprise = self
-            .directory
-            .enterprise(&invitation.enterprise_id)
-            .await?
-            .ok_or(InviteError::InvalidOrExpired)?;
-        if !enterprise.certified {
-            return Err(InviteError::EnterpriseNotCertified);
-        }
-        self.config.roles.check(invitation.role)?;
+        let enterprise = self.recheck(&invitation).await?;
         let accepted = self.store.accept(&invitation.token_digest, user, now).await?;
-        self.publish(&accepted, EventKind::Accepted, Some(&user.id), now)
-            .await;
-        let role = accepted.role;
-        Ok(Accepted {
-            invitation: accepted,
-            enterprise,
-            role,
-        })
+        self.accepted(accepted, enterprise, user, now).await
     }
 
     /// Rejects an invitation for the signed-in `user` (SPEC A7); no membership is made.
@@ -583,6 +656,132 @@ impl Invitations {
         self.publish(&rejected, EventKind::Rejected, Some(&user.id), now)
             .await;
         Ok(rejected)
+    }
+
+    /// The signed-in user's own invitations (rule B1): pending and unexpired, addressed to
+    /// the user's verified email or phone ([`User::verified_contacts`]), across
+    /// enterprises, soonest expiry first. An invitation whose enterprise the directory no
+    /// longer knows is left out.
+    ///
+    /// # Errors
+    /// `internal`.
+    pub async fn mine(&self, user: &User) -> Result<Vec<MyInvitation>, InviteError> {
+        let contacts = user.verified_contacts();
+        if contacts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pending = self.store.pending_for(&contacts, self.now()).await?;
+        let mut names: Vec<(EnterpriseId, Option<String>)> = Vec::new();
+        let mut mine = Vec::with_capacity(pending.len());
+        for invitation in pending {
+            let known = names.iter().find(|(id, _)| *id == invitation.enterprise_id);
+            let name = match known {
+                Some((_, name)) => name.clone(),
+                None => {
+                    let name = self
+                        .directory
+                        .enterprise(&invitation.enterprise_id)
+                        .await?
+                        .map(|e| e.name);
+                    names.push((invitation.enterprise_id.clone(), name.clone()));
+                    name
+                }
+            };
+            let Some(enterprise_name) = name else {
+                continue;
+            };
+            mine.push(MyInvitation {
+                id: invitation.id,
+                enterprise_id: invitation.enterprise_id,
+                enterprise_name,
+                inviter_name: invitation.invited_by.name,
+                role: invitation.role,
+                expires_at: invitation.expires_at,
+            });
+        }
+        Ok(mine)
+    }
+
+    /// Accepts the user's own invitation `id` without its token (rule B1): every rule of
+    /// [`Invitations::accept`] (SPEC A5–A9, H2) and the same refusals, except that an id
+    /// not addressed to one of the user's verified contacts is `not_found`, exactly like
+    /// an id that does not exist.
+    ///
+    /// # Errors
+    /// `not_found`, `invalid_or_expired`, `already_accepted`, `already_rejected`,
+    /// `enterprise_not_certified`, `role_not_assignable`, `already_member`, `internal`.
+    pub async fn accept_mine(&self, user: &User, id: InvitationId) -> Result<Accepted, InviteError> {
+        let now = self.now();
+        let invitation = self.answerable_mine(user, id, now).await?;
+        let enterprise = self.recheck(&invitation).await?;
+        let accepted = self.store.accept_by_id(id, user, now).await?;
+        self.accepted(accepted, enterprise, user, now).await
+    }
+
+    /// Rejects the user's own invitation `id` without its token (rule B1, SPEC A7); an id
+    /// not addressed to the user is `not_found`.
+    ///
+    /// # Errors
+    /// `not_found`, `invalid_or_expired`, `already_accepted`, `already_rejected`,
+    /// `internal`.
+    pub async fn reject_mine(&self, user: &User, id: InvitationId) -> Result<Invitation, InviteError> {
+        let now = self.now();
+        self.answerable_mine(user, id, now).await?;
+        let rejected = self.store.reject_by_id(id, &user.id, now).await?;
+        self.publish(&rejected, EventKind::Rejected, Some(&user.id), now)
+            .await;
+        Ok(rejected)
+    }
+
+    /// SPEC A9: what sending checked still holds when accepting.
+    async fn recheck(&self, invitation: &Invitation) -> Result<Enterprise, InviteError> {
+        let enterprise = self
+            .directory
+            .enterprise(&invitation.enterprise_id)
+            .await?
+            .ok_or(InviteError::InvalidOrExpired)?;
+        if !enterprise.certified {
+            return Err(InviteError::EnterpriseNotCertified);
+        }
+        self.config.roles.check(invitation.role)?;
+        Ok(enterprise)
+    }
+
+    /// Publishes an accept and makes its answer.
+    async fn accepted(
+        &self,
+        accepted: Invitation,
+        enterprise: Enterprise,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Accepted, InviteError> {
+        self.publish(&accepted, EventKind::Accepted, Some(&user.id), now)
+            .await;
+        let role = accepted.role;
+        Ok(Accepted {
+            invitation: accepted,
+            enterprise,
+            role,
+        })
+    }
+
+    /// The invitation `id` if it is addressed to `user`'s verified contacts and may be
+    /// answered now (rule B1). Not addressed to the user: `not_found`, before anything
+    /// about its state is said.
+    async fn answerable_mine(
+        &self,
+        user: &User,
+        id: InvitationId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, InviteError> {
+        let invitation = self
+            .store
+            .find_by_id(id)
+            .await?
+            .filter(|invitation| user.is_reached_by(&invitation.contact))
+            .ok_or(InviteError::NotFound)?;
+        invitation.check_answerable(now)?;
+        Ok(invitation)
     }
 
     /// The audit trail of one invitation (SPEC X5).

@@ -287,6 +287,36 @@ where
         self.ports().reject(digest, by, now).await
     }
 
+    async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+        self.ports().find_by_id(id).await
+    }
+
+    async fn pending_for(
+        &self,
+        contacts: &[Contact],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        self.ports().pending_for(contacts, now).await
+    }
+
+    async fn accept_by_id(
+        &self,
+        id: InvitationId,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        self.ports().accept_by_id(id, user, now).await
+    }
+
+    async fn reject_by_id(
+        &self,
+        id: InvitationId,
+        by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        self.ports().reject_by_id(id, by, now).await
+    }
+
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {
         self.ports().sweep_expired(now, batch).await
     }

@@ -39,6 +39,10 @@ pub trait Backend: Database + sealed::Sealed {
     /// digest is `$1`.
     const LOCK_ENTERPRISE_OF: Option<&'static str>;
 
+    /// As [`Backend::LOCK_ENTERPRISE`], for the enterprise of the invitation whose id is
+    /// `$1` (an accept by id, rule B1).
+    const LOCK_ENTERPRISE_OF_ID: Option<&'static str>;
+
     /// The claim of due outbox rows (rule D3): see `sql::CLAIM_DELIVERIES_*`. PostgreSQL
     /// skips rows another transaction has locked (`FOR UPDATE SKIP LOCKED`); SQLite needs
     /// no clause, its write transactions being one at a time.
@@ -60,6 +64,7 @@ impl Backend for sqlx::Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const LOCK_ENTERPRISE: Option<&'static str> = None;
     const LOCK_ENTERPRISE_OF: Option<&'static str> = None;
+    const LOCK_ENTERPRISE_OF_ID: Option<&'static str> = None;
     const CLAIM_DELIVERIES: &'static str = crate::sql::CLAIM_DELIVERIES_SQLITE;
 
     fn rows_affected(done: &Self::QueryResult) -> u64 {
@@ -84,6 +89,10 @@ impl Backend for sqlx::Postgres {
     const LOCK_ENTERPRISE_OF: Option<&'static str> = Some(
         "SELECT pg_advisory_xact_lock(hashtextextended(enterprise_id, 0)) \
          FROM invite_rs_invitations WHERE token_digest = $1",
+    );
+    const LOCK_ENTERPRISE_OF_ID: Option<&'static str> = Some(
+        "SELECT pg_advisory_xact_lock(hashtextextended(enterprise_id, 0)) \
+         FROM invite_rs_invitations WHERE id = $1",
     );
     const CLAIM_DELIVERIES: &'static str = crate::sql::CLAIM_DELIVERIES_POSTGRES;
 

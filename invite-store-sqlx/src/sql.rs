@@ -71,6 +71,30 @@ pub(crate) const REJECT: &str = concat!(
     invitation_columns!()
 );
 
+/// [`ACCEPT`] of the invitation with id `$1` (rule B1).
+pub(crate) const ACCEPT_BY_ID: &str = concat!(
+    "UPDATE invite_rs_invitations SET status = 'accepted', responded_at = $2, responded_by = $3 \
+     WHERE id = $1 AND status = 'pending' AND expires_at > $2 RETURNING ",
+    invitation_columns!()
+);
+
+/// [`REJECT`] of the invitation with id `$1` (rule B1).
+pub(crate) const REJECT_BY_ID: &str = concat!(
+    "UPDATE invite_rs_invitations SET status = 'rejected', responded_at = $2, responded_by = $3 \
+     WHERE id = $1 AND status = 'pending' AND expires_at > $2 RETURNING ",
+    invitation_columns!()
+);
+
+/// The pending, unexpired invitations to one contact `$1` (normalized) at `$2`, across
+/// enterprises, soonest expiry first (rule B1): one range of the
+/// `invite_rs_invitations_pending_by_contact` index.
+pub(crate) const PENDING_FOR_CONTACT: &str = concat!(
+    "SELECT ",
+    invitation_columns!(),
+    " FROM invite_rs_invitations WHERE contact_normalized = $1 AND status = 'pending' \
+     AND expires_at > $2 ORDER BY expires_at, id"
+);
+
 /// Revoke as one conditional statement (SPEC R2). `$3` is now.
 pub(crate) const REVOKE: &str = concat!(
     "UPDATE invite_rs_invitations SET status = 'revoked', revoked_at = $3, revoked_by = $4 \

@@ -144,6 +144,44 @@ fn is_pending_conflict(err: &sqlx::Error) -> bool {
     }
 }
 
+/// Which invitation an accept or reject answers: the one whose current token has a digest
+/// (the link), or the one with an id (the invitee's own invitations, rule B1). Both go
+/// through the same transaction; only the row's key and the answer for "no such row"
+/// differ.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Digest(&'a TokenDigest),
+    Id(InvitationId),
+}
+
+/// Accept or reject.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Accept,
+    Reject,
+}
+
+impl Target<'_> {
+    /// The conditional UPDATE of `answer` on this target.
+    fn statement(self, answer: Answer) -> &'static str {
+        match (self, answer) {
+            (Target::Digest(_), Answer::Accept) => sql::ACCEPT,
+            (Target::Digest(_), Answer::Reject) => sql::REJECT,
+            (Target::Id(_), Answer::Accept) => sql::ACCEPT_BY_ID,
+            (Target::Id(_), Answer::Reject) => sql::REJECT_BY_ID,
+        }
+    }
+
+    /// What "no such invitation" answers: an unknown token is `invalid_or_expired` (SPEC
+    /// A1), an unknown id `not_found` (rule B1).
+    fn unknown(self) -> StoreError {
+        match self {
+            Target::Digest(_) => StoreError::Transition(TransitionError::InvalidOrExpired),
+            Target::Id(_) => StoreError::NotFound,
+        }
+    }
+}
+
 /// `batch` as an SQL `LIMIT`.
 fn limit(batch: usize) -> i64 {
     i64::try_from(batch).unwrap_or(i64::MAX)
@@ -201,9 +239,24 @@ where
         Self::lock(conn, DB::LOCK_ENTERPRISE, Vec::new(), Some(text(id.key()))).await
     }
 
-    /// As [`Self::lock_enterprise`], for the enterprise of the invitation with `digest`.
-    async fn lock_enterprise_of(conn: &mut DB::Connection, digest: &TokenDigest) -> Result<(), StoreError> {
-        Self::lock(conn, DB::LOCK_ENTERPRISE_OF, digest.as_bytes().to_vec(), None).await
+    /// As [`Self::lock_enterprise`], for the enterprise of the invitation `target`.
+    async fn lock_enterprise_of(conn: &mut DB::Connection, target: Target<'_>) -> Result<(), StoreError> {
+        match target {
+            Target::Digest(digest) => {
+                Self::lock(conn, DB::LOCK_ENTERPRISE_OF, digest.as_bytes().to_vec(), None).await
+            }
+            Target::Id(id) => {
+                let Some(statement) = DB::LOCK_ENTERPRISE_OF_ID else {
+                    return Ok(());
+                };
+                sqlx::query(statement)
+                    .bind(id.as_uuid())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                Ok(())
+            }
+        }
     }
 
     async fn event_for(
@@ -334,18 +387,41 @@ where
         tx.commit().await.map_err(backend)
     }
 
-    /// Accept or reject: one conditional UPDATE; when it changes nothing, the current row
-    /// says why (rule A6).
+    /// The invitation `target`, whatever its enterprise.
+    async fn fetch_target(
+        &self,
+        conn: &mut DB::Connection,
+        target: Target<'_>,
+    ) -> Result<Option<Invitation>, StoreError> {
+        match target {
+            Target::Digest(digest) => self.fetch_by_digest(conn, digest).await,
+            Target::Id(id) => {
+                let row = sqlx::query_as::<_, InvitationRow<DB::Time>>(sql::GET_BY_ID)
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                row::invitation(row, self.kinds)
+            }
+        }
+    }
+
+    /// Accept or reject of `target`: one conditional UPDATE; when it changes nothing, the
+    /// current row says why (rule A6).
     async fn answer(
         &self,
         conn: &mut DB::Connection,
-        statement: &'static str,
-        digest: &TokenDigest,
+        answer: Answer,
+        target: Target<'_>,
         by: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
-        let row = sqlx::query_as::<_, InvitationRow<DB::Time>>(statement)
-            .bind(digest.as_bytes().to_vec())
+        let query = sqlx::query_as::<_, InvitationRow<DB::Time>>(target.statement(answer));
+        let query = match target {
+            Target::Digest(digest) => query.bind(digest.as_bytes().to_vec()),
+            Target::Id(id) => query.bind(id.as_uuid()),
+        };
+        let row = query
             .bind(at::<DB>(now))
             .bind(text(by.key()))
             .fetch_optional(&mut *conn)
@@ -353,16 +429,62 @@ where
             .map_err(backend)?;
         match row {
             Some(row) => row.into_invitation(self.kinds),
-            None => Err(match self.fetch_by_digest(conn, digest).await? {
+            None => Err(match self.fetch_target(conn, target).await? {
                 Some(current) => StoreError::Transition(
                     current
                         .check_answerable(now)
                         .err()
                         .unwrap_or(TransitionError::InvalidOrExpired),
                 ),
-                None => StoreError::Transition(TransitionError::InvalidOrExpired),
+                None => target.unknown(),
             }),
         }
+    }
+
+    /// Accept (SPEC A5, A6, A8, H2): the conditional UPDATE of `target`, the host's
+    /// membership insert and the `accepted` event in one transaction.
+    async fn accept_target(
+        &self,
+        target: Target<'_>,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        let mut tx = self.begin_write().await?;
+        Self::lock_enterprise_of(&mut tx, target).await?;
+        let invitation = match self.answer(&mut tx, Answer::Accept, target, &user.id, now).await {
+            Ok(invitation) => invitation,
+            Err(err) => return refuse(tx, err).await,
+        };
+        let added = self
+            .directory
+            .add_member(&mut tx, &invitation.enterprise_id, user, invitation.role, now)
+            .await
+            .map_err(host)?;
+        if added == MemberInsert::AlreadyMember {
+            // Rule A8: the invitation stays pending, the role unchanged.
+            return refuse(tx, StoreError::AlreadyMember).await;
+        }
+        Self::event(&mut tx, &invitation, EventKind::Accepted, Some(&user.id), now).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(invitation)
+    }
+
+    /// Reject (SPEC A6, A7): the conditional UPDATE of `target` and the `rejected` event in
+    /// one transaction.
+    async fn reject_target(
+        &self,
+        target: Target<'_>,
+        by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let invitation = match self.answer(&mut tx, Answer::Reject, target, by, now).await {
+            Ok(invitation) => invitation,
+            Err(err) => return refuse(tx, err).await,
+        };
+        Self::event(&mut tx, &invitation, EventKind::Rejected, Some(by), now).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(invitation)
     }
 
     async fn insert(&self, conn: &mut DB::Connection, invitation: &Invitation) -> Result<(), sqlx::Error> {
@@ -652,24 +774,7 @@ where
         user: &User,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
-        let mut tx = self.begin_write().await?;
-        Self::lock_enterprise_of(&mut tx, digest).await?;
-        let invitation = match self.answer(&mut tx, sql::ACCEPT, digest, &user.id, now).await {
-            Ok(invitation) => invitation,
-            Err(err) => return refuse(tx, err).await,
-        };
-        let added = self
-            .directory
-            .add_member(&mut tx, &invitation.enterprise_id, user, invitation.role, now)
-            .await
-            .map_err(host)?;
-        if added == MemberInsert::AlreadyMember {
-            // Rule A8: the invitation stays pending, the role unchanged.
-            return refuse(tx, StoreError::AlreadyMember).await;
-        }
-        Self::event(&mut tx, &invitation, EventKind::Accepted, Some(&user.id), now).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(invitation)
+        self.accept_target(Target::Digest(digest), user, now).await
     }
 
     async fn reject(
@@ -678,14 +783,54 @@ where
         by: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let invitation = match self.answer(&mut tx, sql::REJECT, digest, by, now).await {
-            Ok(invitation) => invitation,
-            Err(err) => return refuse(tx, err).await,
-        };
-        Self::event(&mut tx, &invitation, EventKind::Rejected, Some(by), now).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(invitation)
+        self.reject_target(Target::Digest(digest), by, now).await
+    }
+
+    async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        self.fetch_target(&mut conn, Target::Id(id)).await
+    }
+
+    async fn pending_for(
+        &self,
+        contacts: &[Contact],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let mut found = Vec::new();
+        for contact in contacts {
+            // One range of the pending-by-contact index per contact (rule B1).
+            let rows = sqlx::query_as::<_, InvitationRow<DB::Time>>(sql::PENDING_FOR_CONTACT)
+                .bind(contact.normalized().to_owned())
+                .bind(at::<DB>(now))
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(backend)?;
+            for row in rows {
+                found.push(row.into_invitation(self.kinds)?);
+            }
+        }
+        found.sort_by_key(|i| (i.expires_at, i.id));
+        found.dedup_by_key(|i| i.id);
+        Ok(found)
+    }
+
+    async fn accept_by_id(
+        &self,
+        id: InvitationId,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        self.accept_target(Target::Id(id), user, now).await
+    }
+
+    async fn reject_by_id(
+        &self,
+        id: InvitationId,
+        by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        self.reject_target(Target::Id(id), by, now).await
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {

@@ -146,6 +146,34 @@ impl InvitationStore for FlakyStore {
     ) -> Result<Invitation, StoreError> {
         self.inner.reject(digest, by, now).await
     }
+    async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+        self.check()?;
+        self.inner.find_by_id(id).await
+    }
+    async fn pending_for(
+        &self,
+        contacts: &[invite_core::Contact],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        self.check()?;
+        self.inner.pending_for(contacts, now).await
+    }
+    async fn accept_by_id(
+        &self,
+        id: InvitationId,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        self.inner.accept_by_id(id, user, now).await
+    }
+    async fn reject_by_id(
+        &self,
+        id: InvitationId,
+        by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        self.inner.reject_by_id(id, by, now).await
+    }
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {
         self.inner.sweep_expired(now, batch).await
     }
