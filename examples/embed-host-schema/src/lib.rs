@@ -10,15 +10,16 @@
 //! sessions) and prints each invitation link (its stand-in for a mailer).
 //!
 //! The integration — everything between the two `integration` rulers below — is
-//! 41 lines of code (no blanks, comments, attributes or `use` lines): the mapping, the
-//! identity, the notifier and the mounting. The rest is the host as it was.
+//! 45 lines of code (no blanks, comments, attributes or `use` lines): the mapping, the
+//! identity, the notifier, the delivery outbox and its worker (4 lines, rule D1) and the
+//! mounting. The rest is the host as it was.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::http::request::Parts;
 use invite_axum::{Identify, build_user};
-use invite_core::{Delivery, Invitations, KeyKind, KeyKinds, Notifier, NotifyError, Role, User};
+use invite_core::{Delivery, Invitations, KeyKind, KeyKinds, Notifier, NotifyError, OutboxKey, Role, User};
 use invite_store_sqlx::{AnyStore, MemberValue, TableMapping};
 use sqlx::AnyPool;
 
@@ -160,7 +161,11 @@ pub async fn invitations_api(url: &str, base_url: &str, sessions: HeaderSessions
     let invitations = Invitations::builder(Arc::new(store))
         .base_url(base_url)
         .notifier(Arc::new(PrintNotifier))
+        .outbox(OutboxKey::generate()) // rule D1; a real host loads its 32-byte key from its secrets
         .build();
+    if let Some(worker) = invitations.delivery_worker() {
+        tokio::spawn(worker.run(std::future::pending()));
+    }
     Ok(invite_axum::router(invitations, sessions))
 }
 

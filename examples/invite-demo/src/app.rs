@@ -12,12 +12,11 @@ use axum::http::request::Parts;
 use axum::routing::{get, post};
 use invite_axum::utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use invite_axum::{InviteApi, RateLimit};
-use invite_core::{Accounts, InvitationStore, Invitations, TtlPolicy, User};
+use invite_core::{Accounts, InvitationStore, Invitations, Notifier, OutboxKey, TtlPolicy, User};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::auth::{self, AuthState, Sessions};
-use crate::notifier::DevLogNotifier;
 use crate::pages;
 
 /// The longest invitation lifetime the core allows any policy.
@@ -38,15 +37,23 @@ pub fn ttl_policy(ttl: Duration) -> Result<TtlPolicy, String> {
     TtlPolicy::new(ttl, min, max).map_err(|err| format!("--invite-ttl: {err}"))
 }
 
-/// The invitation service over `store`, with the development notifier.
-pub fn service<S>(store: Arc<S>, base_url: &str, ttl: TtlPolicy) -> Invitations
+/// The invitation service over `store`, delivering through the outbox (rule D1) with
+/// `notifier`, links sealed under `key` (rule D4).
+pub fn service<S>(
+    store: Arc<S>,
+    base_url: &str,
+    ttl: TtlPolicy,
+    notifier: Arc<dyn Notifier>,
+    key: OutboxKey,
+) -> Invitations
 where
     S: InvitationStore + Accounts,
 {
     Invitations::builder(store)
         .base_url(base_url)
         .ttl(ttl)
-        .notifier(Arc::new(DevLogNotifier))
+        .notifier(notifier)
+        .outbox(key)
         .build()
 }
 

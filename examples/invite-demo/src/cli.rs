@@ -38,6 +38,30 @@ pub struct Args {
     /// generators and API testers that send everything from one address.
     #[arg(long, env = "INVITE_DEMO_RATE_LIMIT_PER_MINUTE", default_value_t = 120)]
     pub rate_limit_per_minute: u32,
+
+    /// Send email invitations over SMTP, e.g. `smtp://127.0.0.1:2525` (plain, for a local
+    /// relay), `smtp://host:587?tls=required` (STARTTLS) or `smtps://user:pass@host:465`.
+    /// Without it, the development notifier writes links to the log.
+    #[arg(long, env = "INVITE_DEMO_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of invitation emails.
+    #[arg(
+        long,
+        env = "INVITE_DEMO_SMTP_FROM",
+        default_value = "invite-demo <invites@invite-demo.localhost>"
+    )]
+    pub smtp_from: String,
+
+    /// Post SMS invitations as JSON to this `http://` endpoint (a Twilio-like API).
+    /// Without it, the development notifier writes links to the log.
+    #[arg(long, env = "INVITE_DEMO_SMS_URL")]
+    pub sms_url: Option<String>,
+
+    /// The file with the outbox key (32 bytes; created with mode 0600 on first start).
+    /// Default: beside the SQLite file (`<file>.outbox-key`), or `invite-demo.outbox-key`.
+    #[arg(long, env = "INVITE_DEMO_OUTBOX_KEY_FILE")]
+    pub outbox_key_file: Option<std::path::PathBuf>,
 }
 
 impl Args {

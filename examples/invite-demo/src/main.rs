@@ -5,7 +5,9 @@
 //! `/enterprise/members` (members, the invite drawer, the invitation records) and
 //! `/invite?token=…` (the invitee page). Data lives in SQLite (a file in the working
 //! directory by default) or PostgreSQL, seeded with the demo enterprises and users of the
-//! SPEC when empty. Outgoing links are written to the log by a development notifier.
+//! SPEC when empty. Invitations are delivered through the outbox (rules D1–D4) by a worker
+//! in this process: over SMTP with `--smtp-url`, to an SMS webhook with `--sms-url`, and
+//! otherwise written to the log by a development notifier.
 //!
 //! Its tests start this binary: `tests/demo_http.rs` over HTTP (always), and
 //! `tests/demo_browser.rs` in a headless Chromium, which runs only with
@@ -26,9 +28,11 @@
 mod app;
 mod auth;
 mod cli;
+mod delivery;
 mod notifier;
 mod pages;
 mod seed;
+mod sms;
 mod store;
 
 use std::error::Error;
@@ -69,7 +73,15 @@ async fn run(args: cli::Args) -> Result<(), BoxError> {
     let base_url = args.base_url();
     tracing::info!(database = %args.database_url_redacted(), "opening the database");
     let store = Arc::new(store::open(&args.database_url).await?);
-    let invitations = app::service(store.clone(), &base_url, ttl);
+    let key = delivery::load_or_create_key(&delivery::key_path(&args))?;
+    let invitations = app::service(store.clone(), &base_url, ttl, delivery::notifier(&args)?, key);
+    let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+    let worker = invitations.delivery_worker().map(|worker| {
+        tokio::spawn(worker.run(async move {
+            let mut stopped = worker_stopped;
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }))
+    });
     if seed::seed_if_empty(&*store).await? {
         tracing::info!("created the demo data: Acme Robotics, Globex, Unverified Labs and six users");
     }
@@ -95,6 +107,11 @@ async fn run(args: cli::Args) -> Result<(), BoxError> {
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown())
         .await?;
+    // The outbox worker finishes the round in flight (rule D1: the rest waits in the outbox).
+    let _ = stop_worker.send(true);
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
     tracing::info!("invite-demo stopped");
     Ok(())
 }

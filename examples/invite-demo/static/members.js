@@ -65,14 +65,14 @@
     try {
       page = await api('GET', invitationsPath() + '?' + params.toString());
     } catch (err) {
-      tbody.replaceChildren(Demo.el('tr', {}, Demo.el('td', { class: 'empty', colspan: '6', text: err.message })));
+      tbody.replaceChildren(Demo.el('tr', {}, Demo.el('td', { class: 'empty', colspan: '7', text: err.message })));
       return;
     }
     state.nextCursor = page.next_cursor || null;
     const items = page.items || [];
     if (items.length === 0) {
       tbody.replaceChildren(Demo.el('tr', {}, Demo.el('td', {
-        class: 'empty', colspan: '6', 'data-testid': 'records-empty',
+        class: 'empty', colspan: '7', 'data-testid': 'records-empty',
         text: state.status ? 'No invitations with this status.' : 'No invitations yet. Click Invite to send one.',
       })));
     } else {
@@ -105,6 +105,13 @@
     Demo.el('td', { 'data-testid': 'record-status' }, Demo.statusBadge(inv.status)),
     Demo.el('td', { text: Demo.formatDate(inv.sent_at) }),
     Demo.el('td', { text: Demo.formatDate(inv.expires_at) }),
+    Demo.el('td', {
+      'data-testid': 'record-delivery', 'data-delivery': inv.delivery,
+      'data-attempts': String(inv.delivery_attempts ?? 0),
+      title: 'Delivery of the current link: ' + inv.delivery + ', attempts: ' + (inv.delivery_attempts ?? 0),
+      text: inv.delivery + (inv.delivery_attempts > 0
+        ? ' · ' + inv.delivery_attempts + (inv.delivery_attempts === 1 ? ' attempt' : ' attempts') : ''),
+    }),
     actions);
   }
 

@@ -398,11 +398,19 @@ async fn the_guide_over_http_send_view_accept_and_the_dev_notifier_logs_the_link
         link.starts_with(&format!("{}/invite?token=", server.base_url)),
         "{link}"
     );
-    let log = server.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("DEV NOTIFIER (demo only"))
-        .expect("a DEV notifier line");
+    // Rule D1: the outbox worker delivers just after the send's commit.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let line = loop {
+        let log = server.log();
+        if let Some(line) = log.lines().find(|l| l.contains("DEV NOTIFIER (demo only")) {
+            break line.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no DEV notifier line:\n{log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert!(line.contains("bob@example.com") && line.contains(&link), "{line}");
 
     // Members list of the members page.

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, TimeDelta, Utc};
 use invite_core::{
     Accounts, Clock, Delivery, Enterprise, EnterpriseId, InvitationView, Invitations, InviteError,
-    ListInvitations, Notifier, NotifyError, Page, Role, SendInvitation, User, UserId,
+    ListInvitations, Notifier, NotifyError, OutboxKey, Page, Role, SendInvitation, User, UserId,
 };
 
 #[tokio::main(flavor = "current_thread")]
@@ -24,7 +24,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .base_url("https://platform.example.com")
         .clock(Arc::new(clock.clone()))
         .notifier(Arc::new(PrintNotifier))
+        // rule D1: each send writes its delivery into the outbox, in its own transaction;
+        // a real host loads its 32-byte key from where it keeps secrets.
+        .outbox(OutboxKey::generate())
         .build();
+    // A host spawns `worker.run(shutdown)`; this walk-through drains by hand.
+    let worker = invitations.delivery_worker().ok_or("the outbox is on")?;
 
     // The accounts: Acme Robotics with Alice as its super admin; Bob and Mallory, members
     // of nothing.
@@ -57,6 +62,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let sent = invitations
         .send(alice, acme, SendInvitation::new("bob@example.com", "dev_admin"))
         .await?;
+    println!("   delivery: {}", sent.invitation.delivery.as_str());
+    worker.drain_once().await?;
     println!("   link, shown once: {}", sent.link.expose_secret());
     let token = sent.link.token().to_owned();
 
