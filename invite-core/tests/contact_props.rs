@@ -45,3 +45,19 @@ proptest! {
         prop_assert_eq!(once.normalized(), twice.normalized());
     }
 }
+
+/// A fuzz finding (contact_parse, slow unit of 10 s under load): `+911132411360`. Parsing
+/// must stay cheap once the phone metadata is loaded, so a stream of such numbers cannot
+/// tie up a server (rule X4). The first parse may load metadata; later ones must be fast.
+#[test]
+fn a_slow_fuzz_unit_parses_quickly_once_warm() {
+    let policy = invite_core::ContactPolicy::default();
+    let _ = policy.parse("+911132411360");
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        let _ = policy.parse("+911132411360");
+    }
+    let each = started.elapsed() / 20;
+    eprintln!("{each:?} per warm parse");
+    assert!(each < std::time::Duration::from_millis(250), "{each:?} per parse");
+}
