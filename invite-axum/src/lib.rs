@@ -193,7 +193,8 @@ impl<I: Identify> InviteApi<I> {
         }
     }
 
-    /// Limits `view`, `accept` and `reject` per client with `limit` (SPEC X6) instead of
+    /// Limits `view`, `accept` and `reject`, and the accept and reject of the user's own
+    /// invitations (rule B1), per client with `limit` (SPEC X6) instead of
     /// [`RateLimit::default`].
     #[must_use]
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
@@ -280,11 +281,19 @@ impl<I: Identify> InviteApi<I> {
             .route(
                 "/enterprises/{enterprise_id}/invitations/{id}/resend",
                 post(routes::resend).layer(token_bearing()),
-            );
+            )
+            .route(
+                "/enterprises/{enterprise_id}/invitations/bulk",
+                post(routes::bulk_create).layer(token_bearing()),
+            )
+            // rule B1: the list is the user's own; it is not a lookup by guessable input.
+            .route("/invitations/mine", get(routes::mine).layer(token_bearing()));
         let mut invitee = Router::new()
             .route("/invitations/view", post(routes::view))
             .route("/invitations/accept", post(routes::accept))
-            .route("/invitations/reject", post(routes::reject));
+            .route("/invitations/reject", post(routes::reject))
+            .route("/invitations/mine/{id}/accept", post(routes::accept_mine))
+            .route("/invitations/mine/{id}/reject", post(routes::reject_mine));
         if let Some(limit) = self.rate_limit {
             invitee = invitee.route_layer(middleware::from_fn_with_state(
                 limit.into_limiter(),

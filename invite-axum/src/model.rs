@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use invite_core::{
     Accepted, ContactKind, DeliveryStatus, EnterpriseId, Invitation, InvitationInfo, InvitationStatus,
-    InvitationView, Role, UserId, ViewState, Viewer,
+    InvitationView, MyInvitation, Role, UserId, ViewState, Viewer,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::RefOr;
@@ -476,4 +476,118 @@ impl AcceptedJson {
             invitation: InvitationJson::at(&accepted.invitation, now),
         }
     }
+}
+
+// --- the invitee's own invitations (rule B1) ---------------------------------------------
+
+/// One of the signed-in user's own invitations (rule B1): pending, unexpired, addressed to
+/// one of the account's verified contacts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MyInvitationJson {
+    /// The invitation: accept or reject it by this id.
+    pub id: Uuid,
+    /// The inviting enterprise: the host's key, a number for an integer key (rule H7).
+    #[schema(value_type = HostKey)]
+    pub enterprise_id: EnterpriseId,
+    /// Its name.
+    #[schema(example = "Acme Robotics")]
+    pub enterprise_name: String,
+    /// Who sent it.
+    #[schema(example = "Alice Admin")]
+    pub inviter_name: String,
+    /// The role offered.
+    pub role: RoleJson,
+    /// When it stops being answerable (RFC 3339, UTC).
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<&MyInvitation> for MyInvitationJson {
+    fn from(mine: &MyInvitation) -> Self {
+        Self {
+            id: mine.id.as_uuid(),
+            enterprise_id: mine.enterprise_id.clone(),
+            enterprise_name: mine.enterprise_name.clone(),
+            inviter_name: mine.inviter_name.clone(),
+            role: mine.role.into(),
+            expires_at: mine.expires_at,
+        }
+    }
+}
+
+/// The answer of `GET /invitations/mine` (rule B1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MyInvitationsJson {
+    /// Soonest expiry first; empty when there are none.
+    pub items: Vec<MyInvitationJson>,
+}
+
+// --- bulk invite (rule B2) ---------------------------------------------------------------
+
+/// One row of a bulk invite (rule B2): who to invite and as what. A row of another shape
+/// (missing or unknown fields, wrong types) does not fail the request: it comes back as an
+/// error row with `invalid_request`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkInvitationRow {
+    /// One email address or one phone number (SPEC S3, X8).
+    #[schema(example = "bob@example.com")]
+    pub contact: String,
+    /// The role offered (SPEC S4): one of the host's assignable roles.
+    #[schema(example = "dev_admin")]
+    pub role: String,
+}
+
+/// `POST /enterprises/{enterprise_id}/invitations/bulk` body (rule B2): 1 to 100 rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkInvitationsRequest {
+    /// The rows, each read on its own: see [`BulkInvitationRow`].
+    #[schema(value_type = Vec<BulkInvitationRow>, min_items = 1, max_items = 100)]
+    pub invitations: Vec<serde_json::Value>,
+}
+
+/// A row of a bulk invite that was sent: the invitation and its link, shown this once
+/// (SPEC S5).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BulkSentJson {
+    /// The new invitation.
+    pub invitation: InvitationJson,
+    /// `{base_url}/invite?token=…` (SPEC X10).
+    pub invite_url: String,
+}
+
+impl std::fmt::Debug for BulkSentJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BulkSentJson")
+            .field("invitation", &self.invitation)
+            .field("invite_url", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A row of a bulk invite that was refused, and why; the other rows are not affected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BulkErrorJson {
+    /// The row's contact as sent, or null when the row had none (or not a string).
+    pub contact: Option<String>,
+    /// The refusal, with the code a single send would have answered (`invalid_contact`,
+    /// `role_not_assignable`, `already_member`, `duplicate_pending`, `invalid_request`, …).
+    pub error: crate::error::ErrorDetail,
+}
+
+/// The result of one row of a bulk invite.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum BulkResultJson {
+    /// Sent.
+    Sent(BulkSentJson),
+    /// Refused.
+    Error(BulkErrorJson),
+}
+
+/// The answer of a bulk invite: one result per row, in the request's order (rule B2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BulkResultsJson {
+    /// One per row, in order.
+    pub results: Vec<BulkResultJson>,
 }

@@ -17,9 +17,11 @@ use utoipa::openapi::{Components, RefOr};
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::model::{
-    AcceptedJson, ContactKindJson, CreateInvitationRequest, DeliveryJson, EmptyRequest, HostKey,
-    InvitationInfoJson, InvitationJson, InvitationPage, InviterJson, RejectedJson, RoleJson,
-    SentInvitationJson, StatusJson, TokenRequest, ViewJson, ViewStateJson, ViewerJson,
+    AcceptedJson, BulkErrorJson, BulkInvitationRow, BulkInvitationsRequest, BulkResultJson, BulkResultsJson,
+    BulkSentJson, ContactKindJson, CreateInvitationRequest, DeliveryJson, EmptyRequest, HostKey,
+    InvitationInfoJson, InvitationJson, InvitationPage, InviterJson, MyInvitationJson, MyInvitationsJson,
+    RejectedJson, RoleJson, SentInvitationJson, StatusJson, TokenRequest, ViewJson, ViewStateJson,
+    ViewerJson,
 };
 use crate::routes;
 
@@ -43,6 +45,10 @@ pub(crate) const SESSION_SCHEME: &str = "session";
         routes::view,
         routes::accept,
         routes::reject,
+        routes::bulk_create,
+        routes::mine,
+        routes::accept_mine,
+        routes::reject_mine,
         routes::openapi_document
     ),
     components(schemas(
@@ -65,11 +71,19 @@ pub(crate) const SESSION_SCHEME: &str = "session";
         ViewerJson,
         InvitationInfoJson,
         AcceptedJson,
-        RejectedJson
+        RejectedJson,
+        MyInvitationJson,
+        MyInvitationsJson,
+        BulkInvitationRow,
+        BulkInvitationsRequest,
+        BulkSentJson,
+        BulkErrorJson,
+        BulkResultJson,
+        BulkResultsJson
     )),
     tags(
         (name = "inviter", description = "A super admin manages the invitations of their enterprise (SPEC S1–S8, R1–R3)"),
-        (name = "invitee", description = "The invited person opens, accepts or rejects a link (SPEC A1–A9)"),
+        (name = "invitee", description = "The invited person opens, accepts or rejects a link (SPEC A1–A9), or, signed in, lists and answers their own invitations by id (rule B1)"),
         (name = "meta", description = "This document")
     )
 )]
@@ -140,6 +154,13 @@ fn typed_document(settings: &DocSettings) -> utoipa::openapi::OpenApi {
             let names: Vec<Value> = settings.roles.iter().map(|r| json!(r.to_string())).collect();
             role.enum_values = Some(names);
         }
+    }
+    // rule B2: a bulk row offers the same roles as a single send.
+    if let Some(row) = object_mut(components, "BulkInvitationRow")
+        && let Some(role) = property_mut(row, "role")
+    {
+        let names: Vec<Value> = settings.roles.iter().map(|r| json!(r.to_string())).collect();
+        role.enum_values = Some(names);
     }
     if let Some(scheme) = &settings.security {
         components

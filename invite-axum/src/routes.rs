@@ -13,15 +13,19 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use invite_core::{EnterpriseId, InvitationId, InvitationStatus, ListInvitations, SendInvitation};
+use invite_core::{
+    EnterpriseId, InvitationId, InvitationStatus, InviteError, ListInvitations, SendInvitation,
+};
 use serde::Deserialize;
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::identity::{MaybeUser, SignedIn};
 use crate::model::{
-    AcceptedJson, CreateInvitationRequest, EmptyRequest, InvitationJson, InvitationPage, ListParams,
-    RejectedJson, SentInvitationJson, StatusJson, TokenRequest, ViewJson,
+    AcceptedJson, BulkErrorJson, BulkInvitationRow, BulkInvitationsRequest, BulkResultJson, BulkResultsJson,
+    BulkSentJson, CreateInvitationRequest, EmptyRequest, InvitationJson, InvitationPage, ListParams,
+    MyInvitationJson, MyInvitationsJson, RejectedJson, SentInvitationJson, StatusJson, TokenRequest,
+    ViewJson,
 };
 use crate::state::ApiState;
 
@@ -370,6 +374,211 @@ pub(crate) async fn reject(
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> Result<Json<RejectedJson>, ApiError> {
     let rejected = state.invitations.reject(&body.token, &user).await?;
+    Ok(Json(RejectedJson {
+        invitation: InvitationJson::at(&rejected, state.invitations.now()),
+    }))
+}
+
+/// `{id}` of `/invitations/mine/{id}/…`: one of the signed-in user's invitations.
+#[derive(Deserialize)]
+pub(crate) struct MinePath {
+    id: InvitationId,
+}
+
+/// Sends up to 100 invitations in one request (rule B2): S1 and S2 refuse the whole
+/// request; every row then goes through S3–S8 on its own.
+#[utoipa::path(
+    post,
+    path = "/enterprises/{enterprise_id}/invitations/bulk",
+    operation_id = "bulk_create_invitations",
+    tag = "inviter",
+    params(("enterprise_id" = String, Path, description = ENTERPRISE_ID_DOC)),
+    request_body(
+        content = BulkInvitationsRequest,
+        content_type = "application/json",
+        description = "1 to 100 rows of `{\"contact\",\"role\"}`; each row is read on its own, so a row of the wrong shape becomes an `invalid_request` error row and the others go ahead",
+        examples(
+            ("two" = (summary = "An email and a phone number", value = json!({"invitations": [{"contact": "bob@example.com", "role": "dev_admin"}, {"contact": "+14155550100", "role": "member"}]}))),
+            ("one" = (summary = "A single row", value = json!({"invitations": [{"contact": "carol@example.com", "role": "finance_admin"}]})))
+        )
+    ),
+    responses(
+        (status = 200, description = "One result per row, in the request's order: `{\"invitation\",\"invite_url\"}` for a row sent (the link is shown this once, SPEC S5), or `{\"contact\",\"error\":{\"code\",\"message\"}}` for a row refused with the code a single send would answer (`invalid_contact`, `role_not_assignable`, `already_member`, `duplicate_pending` — also for a contact repeated in the request —, `invalid_request` for a row of the wrong shape)", body = BulkResultsJson,
+            headers(
+                ("Cache-Control" = String, description = "`no-store`: the answer holds links (SPEC X2)"),
+                ("Referrer-Policy" = String, description = "`no-referrer` (SPEC X2)")
+            )
+        ),
+        (status = 400, description = "`invalid_request`: a body that is not `{\"invitations\":[…]}`, no rows or more than 100, or an enterprise id not of the host's kind (rule H3)", body = ErrorBody),
+        (status = 401, description = "`not_authenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden` (SPEC S1), `enterprise_not_certified` (SPEC S2): the whole request is refused", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
+        (status = 500, description = "`internal`, with no details", body = ErrorBody),
+    ),
+    security(("session" = []))
+)]
+pub(crate) async fn bulk_create(
+    State(state): State<ApiState>,
+    SignedIn(user): SignedIn,
+    ApiPath(path): ApiPath<EnterprisePath>,
+    ApiJson(body): ApiJson<BulkInvitationsRequest>,
+) -> Result<Json<BulkResultsJson>, ApiError> {
+    let enterprise = enterprise_id(&state, &path.enterprise_id)?;
+    // What each row said its contact was, for the error rows.
+    let contacts: Vec<Option<String>> = body
+        .invitations
+        .iter()
+        .map(|row| row.get("contact").and_then(|c| c.as_str()).map(str::to_owned))
+        .collect();
+    // Each row is read on its own (rule B2); their number is the service's to check, after
+    // S1/S2. The body limit bounds the work.
+    let rows: Vec<Result<SendInvitation, InviteError>> = body
+        .invitations
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            serde_json::from_value::<BulkInvitationRow>(row)
+                .map(|row| SendInvitation::new(row.contact, row.role))
+                .map_err(|err| InviteError::InvalidRequest(format!("row {i}: {err}")))
+        })
+        .collect();
+    let results = state.invitations.send_many(&user, &enterprise, rows).await?;
+    let now = state.invitations.now();
+    let results = results
+        .into_iter()
+        .zip(contacts)
+        .map(|(result, contact)| match result {
+            Ok(sent) => BulkResultJson::Sent(BulkSentJson {
+                invitation: InvitationJson::at(&sent.invitation, now),
+                invite_url: sent.link.expose_secret().to_owned(),
+            }),
+            Err(err) => BulkResultJson::Error(BulkErrorJson {
+                contact,
+                error: row_error(&err),
+            }),
+        })
+        .collect();
+    Ok(Json(BulkResultsJson { results }))
+}
+
+/// The error of one bulk row, as a single send would word it; an internal failure says
+/// nothing to the client and everything to the log.
+fn row_error(err: &InviteError) -> ErrorDetail {
+    if let InviteError::Internal(cause) = err {
+        tracing::error!(error = %err, cause = ?cause, "internal error in a bulk invite row");
+        return ErrorDetail {
+            code: "internal".to_owned(),
+            message: "internal error".to_owned(),
+        };
+    }
+    ErrorDetail {
+        code: err.code().to_owned(),
+        message: err.to_string(),
+    }
+}
+
+/// The signed-in user's own invitations (rule B1): pending and unexpired, addressed to the
+/// account's verified email or phone, across enterprises.
+#[utoipa::path(
+    get,
+    path = "/invitations/mine",
+    operation_id = "list_my_invitations",
+    tag = "invitee",
+    responses(
+        (status = 200, description = "The invitations, soonest expiry first", body = MyInvitationsJson,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 401, description = "`not_authenticated`", body = ErrorBody),
+        (status = 500, description = "`internal`, with no details", body = ErrorBody),
+    ),
+    security(("session" = []))
+)]
+pub(crate) async fn mine(
+    State(state): State<ApiState>,
+    SignedIn(user): SignedIn,
+) -> Result<Json<MyInvitationsJson>, ApiError> {
+    let mine = state.invitations.mine(&user).await?;
+    Ok(Json(MyInvitationsJson {
+        items: mine.iter().map(MyInvitationJson::from).collect(),
+    }))
+}
+
+/// Accepts one of the signed-in user's own invitations by id, without its token (rule B1,
+/// SPEC A5–A9).
+#[utoipa::path(
+    post,
+    path = "/invitations/mine/{id}/accept",
+    operation_id = "accept_my_invitation",
+    tag = "invitee",
+    params(("id" = Uuid, Path, description = "The invitation (a UUID), from `GET /invitations/mine`")),
+    request_body(
+        content = EmptyRequest,
+        content_type = "application/json",
+        description = "Nothing: `{}`, sent as `application/json` like every POST body",
+        examples(("empty" = (summary = "The only body", value = json!({}))))
+    ),
+    responses(
+        (status = 200, description = "Accepted: the new membership", body = AcceptedJson,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_request`: a body other than `{}`, or an id that is not a UUID", body = ErrorBody),
+        (status = 401, description = "`not_authenticated`", body = ErrorBody),
+        (status = 403, description = "`enterprise_not_certified` (SPEC A9)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no invitation with this id is addressed to the signed-in user's verified contacts (rule B1; whether it exists is not told)", body = ErrorBody),
+        (status = 409, description = "`already_accepted`, `already_rejected` (SPEC A6), `already_member` (SPEC A8)", body = ErrorBody),
+        (status = 410, description = "`invalid_or_expired`: expired or revoked (SPEC A1)", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
+        (status = 422, description = "`role_not_assignable`: the host no longer offers the role (SPEC A9)", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (SPEC X6)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 500, description = "`internal`, with no details", body = ErrorBody),
+    ),
+    security(("session" = []))
+)]
+pub(crate) async fn accept_mine(
+    State(state): State<ApiState>,
+    SignedIn(user): SignedIn,
+    ApiPath(path): ApiPath<MinePath>,
+    ApiJson(EmptyRequest {}): ApiJson<EmptyRequest>,
+) -> Result<Json<AcceptedJson>, ApiError> {
+    let accepted = state.invitations.accept_mine(&user, path.id).await?;
+    Ok(Json(AcceptedJson::at(&accepted, state.invitations.now())))
+}
+
+/// Rejects one of the signed-in user's own invitations by id, without its token (rule B1,
+/// SPEC A7).
+#[utoipa::path(
+    post,
+    path = "/invitations/mine/{id}/reject",
+    operation_id = "reject_my_invitation",
+    tag = "invitee",
+    params(("id" = Uuid, Path, description = "The invitation (a UUID), from `GET /invitations/mine`")),
+    request_body(
+        content = EmptyRequest,
+        content_type = "application/json",
+        description = "Nothing: `{}`, sent as `application/json` like every POST body",
+        examples(("empty" = (summary = "The only body", value = json!({}))))
+    ),
+    responses(
+        (status = 200, description = "Rejected", body = RejectedJson,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_request`: a body other than `{}`, or an id that is not a UUID", body = ErrorBody),
+        (status = 401, description = "`not_authenticated`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no invitation with this id is addressed to the signed-in user's verified contacts (rule B1)", body = ErrorBody),
+        (status = 409, description = "`already_accepted`, `already_rejected` (SPEC A6)", body = ErrorBody),
+        (status = 410, description = "`invalid_or_expired`: expired or revoked (SPEC A1)", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (SPEC X6)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 500, description = "`internal`, with no details", body = ErrorBody),
+    ),
+    security(("session" = []))
+)]
+pub(crate) async fn reject_mine(
+    State(state): State<ApiState>,
+    SignedIn(user): SignedIn,
+    ApiPath(path): ApiPath<MinePath>,
+    ApiJson(EmptyRequest {}): ApiJson<EmptyRequest>,
+) -> Result<Json<RejectedJson>, ApiError> {
+    let rejected = state.invitations.reject_mine(&user, path.id).await?;
     Ok(Json(RejectedJson {
         invitation: InvitationJson::at(&rejected, state.invitations.now()),
     }))

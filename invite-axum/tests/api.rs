@@ -1069,11 +1069,16 @@ async fn openapi_document_lists_every_route() {
         ("/invitations/view", "post"),
         ("/invitations/accept", "post"),
         ("/invitations/reject", "post"),
+        // rules B1, B2
+        ("/enterprises/{enterprise_id}/invitations/bulk", "post"),
+        ("/invitations/mine", "get"),
+        ("/invitations/mine/{id}/accept", "post"),
+        ("/invitations/mine/{id}/reject", "post"),
     ] {
         assert!(paths[path].get(method).is_some(), "{method} {path}");
     }
     assert!(paths["/openapi.json"].get("get").is_some());
-    assert_eq!(paths.len(), 7);
+    assert_eq!(paths.len(), 11);
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
 }
 

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 /// `(operationId, method, path, statuses)`: what each route can answer, read off its
 /// handler, the extractors it runs and the core calls it makes. (Resend before revoke: the
 /// examples test sends them in this order.)
-const OPERATIONS: [(&str, &str, &str, &[u16]); 8] = [
+const OPERATIONS: [(&str, &str, &str, &[u16]); 12] = [
     (
         "create_invitation",
         "post",
@@ -64,6 +64,32 @@ const OPERATIONS: [(&str, &str, &str, &[u16]); 8] = [
         "post",
         "/invitations/reject",
         &[200, 400, 401, 403, 409, 410, 415, 429, 500],
+    ),
+    // rule B2
+    (
+        "bulk_create_invitations",
+        "post",
+        "/enterprises/{enterprise_id}/invitations/bulk",
+        &[200, 400, 401, 403, 415, 500],
+    ),
+    // rule B1
+    (
+        "list_my_invitations",
+        "get",
+        "/invitations/mine",
+        &[200, 401, 500],
+    ),
+    (
+        "accept_my_invitation",
+        "post",
+        "/invitations/mine/{id}/accept",
+        &[200, 400, 401, 403, 404, 409, 410, 415, 422, 429, 500],
+    ),
+    (
+        "reject_my_invitation",
+        "post",
+        "/invitations/mine/{id}/reject",
+        &[200, 400, 401, 404, 409, 410, 415, 429, 500],
     ),
     ("openapi_document", "get", "/openapi.json", &[200]),
 ];
@@ -306,11 +332,32 @@ async fn every_request_body_has_examples_the_server_accepts() {
             .unwrap_or_else(|| panic!("{op}: no examples"))
             .clone();
         assert!(!examples.is_empty(), "{op}");
+        // rule B1: Mallory's own invitation, one per answer (Acme's, then Globex's).
+        let id = if op == "accept_my_invitation" {
+            app.invite("mallory@example.com", "member").await.body["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        } else if op == "reject_my_invitation" {
+            let globex = format!("/enterprises/{}/invitations", app.world.globex.id);
+            let sent = app
+                .post(
+                    &globex,
+                    Some(&app.world.grace),
+                    json!({"contact": "mallory@example.com", "role": "member"}),
+                )
+                .await;
+            sent.ok(StatusCode::CREATED)["id"].as_str().unwrap().to_owned()
+        } else {
+            id.clone()
+        };
         let uri = path
             .replace("/enterprises/{enterprise_id}/invitations", &acme)
             .replace("{id}", &id);
         for (name, example) in examples {
-            let user = if path.starts_with("/invitations") {
+            let user = if path.starts_with("/invitations/mine") {
+                &app.world.mallory
+            } else if path.starts_with("/invitations") {
                 &app.world.bob
             } else {
                 &app.world.alice
