@@ -45,7 +45,63 @@
     }
   }
 
+  // Rule B1: the signed-in user's own invitations, with Accept and Reject by id.
+  async function renderMyInvitations() {
+    const list = document.getElementById('my-invitations-list');
+    let mine;
+    try {
+      mine = await Demo.api('GET', '/api/invitations/mine');
+    } catch (err) {
+      Demo.showError('my-invitations-error', err);
+      Demo.show('my-invitations', true);
+      return;
+    }
+    Demo.showError('my-invitations-error', null);
+    list.replaceChildren(...mine.items.map((item) => {
+      const label = `${item.enterprise_name}`;
+      const accept = Demo.el('button', {
+        class: 'btn btn-small btn-primary', type: 'button', 'data-testid': 'my-invitation-accept',
+        'aria-label': `Accept the invitation to ${label}`, text: 'Accept',
+      });
+      const reject = Demo.el('button', {
+        class: 'btn btn-small', type: 'button', 'data-testid': 'my-invitation-reject',
+        'aria-label': `Reject the invitation to ${label}`, text: 'Reject',
+      });
+      accept.addEventListener('click', () => answer(item, 'accept', [accept, reject]));
+      reject.addEventListener('click', () => answer(item, 'reject', [accept, reject]));
+      return Demo.el('li', { 'data-testid': 'my-invitation', 'data-id': item.id, 'data-enterprise': item.enterprise_name },
+        Demo.el('span', {},
+          Demo.el('strong', { text: item.enterprise_name }),
+          Demo.el('br', {}),
+          Demo.el('span', { class: 'desc', text: `from ${item.inviter_name} · expires ${Demo.formatDate(item.expires_at)}` })),
+        Demo.roleBadge(item.role),
+        Demo.el('span', { class: 'actions' }, accept, reject));
+    }));
+    Demo.show('my-invitations-empty', mine.items.length === 0);
+    Demo.show('my-invitations', true);
+  }
+
+  async function answer(item, action, buttons) {
+    for (const button of buttons) button.disabled = true;
+    Demo.showError('my-invitations-error', null);
+    Demo.show('my-invitations-done', false);
+    try {
+      await Demo.api('POST', `/api/invitations/mine/${encodeURIComponent(item.id)}/${action}`, {});
+      const done = document.getElementById('my-invitations-done');
+      done.textContent = action === 'accept'
+        ? `You joined ${item.enterprise_name}.`
+        : `You declined the invitation to ${item.enterprise_name}.`;
+      Demo.show(done, true);
+      const session = await Demo.me();
+      if (session) renderSignedIn(session); else renderSignedOut();
+    } catch (err) {
+      Demo.showError('my-invitations-error', err);
+      for (const button of buttons) button.disabled = false;
+    }
+  }
+
   function renderSignedIn(session) {
+    document.getElementById('page-title').textContent = 'Your account';
     Demo.renderWho(session, () => window.location.assign(window.location.pathname + window.location.search));
     Demo.show('forms', false);
     Demo.show('return-note', false);
@@ -67,9 +123,11 @@
       Demo.show(next, isSuperAdmin(session));
     }
     Demo.show('signed-in', true);
+    renderMyInvitations();
   }
 
   function renderSignedOut() {
+    document.getElementById('page-title').textContent = 'Sign in';
     Demo.renderWho(null);
     Demo.show('signed-in', false);
     Demo.show('return-note', Boolean(returnTo));
