@@ -65,7 +65,7 @@ fn http(c: &mut Criterion) {
     let sent = rt
         .block_on(invitations.send(
             &world.alice,
-            world.acme.id,
+            &world.acme.id,
             SendInvitation::new("bob@example.com", "member"),
         ))
         .unwrap();
@@ -100,7 +100,7 @@ fn http(c: &mut Criterion) {
                 let request = SendInvitation::new("bob@example.com", "member");
                 let started = Instant::now();
                 invitations
-                    .send(&world.alice, world.acme.id, request)
+                    .send(&world.alice, &world.acme.id, request)
                     .await
                     .unwrap();
                 total += started.elapsed();

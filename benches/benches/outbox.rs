@@ -26,8 +26,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use invite_core::testing::contract::Fixture;
 use invite_core::testing::{World, seed};
 use invite_core::{
-    ContactPolicy, Delivery, DeliveryOutbox, InvitationId, InvitationStore, Invitations, InviteToken, Inviter,
-    NewInvitation, Notifier, NotifyError, OutboxKey, Role, SendInvitation, WorkerConfig,
+    ContactPolicy, Delivery, DeliveryOutbox, InvitationId, InvitationStore, Invitations, InviteToken,
+    Inviter, NewInvitation, Notifier, NotifyError, OutboxKey, Role, SendInvitation, WorkerConfig,
 };
 use invite_notify_lettre::SmtpNotifier;
 use invite_store_sqlx::SqliteStore;
@@ -194,7 +194,11 @@ fn worker_throughput(c: &mut Criterion) {
                 for _ in 0..iters {
                     for _ in 0..QUEUED {
                         invitations
-                            .send(&world.alice, &world.acme.id, SendInvitation::new(next_contact(), "member"))
+                            .send(
+                                &world.alice,
+                                &world.acme.id,
+                                SendInvitation::new(next_contact(), "member"),
+                            )
                             .await
                             .unwrap();
                     }

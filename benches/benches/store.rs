@@ -1,30 +1,41 @@
 //! Benchmarks of `invite-store-sqlx` (see docs/BENCHMARKS.md, "Store").
 //!
 //! 1. `send` and `accept` through the store against the same SQL written by hand with
-//!    sqlx, on SQLite and (when `INVITE_TEST_POSTGRES_URL` is set) PostgreSQL: the cost of
-//!    the library's mapping and abstractions.
+//!    sqlx, on SQLite and (when `INVITE_TEST_POSTGRES_URL` is set) PostgreSQL, for two
+//!    layouts: the self-contained one (the library's `enterprises`/`users`/`members`,
+//!    UUID keys) and a host-shaped schema read and written through a `TableMapping`
+//!    (`accounts`/`organizations`/`org_memberships`, integer keys, the host's role names,
+//!    a `joined_at` column): the cost of the library's mapping and abstractions.
 //! 2. A token lookup and a records page (first, deep, filtered) at 1k and at 1M
-//!    invitations in one enterprise: the indexes make them cost the same.
+//!    invitations in one enterprise (self-contained layout): the indexes make them cost
+//!    the same.
 //!
 //! Run: `cargo bench -p invite-benches --bench store` (add `INVITE_TEST_POSTGRES_URL=…`
-//! for PostgreSQL; `INVITE_BENCH_SCALE_ROWS` overrides the 1M).
+//! for PostgreSQL; `INVITE_BENCH_SCALE_ROWS` overrides the 1M, e.g. `1000` to keep the
+//! set-up short when only the library/hand-written pairs are wanted;
+//! `INVITE_BENCH_HAND_FIRST=1` measures the hand-written side of each pair first;
+//! `INVITE_BENCH_PAIRED=<seconds>` adds the interleaved measurement of the pairs, printed
+//! as text). Commands and figures: docs/BENCHMARKS.md.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use invite_core::testing::seed::{self, World};
+use invite_core::testing::{AccountsFixture, HostFixture};
 use invite_core::{
-    ContactPolicy, Cursor, Directory, Invitation, InvitationId, InvitationStatus, InvitationStore,
-    InviteToken, Inviter, ListQuery, NewInvitation, Role, User, UserId,
+    Contact, ContactPolicy, Cursor, Enterprise, EnterpriseId, Invitation, InvitationId, InvitationStatus,
+    InvitationStore, InviteToken, Inviter, Key, KeyKind, KeyKinds, ListQuery, NewInvitation, Role,
+    StoreError, TokenDigest, User, UserId,
 };
-use invite_store_sqlx::{PgStore, SqliteStore};
-use sqlx::postgres::PgConnectOptions;
+use invite_store_sqlx::{MemberValue, PgStore, SqliteStore, TableMapping, sqlite_pool};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, SqlitePool};
 use tokio::runtime::Runtime;
 use uuid::Uuid;
@@ -44,11 +55,11 @@ fn new_invitation(world: &World, at: DateTime<Utc>) -> (NewInvitation, InviteTok
     let contact = format!("bench{}@example.com", next());
     let new = NewInvitation {
         id: InvitationId::new(),
-        enterprise_id: world.acme.id,
+        enterprise_id: world.acme.id.clone(),
         contact: ContactPolicy::default().parse(&contact).unwrap(),
         role: Role::Member,
         invited_by: Inviter {
-            user_id: world.alice.id,
+            user_id: world.alice.id.clone(),
             name: world.alice.name.clone(),
         },
         token_digest: token.digest(),
@@ -58,171 +69,454 @@ fn new_invitation(world: &World, at: DateTime<Utc>) -> (NewInvitation, InviteTok
     (new, token)
 }
 
-fn invitee(new: &NewInvitation) -> User {
-    let email = ContactPolicy::default()
-        .parse_email(new.contact.entered())
-        .unwrap();
-    User {
-        id: UserId::new(),
-        name: "Bench User".into(),
-        email: Some(email),
-        phone: None,
+// --- the layouts -----------------------------------------------------------------------
+
+/// Where the host's organizations, accounts and memberships live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// The library's own `enterprises`, `users`, `members` (UUID keys).
+    SelfContained,
+    /// The host's `organizations`, `accounts`, `org_memberships` (integer keys), through
+    /// a `TableMapping`.
+    HostSchema,
+}
+
+impl Layout {
+    fn name(self) -> &'static str {
+        match self {
+            Layout::SelfContained => "self-contained",
+            Layout::HostSchema => "host-schema",
+        }
+    }
+}
+
+/// The host's schema on SQLite, as in `examples/embed-host-schema/migrations/sqlite`.
+const HOST_SCHEMA_SQLITE: &str = "
+CREATE TABLE accounts (
+    id            BIGINT PRIMARY KEY,
+    display_name  TEXT NOT NULL,
+    email         TEXT UNIQUE,
+    phone         TEXT UNIQUE
+);
+CREATE INDEX accounts_email_lower ON accounts (lower(email));
+CREATE TABLE organizations (
+    id        BIGINT PRIMARY KEY,
+    title     TEXT NOT NULL,
+    verified  BOOLEAN NOT NULL
+);
+CREATE TABLE org_memberships (
+    org_id      BIGINT NOT NULL REFERENCES organizations (id),
+    account_id  BIGINT NOT NULL REFERENCES accounts (id),
+    role        TEXT NOT NULL CHECK (role IN ('owner', 'billing', 'developer', 'member')),
+    joined_at   TEXT NOT NULL,
+    PRIMARY KEY (org_id, account_id)
+);
+CREATE TABLE invitations (
+    id     BIGINT PRIMARY KEY,
+    event  TEXT NOT NULL
+);
+";
+
+/// The host's schema on PostgreSQL, as in `examples/embed-host-schema/migrations/postgres`.
+const HOST_SCHEMA_POSTGRES: &str = "
+CREATE TABLE accounts (
+    id            BIGINT PRIMARY KEY,
+    display_name  TEXT NOT NULL,
+    email         TEXT UNIQUE,
+    phone         TEXT UNIQUE
+);
+CREATE INDEX accounts_email_lower ON accounts (lower(email));
+CREATE TABLE organizations (
+    id        BIGINT PRIMARY KEY,
+    title     TEXT NOT NULL,
+    verified  BOOLEAN NOT NULL
+);
+CREATE TABLE org_memberships (
+    org_id      BIGINT NOT NULL REFERENCES organizations (id),
+    account_id  BIGINT NOT NULL REFERENCES accounts (id),
+    role        TEXT NOT NULL CHECK (role IN ('owner', 'billing', 'developer', 'member')),
+    joined_at   TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (org_id, account_id)
+);
+CREATE TABLE invitations (
+    id     BIGINT PRIMARY KEY,
+    event  TEXT NOT NULL
+);
+";
+
+/// The host's role names.
+fn host_role(role: &str) -> &'static str {
+    match role {
+        "super_admin" => "owner",
+        "finance_admin" => "billing",
+        "dev_admin" => "developer",
+        _ => "member",
+    }
+}
+
+/// The mapping of the host's schema, as `examples/embed-host-schema/src/lib.rs` has it.
+fn host_mapping() -> TableMapping {
+    TableMapping::builder()
+        .keys(KeyKinds::both(KeyKind::Int))
+        .enterprises("organizations", "id", "title", "verified")
+        .users("accounts", "id")
+        .email("email")
+        .phone("phone")
+        .memberships("org_memberships", "org_id", "account_id", "role")
+        .role(Role::SuperAdmin, "owner")
+        .role(Role::FinanceAdmin, "billing")
+        .role(Role::DevAdmin, "developer")
+        .role(Role::Member, "member")
+        .member_value("joined_at", MemberValue::Now)
+        .build()
+        .unwrap()
+}
+
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The host's side of the host schema: plain inserts, as its own code would do them.
+struct HostTables {
+    pool: Pool,
+    next: AtomicI64,
+}
+
+impl HostTables {
+    fn new(pool: Pool) -> Self {
+        Self {
+            pool,
+            next: AtomicI64::new(1000),
+        }
+    }
+
+    fn next(&self) -> i64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn now_sql(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "CURRENT_TIMESTAMP",
+            Pool::Pg(_) => "now()",
+        }
+    }
+}
+
+#[async_trait]
+impl HostFixture for HostTables {
+    async fn create_enterprise(&self, name: &str, certified: bool) -> Result<Enterprise, StoreError> {
+        let id = self.next();
+        self.pool
+            .exec(format!(
+                "INSERT INTO organizations (id, title, verified) VALUES ({id}, {}, {certified})",
+                quote(name)
+            ))
+            .await;
+        Ok(Enterprise {
+            id: EnterpriseId::from(id),
+            name: name.to_owned(),
+            certified,
+        })
+    }
+
+    async fn create_user(&self, name: &str, contact: &Contact) -> Result<User, StoreError> {
+        let id = self.next();
+        // Emails as entered; phones in E.164, as this host keeps them.
+        let (email, phone) = match contact {
+            Contact::Email(email) => (quote(email.entered()), "NULL".to_owned()),
+            Contact::Phone(phone) => ("NULL".to_owned(), quote(phone.normalized())),
+        };
+        self.pool
+            .exec(format!(
+                "INSERT INTO accounts (id, display_name, email, phone) VALUES ({id}, {}, {email}, {phone})",
+                quote(name)
+            ))
+            .await;
+        Ok(invite_core::testing::host::user_with(
+            UserId::from(id),
+            name,
+            contact,
+        ))
+    }
+
+    async fn insert_member(
+        &self,
+        enterprise: &EnterpriseId,
+        user: &User,
+        role: Role,
+    ) -> Result<(), StoreError> {
+        self.pool
+            .exec(format!(
+                "INSERT INTO org_memberships (org_id, account_id, role, joined_at) VALUES ({enterprise}, {}, {}, {})",
+                user.id,
+                quote(host_role(role.as_str())),
+                self.now_sql()
+            ))
+            .await;
+        Ok(())
+    }
+
+    async fn set_certified(&self, enterprise: &EnterpriseId, certified: bool) -> Result<(), StoreError> {
+        self.pool
+            .exec(format!(
+                "UPDATE organizations SET verified = {certified} WHERE id = {enterprise}"
+            ))
+            .await;
+        Ok(())
+    }
+
+    async fn fail_member_inserts(&self, _fail: bool) -> Result<(), StoreError> {
+        unimplemented!("not needed by the benchmarks")
     }
 }
 
 // --- the same SQL, by hand ------------------------------------------------------------
 
+/// The statements the store runs for send and accept, as `invite-store-sqlx` builds them
+/// (`sql.rs` for the library's tables, `TableMapping` for the directory, `self_contained.rs`
+/// for the user upsert), byte for byte.
+mod statements {
+    /// `Backend::LOCK_ENTERPRISE` on PostgreSQL.
+    pub const LOCK_ENTERPRISE_PG: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+    /// `Backend::LOCK_ENTERPRISE_OF` on PostgreSQL.
+    pub const LOCK_ENTERPRISE_OF_PG: &str = "SELECT pg_advisory_xact_lock(hashtextextended(enterprise_id, 0)) \
+         FROM invite_rs_invitations WHERE token_digest = $1";
+
+    /// `TableMapping`'s member check of the self-contained layout (`email_normalized`).
+    pub const MEMBER_WITH_EMAIL_SELF_CONTAINED: &str = "SELECT 1 FROM \"members\" m JOIN \"users\" u \
+         ON u.\"id\" = m.\"user_id\" WHERE m.\"enterprise_id\" = $1 AND u.\"email_normalized\" = $2 LIMIT 1";
+    /// `TableMapping`'s member check of the host schema (`email`, compared lowercased).
+    pub const MEMBER_WITH_EMAIL_HOST: &str = "SELECT 1 FROM \"org_memberships\" m JOIN \"accounts\" u \
+         ON u.\"id\" = m.\"account_id\" WHERE m.\"org_id\" = $1 AND lower(u.\"email\") = $2 LIMIT 1";
+
+    /// `sql::EXPIRE_STALE_FOR_CONTACT`.
+    pub const EXPIRE_STALE_FOR_CONTACT: &str = "UPDATE invite_rs_invitations SET status = 'expired' \
+         WHERE enterprise_id = $1 AND contact_normalized = $2 AND status = 'pending' \
+         AND expires_at <= $3 AND id <> $4 RETURNING id, enterprise_id";
+
+    /// `sql::INSERT_INVITATION`.
+    pub const INSERT_INVITATION: &str = "INSERT INTO invite_rs_invitations (id, enterprise_id, contact_kind, \
+         contact_entered, contact_normalized, role, status, invited_by, invited_by_name, sent_at, \
+         last_sent_at, expires_at, responded_at, responded_by, revoked_at, revoked_by, delivery, \
+         token_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+
+    /// `sql::INSERT_EVENT`.
+    pub const INSERT_EVENT: &str = "INSERT INTO invite_rs_events \
+         (invitation_id, enterprise_id, kind, actor, at) VALUES ($1, $2, $3, $4, $5)";
+
+    /// `sql::ACCEPT`.
+    pub const ACCEPT: &str = "UPDATE invite_rs_invitations SET status = 'accepted', responded_at = $2, \
+         responded_by = $3 WHERE token_digest = $1 AND status = 'pending' AND expires_at > $2 RETURNING \
+         id, enterprise_id, contact_kind, contact_entered, contact_normalized, role, status, \
+         invited_by, invited_by_name, sent_at, last_sent_at, expires_at, responded_at, \
+         responded_by, revoked_at, revoked_by, delivery, token_digest";
+
+    /// `self_contained::UPSERT_USER`.
+    pub const UPSERT_USER: &str = "INSERT INTO users \
+         (id, name, email, email_normalized, phone, phone_normalized) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email, \
+         email_normalized = excluded.email_normalized, phone = excluded.phone, \
+         phone_normalized = excluded.phone_normalized";
+
+    /// `TableMapping`'s membership insert of the self-contained layout.
+    pub const INSERT_MEMBER_SELF_CONTAINED: &str = "INSERT INTO \"members\" (\"enterprise_id\", \"user_id\", \
+         \"role\") SELECT $1, $2, $3 WHERE NOT EXISTS \
+         (SELECT 1 FROM \"members\" WHERE \"enterprise_id\" = $1 AND \"user_id\" = $2)";
+    /// `TableMapping`'s membership insert of the host schema (`joined_at` = the accept's now).
+    pub const INSERT_MEMBER_HOST: &str = "INSERT INTO \"org_memberships\" (\"org_id\", \"account_id\", \
+         \"role\", \"joined_at\") SELECT $1, $2, $3, $4 WHERE NOT EXISTS \
+         (SELECT 1 FROM \"org_memberships\" WHERE \"org_id\" = $1 AND \"account_id\" = $2)";
+}
+
+/// Checks that the hand-written side runs the directory statements the mapping built:
+/// their text is private to the mapping, its `Debug` shows it.
+fn assert_same_statements(directory: &impl std::fmt::Debug, statements: &[&str]) {
+    let shown = format!("{directory:?}");
+    for statement in statements {
+        assert!(
+            shown.contains(&format!("{statement:?}")),
+            "the mapping no longer builds `{statement}`: update the hand-written side"
+        );
+    }
+}
+
+/// The directory statements of the self-contained layout.
+const SELF_CONTAINED_STATEMENTS: &[&str] = &[
+    statements::MEMBER_WITH_EMAIL_SELF_CONTAINED,
+    statements::INSERT_MEMBER_SELF_CONTAINED,
+];
+/// The directory statements of the host schema.
+const HOST_STATEMENTS: &[&str] = &[statements::MEMBER_WITH_EMAIL_HOST, statements::INSERT_MEMBER_HOST];
+
 /// The statements the store runs for send and accept, written out with sqlx for one
-/// backend: `$begin` starts the write transaction, `$lock` is the per-enterprise lock
-/// statement (or `None`), `$at` turns a time into the stored form.
+/// backend: `$begin` starts the write transaction, `$lock`/`$lock_of` are the
+/// per-enterprise lock statements (or `None`), `$at` turns a time into the stored form.
 macro_rules! hand_written {
     ($module:ident, $pool:ty, $time:ty, $begin:expr, $lock:expr, $lock_of:expr, $at:expr) => {
         mod $module {
+            use super::statements::*;
             use super::*;
 
             #[derive(sqlx::FromRow)]
             #[allow(dead_code)]
             pub struct Row {
                 pub id: Uuid,
-                pub enterprise_id: Uuid,
+                pub enterprise_id: String,
                 pub contact_kind: String,
                 pub contact_entered: String,
                 pub contact_normalized: String,
                 pub role: String,
                 pub status: String,
-                pub invited_by: Uuid,
+                pub invited_by: String,
                 pub invited_by_name: String,
                 pub sent_at: $time,
                 pub last_sent_at: $time,
                 pub expires_at: $time,
                 pub responded_at: Option<$time>,
-                pub responded_by: Option<Uuid>,
+                pub responded_by: Option<String>,
                 pub revoked_at: Option<$time>,
-                pub revoked_by: Option<Uuid>,
+                pub revoked_by: Option<String>,
                 pub delivery: String,
                 pub token_digest: Vec<u8>,
             }
 
-            pub async fn send(pool: &$pool, new: &NewInvitation) {
+            pub async fn send(pool: &$pool, layout: Layout, new: &NewInvitation) {
                 let at = $at;
+                let enterprise = new.enterprise_id.key().canonical();
+                let inviter = new.invited_by.user_id.key().canonical();
                 let mut tx = pool.begin_with($begin).await.unwrap();
                 if let Some(lock) = $lock {
-                    sqlx::query(lock).bind(new.enterprise_id.as_uuid()).execute(&mut *tx).await.unwrap();
+                    sqlx::query(lock)
+                        .bind(&*enterprise)
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
                 }
-                let member: Option<Uuid> = sqlx::query_scalar(
-                    "SELECT u.id FROM users u JOIN members m ON m.user_id = u.id AND m.enterprise_id = $1 \
-                     WHERE u.email_normalized = $2 OR u.phone_normalized = $2 LIMIT 1",
-                )
-                .bind(new.enterprise_id.as_uuid())
+                let member = match (layout, new.enterprise_id.key()) {
+                    (Layout::SelfContained, Key::Uuid(id)) => {
+                        sqlx::query_scalar::<_, i32>(MEMBER_WITH_EMAIL_SELF_CONTAINED).bind(*id)
+                    }
+                    (Layout::HostSchema, Key::Int(id)) => {
+                        sqlx::query_scalar::<_, i32>(MEMBER_WITH_EMAIL_HOST).bind(*id)
+                    }
+                    other => panic!("unexpected key for the layout: {other:?}"),
+                }
                 .bind(new.contact.normalized())
                 .fetch_optional(&mut *tx)
                 .await
                 .unwrap();
                 assert!(member.is_none());
-                let stale: Vec<Uuid> = sqlx::query_scalar(
-                    "UPDATE invitations SET status = 'expired' WHERE enterprise_id = $1 \
-                     AND contact_normalized = $2 AND status = 'pending' AND expires_at <= $3 \
-                     AND id <> $4 RETURNING id",
-                )
-                .bind(new.enterprise_id.as_uuid())
-                .bind(new.contact.normalized())
-                .bind(at(new.sent_at))
-                .bind(new.id.as_uuid())
-                .fetch_all(&mut *tx)
-                .await
-                .unwrap();
+                let stale: Vec<(Uuid, String)> = sqlx::query_as(EXPIRE_STALE_FOR_CONTACT)
+                    .bind(&*enterprise)
+                    .bind(new.contact.normalized())
+                    .bind(at(new.sent_at))
+                    .bind(new.id.as_uuid())
+                    .fetch_all(&mut *tx)
+                    .await
+                    .unwrap();
                 assert!(stale.is_empty());
-                sqlx::query(
-                    "INSERT INTO invitations (id, enterprise_id, contact_kind, contact_entered, \
-                     contact_normalized, role, status, invited_by, invited_by_name, sent_at, \
-                     last_sent_at, expires_at, responded_at, responded_by, revoked_at, revoked_by, \
-                     delivery, token_digest) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, \
-                     $9, $10, NULL, NULL, NULL, NULL, 'queued', $11)",
-                )
-                .bind(new.id.as_uuid())
-                .bind(new.enterprise_id.as_uuid())
-                .bind(new.contact.kind().as_str())
-                .bind(new.contact.entered())
-                .bind(new.contact.normalized())
-                .bind(new.role.as_str())
-                .bind(new.invited_by.user_id.as_uuid())
-                .bind(new.invited_by.name.as_str())
-                .bind(at(new.sent_at))
-                .bind(at(new.expires_at))
-                .bind(new.token_digest.as_bytes().as_slice())
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-                sqlx::query(
-                    "INSERT INTO invitation_events (invitation_id, enterprise_id, kind, actor, at) \
-                     VALUES ($1, $2, 'sent', $3, $4)",
-                )
-                .bind(new.id.as_uuid())
-                .bind(new.enterprise_id.as_uuid())
-                .bind(new.invited_by.user_id.as_uuid())
-                .bind(at(new.sent_at))
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+                sqlx::query(INSERT_INVITATION)
+                    .bind(new.id.as_uuid())
+                    .bind(&*enterprise)
+                    .bind(new.contact.kind().as_str())
+                    .bind(new.contact.entered())
+                    .bind(new.contact.normalized())
+                    .bind(new.role.as_str())
+                    .bind("pending")
+                    .bind(&*inviter)
+                    .bind(new.invited_by.name.as_str())
+                    .bind(at(new.sent_at))
+                    .bind(at(new.sent_at))
+                    .bind(at(new.expires_at))
+                    .bind(None::<$time>)
+                    .bind(None::<&str>)
+                    .bind(None::<$time>)
+                    .bind(None::<&str>)
+                    .bind("queued")
+                    .bind(new.token_digest.as_bytes().as_slice())
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                sqlx::query(INSERT_EVENT)
+                    .bind(new.id.as_uuid())
+                    .bind(&*enterprise)
+                    .bind("sent")
+                    .bind(Some(&*inviter))
+                    .bind(at(new.sent_at))
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
                 tx.commit().await.unwrap();
             }
 
-            pub async fn accept(pool: &$pool, digest: &[u8], user: &User, now: DateTime<Utc>) {
+            pub async fn accept(
+                pool: &$pool,
+                layout: Layout,
+                digest: &[u8],
+                user: &User,
+                now: DateTime<Utc>,
+            ) {
                 let at = $at;
+                let by = user.id.key().canonical();
                 let mut tx = pool.begin_with($begin).await.unwrap();
                 if let Some(lock) = $lock_of {
-                    sqlx::query(lock).bind(digest).execute(&mut *tx).await.unwrap();
+                    sqlx::query(lock)
+                        .bind(digest)
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
                 }
-                let row: Row = sqlx::query_as(
-                    "UPDATE invitations SET status = 'accepted', responded_at = $2, responded_by = $3 \
-                     WHERE token_digest = $1 AND status = 'pending' AND expires_at > $2 RETURNING \
-                     id, enterprise_id, contact_kind, contact_entered, contact_normalized, role, \
-                     status, invited_by, invited_by_name, sent_at, last_sent_at, expires_at, \
-                     responded_at, responded_by, revoked_at, revoked_by, delivery, token_digest",
-                )
-                .bind(digest)
-                .bind(at(now))
-                .bind(user.id.as_uuid())
-                .fetch_one(&mut *tx)
-                .await
-                .unwrap();
-                sqlx::query(
-                    "INSERT INTO users (id, name, email, email_normalized, phone, phone_normalized) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
-                     email = excluded.email, email_normalized = excluded.email_normalized, \
-                     phone = excluded.phone, phone_normalized = excluded.phone_normalized",
-                )
-                .bind(user.id.as_uuid())
-                .bind(user.name.as_str())
-                .bind(user.email.as_ref().map(|e| e.entered()))
-                .bind(user.email.as_ref().map(|e| e.normalized()))
-                .bind(user.phone.as_ref().map(|p| p.entered()))
-                .bind(user.phone.as_ref().map(|p| p.normalized()))
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-                let added = sqlx::query(
-                    "INSERT INTO members (enterprise_id, user_id, role) VALUES ($1, $2, $3) \
-                     ON CONFLICT (enterprise_id, user_id) DO NOTHING",
-                )
-                .bind(row.enterprise_id)
-                .bind(user.id.as_uuid())
-                .bind(row.role.as_str())
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+                let row: Row = sqlx::query_as(ACCEPT)
+                    .bind(digest)
+                    .bind(at(now))
+                    .bind(&*by)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .unwrap();
+                let added = match (layout, user.id.key()) {
+                    (Layout::SelfContained, Key::Uuid(id)) => {
+                        sqlx::query(UPSERT_USER)
+                            .bind(*id)
+                            .bind(user.name.as_str())
+                            .bind(user.email.as_ref().map(|e| e.entered()))
+                            .bind(user.email.as_ref().map(|e| e.normalized()))
+                            .bind(user.phone.as_ref().map(|p| p.entered()))
+                            .bind(user.phone.as_ref().map(|p| p.normalized()))
+                            .execute(&mut *tx)
+                            .await
+                            .unwrap();
+                        let enterprise = Uuid::parse_str(&row.enterprise_id).unwrap();
+                        sqlx::query(INSERT_MEMBER_SELF_CONTAINED)
+                            .bind(enterprise)
+                            .bind(*id)
+                            .bind(row.role.as_str())
+                            .execute(&mut *tx)
+                            .await
+                            .unwrap()
+                    }
+                    (Layout::HostSchema, Key::Int(id)) => {
+                        let enterprise: i64 = row.enterprise_id.parse().unwrap();
+                        sqlx::query(INSERT_MEMBER_HOST)
+                            .bind(enterprise)
+                            .bind(*id)
+                            .bind(host_role(&row.role))
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await
+                            .unwrap()
+                    }
+                    other => panic!("unexpected key for the layout: {other:?}"),
+                };
                 assert_eq!(added.rows_affected(), 1);
-                sqlx::query(
-                    "INSERT INTO invitation_events (invitation_id, enterprise_id, kind, actor, at) \
-                     VALUES ($1, $2, 'accepted', $3, $4)",
-                )
-                .bind(row.id)
-                .bind(row.enterprise_id)
-                .bind(user.id.as_uuid())
-                .bind(at(now))
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+                sqlx::query(INSERT_EVENT)
+                    .bind(row.id)
+                    .bind(row.enterprise_id.as_str())
+                    .bind("accepted")
+                    .bind(Some(&*by))
+                    .bind(at(now))
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
                 tx.commit().await.unwrap();
             }
         }
@@ -243,63 +537,61 @@ hand_written!(
     PgPool,
     DateTime<Utc>,
     "BEGIN",
-    Some("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"),
-    Some(
-        "SELECT pg_advisory_xact_lock(hashtextextended(enterprise_id::text, 0)) \
-         FROM invitations WHERE token_digest = $1"
-    ),
+    Some(LOCK_ENTERPRISE_PG),
+    Some(LOCK_ENTERPRISE_OF_PG),
     |t: DateTime<Utc>| t
 );
 
 // --- backends -------------------------------------------------------------------------
 
-/// One backend under test: the store and, for the hand-written side, its pool.
+/// The database under a store, for the hand-written side and the set-up.
 #[derive(Clone)]
-enum Backend {
-    Sqlite(Arc<SqliteStore>),
-    Pg(Arc<PgStore>),
+enum Pool {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
 }
 
-impl Backend {
+impl Pool {
     fn name(&self) -> &'static str {
         match self {
-            Backend::Sqlite(_) => "sqlite",
-            Backend::Pg(_) => "postgres",
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Pg(_) => "postgres",
         }
     }
 
-    fn store(&self) -> Arc<dyn StoreAndDirectory> {
+    async fn exec(&self, sql: String) {
         match self {
-            Backend::Sqlite(s) => s.clone(),
-            Backend::Pg(s) => s.clone(),
+            Pool::Sqlite(p) => sqlx::raw_sql(AssertSqlSafe(sql)).execute(p).await.map(|_| ()),
+            Pool::Pg(p) => sqlx::raw_sql(AssertSqlSafe(sql)).execute(p).await.map(|_| ()),
+        }
+        .unwrap();
+    }
+
+    async fn hand_send(&self, layout: Layout, new: &NewInvitation) {
+        match self {
+            Pool::Sqlite(p) => hand_sqlite::send(p, layout, new).await,
+            Pool::Pg(p) => hand_pg::send(p, layout, new).await,
         }
     }
 
-    async fn hand_send(&self, new: &NewInvitation) {
+    async fn hand_accept(&self, layout: Layout, digest: &[u8], user: &User, now: DateTime<Utc>) {
         match self {
-            Backend::Sqlite(s) => hand_sqlite::send(s.pool(), new).await,
-            Backend::Pg(s) => hand_pg::send(s.pool(), new).await,
-        }
-    }
-
-    async fn hand_accept(&self, digest: &[u8], user: &User, now: DateTime<Utc>) {
-        match self {
-            Backend::Sqlite(s) => hand_sqlite::accept(s.pool(), digest, user, now).await,
-            Backend::Pg(s) => hand_pg::accept(s.pool(), digest, user, now).await,
+            Pool::Sqlite(p) => hand_sqlite::accept(p, layout, digest, user, now).await,
+            Pool::Pg(p) => hand_pg::accept(p, layout, digest, user, now).await,
         }
     }
 
     /// Inserts `rows` invitations into `world.acme` in one statement, one per second
     /// before `base`, a quarter of them pending.
     async fn bulk_insert(&self, world: &World, rows: u64, base: DateTime<Utc>) {
-        let ent = world.acme.id.as_uuid();
-        let alice = world.alice.id.as_uuid();
+        let ent = world.acme.id.key().canonical().into_owned();
+        let alice = world.alice.id.key().canonical().into_owned();
         let base = base.timestamp_micros() - i64::try_from(rows).unwrap() * 1_000_000;
         match self {
-            Backend::Sqlite(s) => {
+            Pool::Sqlite(p) => {
                 sqlx::query(
                     "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1) \
-                     INSERT INTO invitations (id, enterprise_id, contact_kind, contact_entered, \
+                     INSERT INTO invite_rs_invitations (id, enterprise_id, contact_kind, contact_entered, \
                      contact_normalized, role, status, invited_by, invited_by_name, sent_at, \
                      last_sent_at, expires_at, delivery, token_digest) \
                      SELECT randomblob(16), $2, 'email', 'bulk' || i || '@example.com', \
@@ -312,13 +604,13 @@ impl Backend {
                 .bind(ent)
                 .bind(alice)
                 .bind(base)
-                .execute(s.pool())
+                .execute(p)
                 .await
                 .unwrap();
             }
-            Backend::Pg(s) => {
+            Pool::Pg(p) => {
                 sqlx::query(
-                    "INSERT INTO invitations (id, enterprise_id, contact_kind, contact_entered, \
+                    "INSERT INTO invite_rs_invitations (id, enterprise_id, contact_kind, contact_entered, \
                      contact_normalized, role, status, invited_by, invited_by_name, sent_at, \
                      last_sent_at, expires_at, delivery, token_digest) \
                      SELECT gen_random_uuid(), $2, 'email', 'bulk' || i || '@example.com', \
@@ -334,7 +626,7 @@ impl Backend {
                 .bind(ent)
                 .bind(alice)
                 .bind(base)
-                .execute(s.pool())
+                .execute(p)
                 .await
                 .unwrap();
             }
@@ -346,12 +638,12 @@ impl Backend {
     /// a bulk change, as autovacuum or a host's maintenance would.
     async fn analyze(&self) {
         match self {
-            Backend::Sqlite(s) => {
-                sqlx::query("ANALYZE").execute(s.pool()).await.unwrap();
+            Pool::Sqlite(p) => {
+                sqlx::query("ANALYZE").execute(p).await.unwrap();
             }
-            Backend::Pg(s) => {
-                sqlx::query("VACUUM ANALYZE invitations")
-                    .execute(s.pool())
+            Pool::Pg(p) => {
+                sqlx::query("VACUUM ANALYZE invite_rs_invitations")
+                    .execute(p)
                     .await
                     .unwrap();
             }
@@ -359,18 +651,83 @@ impl Backend {
     }
 }
 
-trait StoreAndDirectory: InvitationStore + Directory {}
-impl<T: InvitationStore + Directory> StoreAndDirectory for T {}
+/// One store under test: the library's side, the database for the hand-written side, the
+/// host's side for new accounts, and the demo data.
+#[derive(Clone)]
+struct Subject {
+    layout: Layout,
+    store: Arc<dyn InvitationStore>,
+    pool: Pool,
+    host: Arc<dyn HostFixture>,
+    world: World,
+}
 
-async fn sqlite_backend(dir: &tempfile::TempDir, name: &str) -> Backend {
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
-    let store = SqliteStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    Backend::Sqlite(Arc::new(store))
+impl Subject {
+    /// An invitee for `new`, made before the clock starts. The self-contained layout saves
+    /// the user on accept (an upsert, part of the measured work); a host has its accounts
+    /// already, so the host schema gets one in `accounts` first.
+    async fn invitee(&self, new: &NewInvitation) -> User {
+        match self.layout {
+            Layout::SelfContained => {
+                let email = ContactPolicy::default()
+                    .parse_email(new.contact.entered())
+                    .unwrap();
+                User {
+                    id: UserId::new(),
+                    name: "Bench User".into(),
+                    email: Some(email),
+                    phone: None,
+                }
+            }
+            Layout::HostSchema => self.host.create_user("Bench User", &new.contact).await.unwrap(),
+        }
+    }
+}
+
+fn sqlite_url(dir: &tempfile::TempDir, name: &str) -> String {
+    format!("sqlite://{}?mode=rwc", dir.path().join(name).display())
+}
+
+async fn sqlite_subject(dir: &tempfile::TempDir, name: &str, layout: Layout) -> Subject {
+    let url = sqlite_url(dir, name);
+    match layout {
+        Layout::SelfContained => {
+            let store = SqliteStore::connect(&url).await.unwrap();
+            store.migrate().await.unwrap();
+            assert_same_statements(store.directory(), SELF_CONTAINED_STATEMENTS);
+            let pool = Pool::Sqlite(store.pool().clone());
+            let store = Arc::new(store);
+            let world = seed::demo_accounts(store.clone()).await.unwrap();
+            Subject {
+                layout,
+                host: Arc::new(AccountsFixture::new(store.clone())),
+                store,
+                pool,
+                world,
+            }
+        }
+        Layout::HostSchema => {
+            let sqlite = sqlite_pool(&url).await.unwrap();
+            let pool = Pool::Sqlite(sqlite.clone());
+            pool.exec(HOST_SCHEMA_SQLITE.to_owned()).await;
+            let store = SqliteStore::new(sqlite, host_mapping());
+            assert_same_statements(store.directory(), HOST_STATEMENTS);
+            store.migrate().await.unwrap();
+            let host = Arc::new(HostTables::new(pool.clone()));
+            let world = seed::demo(&*host).await.unwrap();
+            Subject {
+                layout,
+                store: Arc::new(store),
+                pool,
+                host,
+                world,
+            }
+        }
+    }
 }
 
 /// A new database on the server of `INVITE_TEST_POSTGRES_URL`, if set.
-async fn pg_backend(tag: &str) -> Option<Backend> {
+async fn pg_database(tag: &str) -> Option<PgConnectOptions> {
     let url = std::env::var("INVITE_TEST_POSTGRES_URL").ok()?;
     let options = PgConnectOptions::from_str(&url).unwrap();
     let mut admin = PgConnection::connect_with(&options).await.unwrap();
@@ -385,9 +742,45 @@ async fn pg_backend(tag: &str) -> Option<Backend> {
         .execute(&mut admin)
         .await
         .unwrap();
-    let store = PgStore::connect_with(options.database(&name)).await.unwrap();
-    store.migrate().await.unwrap();
-    Some(Backend::Pg(Arc::new(store)))
+    Some(options.database(&name))
+}
+
+async fn pg_subject(tag: &str, layout: Layout) -> Option<Subject> {
+    let options = pg_database(tag).await?;
+    Some(match layout {
+        Layout::SelfContained => {
+            let store = PgStore::connect_with(options).await.unwrap();
+            store.migrate().await.unwrap();
+            assert_same_statements(store.directory(), SELF_CONTAINED_STATEMENTS);
+            let pool = Pool::Pg(store.pool().clone());
+            let store = Arc::new(store);
+            let world = seed::demo_accounts(store.clone()).await.unwrap();
+            Subject {
+                layout,
+                host: Arc::new(AccountsFixture::new(store.clone())),
+                store,
+                pool,
+                world,
+            }
+        }
+        Layout::HostSchema => {
+            let pg = PgPoolOptions::new().connect_with(options).await.unwrap();
+            let pool = Pool::Pg(pg.clone());
+            pool.exec(HOST_SCHEMA_POSTGRES.to_owned()).await;
+            let store = PgStore::new(pg, host_mapping());
+            assert_same_statements(store.directory(), HOST_STATEMENTS);
+            store.migrate().await.unwrap();
+            let host = Arc::new(HostTables::new(pool.clone()));
+            let world = seed::demo(&*host).await.unwrap();
+            Subject {
+                layout,
+                store: Arc::new(store),
+                pool,
+                host,
+                world,
+            }
+        }
+    })
 }
 
 fn config() -> Criterion {
@@ -400,85 +793,270 @@ fn config() -> Criterion {
 
 // --- 1. library vs hand-written -------------------------------------------------------
 
+/// One side of a pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Library,
+    HandWritten,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Library => "library",
+            Side::HandWritten => "hand-written",
+        }
+    }
+}
+
+impl Subject {
+    async fn send(&self, side: Side, new: NewInvitation) {
+        match side {
+            Side::Library => {
+                self.store.create(new).await.unwrap();
+            }
+            Side::HandWritten => self.pool.hand_send(self.layout, &new).await,
+        }
+    }
+
+    async fn accept(&self, side: Side, digest: &TokenDigest, user: &User, at: DateTime<Utc>) {
+        match side {
+            Side::Library => {
+                self.store.accept(digest, user, at).await.unwrap();
+            }
+            Side::HandWritten => {
+                self.pool
+                    .hand_accept(self.layout, digest.as_bytes(), user, at)
+                    .await;
+            }
+        }
+    }
+
+    /// Pending invitations and their invitees for `iters` accepts, made before the clock.
+    async fn prepare_accepts(&self, iters: u64) -> Vec<(TokenDigest, User)> {
+        let mut todo = Vec::new();
+        for _ in 0..iters {
+            let (new, token) = new_invitation(&self.world, now());
+            let user = self.invitee(&new).await;
+            let _: Invitation = self.store.create(new).await.unwrap();
+            todo.push((token.digest(), user));
+        }
+        todo
+    }
+}
+
+/// Sends and accepts per side before anything is measured (see [`warm_up`]).
+const WARM_SENDS: u64 = 1000;
+const WARM_ACCEPTS: u64 = 200;
+
+/// Brings a new database to a steady state before the first measurement: both sides send
+/// and accept, unmeasured, so that the side measured first does not also pay for the
+/// first growth of new tables and indexes.
+async fn warm_up(subject: &Subject) {
+    for side in [Side::Library, Side::HandWritten] {
+        for _ in 0..WARM_SENDS {
+            subject.send(side, new_invitation(&subject.world, now()).0).await;
+        }
+        for (digest, user) in subject.prepare_accepts(WARM_ACCEPTS).await {
+            subject.accept(side, &digest, &user, now()).await;
+        }
+    }
+}
+
+/// Both layouts on SQLite and, if configured, PostgreSQL: new databases named after
+/// `prefix`, warmed up.
+fn subjects(rt: &Runtime, dir: &tempfile::TempDir, prefix: &str) -> Vec<Subject> {
+    let mut subjects = Vec::new();
+    for layout in [Layout::SelfContained, Layout::HostSchema] {
+        let file = format!("{prefix}-{}.db", layout.name());
+        subjects.push(rt.block_on(sqlite_subject(dir, &file, layout)));
+        let tag = format!("{prefix}_{}", layout.name().replace('-', "_"));
+        if let Some(pg) = rt.block_on(pg_subject(&tag, layout)) {
+            subjects.push(pg);
+        }
+    }
+    for subject in &subjects {
+        rt.block_on(warm_up(subject));
+    }
+    subjects
+}
+
 fn library_vs_hand(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut backends = vec![rt.block_on(sqlite_backend(&dir, "ops.db"))];
-    if let Some(pg) = rt.block_on(pg_backend("ops")) {
-        backends.push(pg);
-    }
-    for backend in backends {
-        let store = backend.store();
-        let world = rt.block_on(seed::demo(&*store)).unwrap();
-        let mut group = c.benchmark_group(format!("store/{}", backend.name()));
-
-        group.bench_function(BenchmarkId::new("send", "library"), |b| {
-            b.to_async(&rt).iter_custom(|iters| {
-                let (store, world) = (store.clone(), world.clone());
-                async move {
-                    let news: Vec<_> = (0..iters).map(|_| new_invitation(&world, now()).0).collect();
-                    let start = Instant::now();
-                    for new in news {
-                        store.create(new).await.unwrap();
+    let subjects = subjects(&rt, &dir, "ops");
+    // Each side runs on the tables the side before it grew; `INVITE_BENCH_HAND_FIRST=1`
+    // swaps the order, to tell that apart from the library's own cost.
+    let sides = if std::env::var("INVITE_BENCH_HAND_FIRST").is_ok_and(|v| v == "1") {
+        [Side::HandWritten, Side::Library]
+    } else {
+        [Side::Library, Side::HandWritten]
+    };
+    for subject in subjects {
+        let name = format!("store/{}/{}", subject.pool.name(), subject.layout.name());
+        let mut group = c.benchmark_group(name);
+        for side in sides {
+            group.bench_function(BenchmarkId::new("send", side.name()), |b| {
+                b.to_async(&rt).iter_custom(|iters| {
+                    let subject = subject.clone();
+                    async move {
+                        let news: Vec<_> = (0..iters)
+                            .map(|_| new_invitation(&subject.world, now()).0)
+                            .collect();
+                        let start = Instant::now();
+                        for new in news {
+                            subject.send(side, new).await;
+                        }
+                        start.elapsed()
                     }
-                    start.elapsed()
-                }
+                });
             });
-        });
-        group.bench_function(BenchmarkId::new("send", "hand-written"), |b| {
-            b.to_async(&rt).iter_custom(|iters| {
-                let (backend, world) = (backend.clone(), world.clone());
-                async move {
-                    let news: Vec<_> = (0..iters).map(|_| new_invitation(&world, now()).0).collect();
-                    let start = Instant::now();
-                    for new in &news {
-                        backend.hand_send(new).await;
+        }
+        for side in sides {
+            group.bench_function(BenchmarkId::new("accept", side.name()), |b| {
+                b.to_async(&rt).iter_custom(|iters| {
+                    let subject = subject.clone();
+                    async move {
+                        let todo = subject.prepare_accepts(iters).await;
+                        let at = now();
+                        let start = Instant::now();
+                        for (digest, user) in &todo {
+                            subject.accept(side, digest, user, at).await;
+                        }
+                        start.elapsed()
                     }
-                    start.elapsed()
-                }
+                });
             });
-        });
-
-        // Each accept needs its own pending invitation and invitee: made before the clock.
-        let prepare = |store: Arc<dyn StoreAndDirectory>, world: World, iters: u64| async move {
-            let mut todo = Vec::new();
-            for _ in 0..iters {
-                let (new, token) = new_invitation(&world, now());
-                let user = invitee(&new);
-                let _: Invitation = store.create(new).await.unwrap();
-                todo.push((token.digest(), user));
-            }
-            todo
-        };
-        group.bench_function(BenchmarkId::new("accept", "library"), |b| {
-            b.to_async(&rt).iter_custom(|iters| {
-                let (store, world) = (store.clone(), world.clone());
-                async move {
-                    let todo = prepare(store.clone(), world, iters).await;
-                    let at = now();
-                    let start = Instant::now();
-                    for (digest, user) in &todo {
-                        store.accept(digest, user, at).await.unwrap();
-                    }
-                    start.elapsed()
-                }
-            });
-        });
-        group.bench_function(BenchmarkId::new("accept", "hand-written"), |b| {
-            b.to_async(&rt).iter_custom(|iters| {
-                let (store, world, backend) = (store.clone(), world.clone(), backend.clone());
-                async move {
-                    let todo = prepare(store, world, iters).await;
-                    let at = now();
-                    let start = Instant::now();
-                    for (digest, user) in &todo {
-                        backend.hand_accept(digest.as_bytes(), user, at).await;
-                    }
-                    start.elapsed()
-                }
-            });
-        });
+        }
         group.finish();
+    }
+}
+
+// --- 1b. the same pairs, interleaved ----------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Send,
+    Accept,
+}
+
+/// Times of the two sides, one pair per round.
+#[derive(Default)]
+struct Pairs {
+    library: Vec<Duration>,
+    hand: Vec<Duration>,
+}
+
+impl Pairs {
+    fn push(&mut self, side: Side, took: Duration) {
+        match side {
+            Side::Library => self.library.push(took),
+            Side::HandWritten => self.hand.push(took),
+        }
+    }
+}
+
+/// Runs `op` on both sides, alternating op by op (library first in even rounds,
+/// hand-written first in odd ones) for about `budget`.
+async fn interleave(subject: &Subject, op: Op, budget: Duration) -> Pairs {
+    const CHUNK: usize = 50;
+    let mut pairs = Pairs::default();
+    let mut round = 0usize;
+    let started = Instant::now();
+    while started.elapsed() < budget {
+        let todo = match op {
+            Op::Send => Vec::new(),
+            Op::Accept => subject.prepare_accepts(2 * CHUNK as u64).await,
+        };
+        let at = now();
+        for i in 0..CHUNK {
+            let order = if round.is_multiple_of(2) {
+                [Side::Library, Side::HandWritten]
+            } else {
+                [Side::HandWritten, Side::Library]
+            };
+            for (j, side) in order.into_iter().enumerate() {
+                let took = match op {
+                    Op::Send => {
+                        let new = new_invitation(&subject.world, now()).0;
+                        let start = Instant::now();
+                        subject.send(side, new).await;
+                        start.elapsed()
+                    }
+                    Op::Accept => {
+                        let (digest, user) = &todo[2 * i + j];
+                        let start = Instant::now();
+                        subject.accept(side, digest, user, at).await;
+                        start.elapsed()
+                    }
+                };
+                pairs.push(side, took);
+            }
+            round += 1;
+        }
+    }
+    pairs
+}
+
+/// The `q`-quantile of `values` (nearest rank), in µs.
+fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rank = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[rank]
+}
+
+fn micros(values: &[Duration]) -> Vec<f64> {
+    values.iter().map(|d| d.as_secs_f64() * 1e6).collect()
+}
+
+/// `INVITE_BENCH_PAIRED=<seconds>` (off by default): for each subject and op, the two
+/// sides alternate op by op for about that long, and the medians, their ratio and the
+/// median paired difference are printed. Both ops of a pair run in the same moment on the
+/// same tables, so a slow spell of a shared machine or the tables' growth hits both
+/// sides alike, which the criterion pairs above (one side after the other) cannot promise.
+fn paired(_: &mut Criterion) {
+    let Some(seconds) = std::env::var("INVITE_BENCH_PAIRED")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+    else {
+        return;
+    };
+    let budget = Duration::from_secs_f64(seconds);
+    let rt = Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for subject in subjects(&rt, &dir, "paired") {
+        for op in [Op::Send, Op::Accept] {
+            let pairs = rt.block_on(interleave(&subject, op, budget));
+            let (library, hand) = (micros(&pairs.library), micros(&pairs.hand));
+            let diff: Vec<f64> = library.iter().zip(&hand).map(|(l, h)| l - h).collect();
+            let (l50, h50) = (quantile(&library, 0.5), quantile(&hand, 0.5));
+            println!(
+                "paired store/{}/{}/{}: {} pairs; library median {l50:.0} µs (p25 {:.0}, p75 {:.0}); \
+                 hand-written median {h50:.0} µs (p25 {:.0}, p75 {:.0}); ratio {:.3}; \
+                 library - hand-written per pair: median {:+.1} µs (p25 {:+.1}, p75 {:+.1})",
+                subject.pool.name(),
+                subject.layout.name(),
+                match op {
+                    Op::Send => "send",
+                    Op::Accept => "accept",
+                },
+                library.len(),
+                quantile(&library, 0.25),
+                quantile(&library, 0.75),
+                quantile(&hand, 0.25),
+                quantile(&hand, 0.75),
+                h50 / l50,
+                quantile(&diff, 0.5),
+                quantile(&diff, 0.25),
+                quantile(&diff, 0.75),
+            );
+        }
     }
 }
 
@@ -496,21 +1074,22 @@ fn scale(c: &mut Criterion) {
         ("1k", 1_000_u64),
         (if large == 1_000_000 { "1M" } else { "large" }, large),
     ] {
-        let sqlite = rt.block_on(sqlite_backend(&dir, &format!("scale-{label}.db")));
+        let file = format!("scale-{label}.db");
+        let sqlite = rt.block_on(sqlite_subject(&dir, &file, Layout::SelfContained));
         cases.push((label, rows, sqlite));
-        if let Some(pg) = rt.block_on(pg_backend(&format!("scale_{}", label.to_lowercase()))) {
+        let tag = format!("scale_{}", label.to_lowercase());
+        if let Some(pg) = rt.block_on(pg_subject(&tag, Layout::SelfContained)) {
             cases.push((label, rows, pg));
         }
     }
-    for (label, rows, backend) in cases {
-        let store = backend.store();
-        let world = rt.block_on(seed::demo(&*store)).unwrap();
+    for (label, rows, subject) in cases {
+        let (store, world, pool) = (subject.store, subject.world, subject.pool);
         let base = now() - TimeDelta::days(1);
         let started = Instant::now();
-        rt.block_on(backend.bulk_insert(&world, rows, base));
+        rt.block_on(pool.bulk_insert(&world, rows, base));
         eprintln!(
             "{}: inserted {rows} invitations in {:.1?}",
-            backend.name(),
+            pool.name(),
             started.elapsed()
         );
         // Probes with known tokens, newest of all.
@@ -532,19 +1111,19 @@ fn scale(c: &mut Criterion) {
             limit: 1,
             after: None,
         };
-        rt.block_on(store.list(world.acme.id, &overdue, now())).unwrap();
+        rt.block_on(store.list(&world.acme.id, &overdue, now())).unwrap();
         eprintln!(
             "{}: wrote down the overdue rows of {rows} in {:.1?}",
-            backend.name(),
+            pool.name(),
             started.elapsed()
         );
-        rt.block_on(backend.analyze());
+        rt.block_on(pool.analyze());
         // A cursor in the middle of the bulk rows (one per second, ending at `base`).
         let middle = Some(Cursor {
             sent_at: base - TimeDelta::seconds(i64::try_from(rows / 2).unwrap()),
             id: InvitationId::from_uuid(Uuid::max()),
         });
-        let group_name = format!("store/{}/scale", backend.name());
+        let group_name = format!("store/{}/scale", pool.name());
         let mut group = c.benchmark_group(group_name);
         let mut i = 0usize;
         group.bench_function(BenchmarkId::new("token_lookup", label), |b| {
@@ -565,14 +1144,14 @@ fn scale(c: &mut Criterion) {
         ] {
             group.bench_function(BenchmarkId::new(name, label), |b| {
                 b.to_async(&rt).iter(|| {
-                    let (store, acme) = (store.clone(), world.acme.id);
+                    let (store, acme) = (store.clone(), world.acme.id.clone());
                     async move {
                         let query = ListQuery {
                             status,
                             limit: 20,
                             after,
                         };
-                        let page = store.list(acme, &query, now()).await.unwrap();
+                        let page = store.list(&acme, &query, now()).await.unwrap();
                         std::hint::black_box(page);
                     }
                 });
@@ -585,6 +1164,6 @@ fn scale(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = library_vs_hand, scale
+    targets = paired, library_vs_hand, scale
 }
 criterion_main!(benches);
