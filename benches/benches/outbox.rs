@@ -162,6 +162,8 @@ fn sink(dir: &std::path::Path) -> Option<Sink> {
 fn worker_throughput(c: &mut Criterion) {
     const QUEUED: usize = 200;
     let rt = Runtime::new().unwrap();
+    // The SMTP transport's pool must be dropped inside its runtime.
+    let _runtime = rt.enter();
     let mail = tempfile::tempdir().unwrap();
     let Some(server) = sink(mail.path()) else {
         eprintln!("outbox bench: python3 with aiosmtpd not found: the worker throughput was NOT measured");
