@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The HTTP API as a third-party client sees it (invite-axum, SPEC §6): schemathesis, from
+# The HTTP API as a third-party client sees it (invite-axum, rules §6): schemathesis, from
 # PyPI, against the running demo's /api/openapi.json with every check and its examples,
 # coverage, fuzzing and stateful phases. Any failure fails the run. Called by .ci/run; runs
 # alone too (`bash .ci/schemathesis/run.sh`).

@@ -1,5 +1,5 @@
-//! The error answer of SPEC §6: `{"error":{"code","message"}}` with the status of the
-//! SPEC's error table, decided by one explicit `match`, and the conversions of axum's
+//! The error answer of rules §6: `{"error":{"code","message"}}` with the status of the
+//! rules's error table, decided by one explicit `match`, and the conversions of axum's
 //! extractor rejections into it.
 
 use std::error::Error as StdError;
@@ -14,7 +14,7 @@ use invite_core::InviteError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The body of every error answer (SPEC §6).
+/// The body of every error answer (rules §6).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// The error.
@@ -24,7 +24,7 @@ pub struct ErrorBody {
 /// The code and a human-readable message of an error.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
-    /// The SPEC §6 error code, e.g. `invalid_contact`. Clients branch on this.
+    /// The rules §6 error code, e.g. `invalid_contact`. Clients branch on this.
     #[schema(example = "invalid_contact")]
     pub code: String,
     /// A message for people; never holds a token, and says nothing for `internal`.
@@ -33,12 +33,12 @@ pub struct ErrorDetail {
 }
 
 /// The outcome code of an answer, left in the response's extensions for the request span
-/// (SPEC X10: the log names the route and outcome, never the URI or body).
+/// (rule X10: the log names the route and outcome, never the URI or body).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct OutcomeCode(pub &'static str);
 
 /// An error answer of the router: the core's outcomes and the refusals of HTTP itself, each
-/// with its SPEC §6 code and status, decided by one explicit `match` ([`ApiError::status`]).
+/// with its rules §6 code and status, decided by one explicit `match` ([`ApiError::status`]).
 ///
 /// Handlers return it; rejections of malformed requests (`invalid_request`), unknown routes
 /// (`not_found`), wrong methods (`method_not_allowed`), bodies that are not JSON
@@ -53,7 +53,7 @@ pub enum ApiError {
     /// The router's method routing adds the `Allow` header.
     MethodNotAllowed,
     /// `unsupported_media_type` (415): a POST whose body is not sent as
-    /// `application/json` (SPEC §6: no cross-site form can send that content type).
+    /// `application/json` (rules §6: no cross-site form can send that content type).
     UnsupportedMediaType,
 }
 
@@ -64,12 +64,12 @@ impl From<InviteError> for ApiError {
 }
 
 impl ApiError {
-    /// An `invalid_request` (400) with `message` (SPEC X4).
+    /// An `invalid_request` (400) with `message` (rule X4).
     pub(crate) fn invalid_request(message: impl Into<String>) -> Self {
         Self::Invite(InviteError::InvalidRequest(message.into()))
     }
 
-    /// The SPEC §6 error code, e.g. `invalid_contact`.
+    /// The rules §6 error code, e.g. `invalid_contact`.
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
@@ -79,7 +79,7 @@ impl ApiError {
         }
     }
 
-    /// The HTTP status of the SPEC §6 error table.
+    /// The HTTP status of the rules §6 error table.
     #[must_use]
     pub fn status(&self) -> StatusCode {
         let err = match self {
@@ -128,7 +128,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let (code, message) = if status == StatusCode::INTERNAL_SERVER_ERROR {
             // STYLE 5: the body says nothing, the log says everything (tokens never reach
-            // an error's text, SPEC X1).
+            // an error's text, rule X1).
             match &self {
                 Self::Invite(err) => tracing::error!(
                     error = %err,
@@ -169,7 +169,7 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-/// Path parameters that do not deserialize: `invalid_request` (SPEC X4).
+/// Path parameters that do not deserialize: `invalid_request` (rule X4).
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         let message = match &rejection {
@@ -186,7 +186,7 @@ impl From<PathRejection> for ApiError {
 }
 
 /// A query string that does not deserialize (unknown keys, duplicates, bad values):
-/// `invalid_request` (SPEC X4).
+/// `invalid_request` (rule X4).
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         Self::invalid_request(rejection.body_text())

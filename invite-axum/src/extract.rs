@@ -1,5 +1,5 @@
-//! Extractors that answer malformed input in the SPEC error body instead of axum's default
-//! plain-text rejections (SPEC X4): `invalid_request` (400), or `unsupported_media_type`
+//! Extractors that answer malformed input in the rules error body instead of axum's default
+//! plain-text rejections (rule X4): `invalid_request` (400), or `unsupported_media_type`
 //! (415) for a body not sent as JSON. The conversions are the `From<…Rejection>` impls of
 //! [`ApiError`].
 
@@ -13,10 +13,10 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
-/// A JSON object body sent as `application/json` (SPEC §6). Another content type, or none,
+/// A JSON object body sent as `application/json` (rules §6). Another content type, or none,
 /// is `unsupported_media_type` (415): no cross-site HTML form can send this one, so no
 /// form can change state. Bad JSON, a body that is not an object (an array, `null`, …),
-/// wrong types, missing or unknown fields (SPEC X9) and oversized bodies are
+/// wrong types, missing or unknown fields (rule X9) and oversized bodies are
 /// `invalid_request` (400).
 ///
 /// Hand-written rather than derived (`#[from_request(via(Json))]`) for one check serde

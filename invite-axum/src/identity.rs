@@ -16,7 +16,7 @@ use crate::state::ApiState;
 /// Implement it on a small type of your own that can read your sessions (a session store,
 /// a JWT key, an `axum-login` backend, …). The library never implements login: a request
 /// whose `current_user` is `None` is signed out, which `view` answers with viewer
-/// `signed_out` (SPEC A2) and every other route with `not_authenticated` (401).
+/// `signed_out` (rule A2) and every other route with `not_authenticated` (401).
 ///
 /// `parts` are the request's head (headers, cookies, extensions set by your middleware);
 /// you may run any of your own extractors on them. `invitations` is the service, handy for
@@ -52,8 +52,8 @@ pub trait Identify: Send + Sync + 'static {
 }
 
 /// Builds the signed-in [`User`] from the host's own key and raw strings, parsing the email
-/// and phone with the service's contact policy (`invitations.config().contacts`, SPEC S3,
-/// X8) so they compare with invited contacts exactly as the service compares them (SPEC
+/// and phone with the service's contact policy (`invitations.config().contacts`, rule S3,
+/// X8) so they compare with invited contacts exactly as the service compares them (rules
 /// A4). Empty or blank strings count as absent.
 ///
 /// `id` is the host's key of the account in whatever form the host has it (rule H3): an
@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn build_user_parses_with_the_service_policy() {
-        // SPEC S3, X8, A4: the host's contacts are normalized like invited ones.
+        // rule S3, X8, A4: the host's contacts are normalized like invited ones.
         let invitations = Invitations::builder(Arc::new(MemoryStore::default()))
             .contacts(
                 invite_core::ContactPolicy::default()

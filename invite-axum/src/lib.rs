@@ -1,6 +1,6 @@
 //! # invite-axum
 //!
-//! The HTTP contract of invite-rs (SPEC §6) as an axum 0.8 [`Router`] a host mounts under
+//! The HTTP contract of invite-rs (rules §6) as an axum 0.8 [`Router`] a host mounts under
 //! any prefix. The host keeps its own users and sessions; it only tells the router who is
 //! signed in, by implementing [`Identify`].
 //!
@@ -30,17 +30,17 @@
 //! others. It is parsed with the kind the host declares through its directory
 //! ([`Invitations::key_kinds`]); a segment that is not such a key is `invalid_request`
 //! (400), while a well-formed id of an enterprise the caller does not administer is
-//! `forbidden` (403, SPEC S1). `{id}` is the invitation's id, a UUID. In JSON answers,
+//! `forbidden` (403, rule S1). `{id}` is the invitation's id, a UUID. In JSON answers,
 //! enterprise and user ids keep their natural form: a number for an integer key, a string
 //! for a UUID or text key (rule H7).
 //!
-//! Every error is `{"error":{"code","message"}}` with the status of the SPEC's table
+//! Every error is `{"error":{"code","message"}}` with the status of the rules' table
 //! ([`ApiError`]); malformed requests of any shape are `invalid_request` (400), unknown
 //! routes `not_found` (404), and an internal failure answers `internal` (500) with no
 //! details while the log gets the cause and its source chain. Token-bearing answers
 //! (create, resend, view, accept, reject) carry `Cache-Control: no-store` and
-//! `Referrer-Policy: no-referrer` (SPEC X2). Each request runs in a `tracing` span
-//! `invite_http` with the matched route and outcome code, never the URI or body (SPEC X10).
+//! `Referrer-Policy: no-referrer` (rule X2). Each request runs in a `tracing` span
+//! `invite_http` with the matched route and outcome code, never the URI or body (rule X10).
 //!
 //! ## Example
 //!
@@ -80,7 +80,7 @@
 //! # let _ = app;
 //! ```
 //!
-//! [`router`] limits the token lookups per client (SPEC X6, [`RateLimit::default`]); serve
+//! [`router`] limits the token lookups per client (rule X6, [`RateLimit::default`]); serve
 //! the host's app with `into_make_service_with_connect_info::<SocketAddr>()` so the limit
 //! can tell clients apart. Use [`InviteApi`] instead to change or turn off the limit, to
 //! change the body size limit, or to describe the host in the OpenAPI document.
@@ -135,7 +135,7 @@ use crate::state::ApiState;
 /// Largest request body accepted, in bytes, unless the host says otherwise.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 
-/// The router of SPEC §6 with default settings: token lookups rate-limited per client
+/// The router of rules §6 with default settings: token lookups rate-limited per client
 /// ([`RateLimit::default`]), bodies up to [`DEFAULT_BODY_LIMIT`]. Mount it with
 /// [`Router::nest`] under any prefix, and serve with
 /// `into_make_service_with_connect_info::<SocketAddr>()` so the rate limit knows clients.
@@ -147,7 +147,7 @@ where
     InviteApi::new(invitations, identity).into_router()
 }
 
-/// Builds the router with settings: rate limiting (SPEC X6), the body size limit, and what
+/// Builds the router with settings: rate limiting (rule X6), the body size limit, and what
 /// the OpenAPI document says of the host.
 ///
 /// ```
@@ -194,7 +194,7 @@ impl<I: Identify> InviteApi<I> {
     }
 
     /// Limits `view`, `accept` and `reject`, and the accept and reject of the user's own
-    /// invitations (rule B1), per client with `limit` (SPEC X6) instead of
+    /// invitations (rule B1), per client with `limit` (rule X6) instead of
     /// [`RateLimit::default`].
     #[must_use]
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
@@ -202,7 +202,7 @@ impl<I: Identify> InviteApi<I> {
         self
     }
 
-    /// Turns the rate limit of SPEC X6 off, for a host that limits token lookups itself
+    /// Turns the rate limit of rule X6 off, for a host that limits token lookups itself
     /// (in a proxy, say) or a load generator.
     #[must_use]
     pub fn without_rate_limit(mut self) -> Self {
@@ -257,7 +257,7 @@ impl<I: Identify> InviteApi<I> {
             invitations: self.invitations,
             identity: Arc::new(self.identity),
         };
-        // SPEC X2: answers that may hold a token are neither cached nor leaked by `Referer`.
+        // rule X2: answers that may hold a token are neither cached nor leaked by `Referer`.
         let token_bearing = || {
             ServiceBuilder::new()
                 .layer(SetResponseHeaderLayer::overriding(

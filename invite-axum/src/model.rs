@@ -1,4 +1,4 @@
-//! The JSON of SPEC §6: request bodies (which refuse unknown fields, SPEC X9) and answers.
+//! The JSON of rules §6: request bodies (which refuse unknown fields, rule X9) and answers.
 //!
 //! These are the wire types, kept apart from the domain types of `invite-core` so that the
 //! contract is written down in one place; each answer type derives `Deserialize` too, for
@@ -54,17 +54,17 @@ impl ToSchema for HostKey {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitationRequest {
-    /// One email address or one phone number (SPEC S3, X8: an array is refused). Which
+    /// One email address or one phone number (rule S3, X8: an array is refused). Which
     /// strings are contacts no JSON Schema can say (IDNA domains, E.164 numbers, no quoted
     /// local parts): any other string is `invalid_contact` (422).
     #[schema(example = "bob@example.com")]
     pub contact: String,
-    /// The role offered (SPEC S4): one of the host's assignable roles, by default
+    /// The role offered (rule S4): one of the host's assignable roles, by default
     /// `finance_admin`, `dev_admin` or `member`. Any other name is `role_not_assignable`
     /// (422).
     #[schema(example = "dev_admin")]
     pub role: String,
-    /// Time-to-live of the link in whole seconds, within the host's bounds (SPEC S6); the
+    /// Time-to-live of the link in whole seconds, within the host's bounds (rule S6); the
     /// host's default when absent or null. A number with a zero fraction (`3600.0`) is the
     /// same whole number, as JSON Schema reads it.
     #[serde(default, deserialize_with = "whole_seconds")]
@@ -115,13 +115,13 @@ fn whole_seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Op
 }
 
 /// The body of a POST that needs no input (revoke, resend): `{}`. Like every POST body it
-/// is sent as `application/json` (SPEC §6), so no cross-site form can make the request.
+/// is sent as `application/json` (rules §6), so no cross-site form can make the request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmptyRequest {}
 
 /// `POST /invitations/{view,accept,reject}` body: the token travels in the body, never in
-/// the URL (SPEC X2).
+/// the URL (rule X2).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
@@ -131,19 +131,19 @@ pub struct TokenRequest {
 
 impl std::fmt::Debug for TokenRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // SPEC X1: never in Debug output.
+        // rule X1: never in Debug output.
         f.write_str("TokenRequest { token: <redacted> }")
     }
 }
 
-/// Query of `GET /enterprises/{enterprise_id}/invitations` (SPEC R1). Each parameter is
+/// Query of `GET /enterprises/{enterprise_id}/invitations` (rule R1). Each parameter is
 /// optional; one that is present must hold a value (`?status=` is `invalid_request`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only invitations with this status; `expired` includes pending ones past their
-    /// expiry (SPEC §1).
+    /// expiry (rules §1).
     pub status: Option<StatusJson>,
     /// Rows per page; default 20.
     #[param(minimum = 1, maximum = 100)]
@@ -163,7 +163,7 @@ pub enum ContactKindJson {
     Phone,
 }
 
-/// A role (SPEC §1).
+/// A role (rules §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RoleJson {
@@ -177,7 +177,7 @@ pub enum RoleJson {
     Member,
 }
 
-/// The status of an invitation, derived at the time of the answer (SPEC §1).
+/// The status of an invitation, derived at the time of the answer (rules §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusJson {
@@ -193,7 +193,7 @@ pub enum StatusJson {
     Revoked,
 }
 
-/// Whether the notifier took the current link (SPEC S8, rule D1).
+/// Whether the notifier took the current link (rule S8, rule D1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryJson {
@@ -217,7 +217,7 @@ pub struct InviterJson {
     pub name: String,
 }
 
-/// An invitation (SPEC §6 invitation JSON). Never a token or digest.
+/// An invitation (rules §6 invitation JSON). Never a token or digest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct InvitationJson {
     /// Its id.
@@ -251,13 +251,13 @@ pub struct InvitationJson {
 }
 
 /// An invitation with its link: the answer of create (201) and resend (200). The only
-/// time the link is shown (SPEC S5).
+/// time the link is shown (rule S5).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SentInvitationJson {
     /// The invitation.
     #[serde(flatten)]
     pub invitation: InvitationJson,
-    /// `{base_url}/invite?token=…`, built from the configured base URL (SPEC X10).
+    /// `{base_url}/invite?token=…`, built from the configured base URL (rule X10).
     pub invite_url: String,
 }
 
@@ -270,7 +270,7 @@ impl std::fmt::Debug for SentInvitationJson {
     }
 }
 
-/// One page of the records table (SPEC R1).
+/// One page of the records table (rule R1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct InvitationPage {
     /// Newest first.
@@ -279,7 +279,7 @@ pub struct InvitationPage {
     pub next_cursor: Option<String>,
 }
 
-/// The invitee page's state (SPEC A1).
+/// The invitee page's state (rule A1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ViewStateJson {
@@ -293,7 +293,7 @@ pub enum ViewStateJson {
     InvalidOrExpired,
 }
 
-/// Who is looking (SPEC A2–A4).
+/// Who is looking (rule A2–A4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ViewerJson {
@@ -320,7 +320,7 @@ pub struct InvitationInfoJson {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The answer of `POST /invitations/view` (SPEC §6 view JSON).
+/// The answer of `POST /invitations/view` (rules §6 view JSON).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ViewJson {
     /// Which state to show.
@@ -332,7 +332,7 @@ pub struct ViewJson {
     pub viewer: ViewerJson,
 }
 
-/// The answer of `POST /invitations/accept`: the new membership (SPEC A5).
+/// The answer of `POST /invitations/accept`: the new membership (rule A5).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AcceptedJson {
     /// The enterprise joined: the host's key, a number for an integer key (rule H7).
@@ -346,7 +346,7 @@ pub struct AcceptedJson {
     pub invitation: InvitationJson,
 }
 
-/// The answer of `POST /invitations/reject` (SPEC A7).
+/// The answer of `POST /invitations/reject` (rule A7).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RejectedJson {
     /// The invitation, now rejected.
@@ -418,7 +418,7 @@ impl From<Viewer> for ViewerJson {
 }
 
 impl InvitationJson {
-    /// The JSON of `invitation` with its status derived at `now` (SPEC §1: a pending
+    /// The JSON of `invitation` with its status derived at `now` (rules §1: a pending
     /// invitation past its expiry *is* expired on every read path).
     #[must_use]
     pub fn at(invitation: &Invitation, now: DateTime<Utc>) -> Self {
@@ -529,10 +529,10 @@ pub struct MyInvitationsJson {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkInvitationRow {
-    /// One email address or one phone number (SPEC S3, X8).
+    /// One email address or one phone number (rule S3, X8).
     #[schema(example = "bob@example.com")]
     pub contact: String,
-    /// The role offered (SPEC S4): one of the host's assignable roles.
+    /// The role offered (rule S4): one of the host's assignable roles.
     #[schema(example = "dev_admin")]
     pub role: String,
 }
@@ -547,12 +547,12 @@ pub struct BulkInvitationsRequest {
 }
 
 /// A row of a bulk invite that was sent: the invitation and its link, shown this once
-/// (SPEC S5).
+/// (rule S5).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BulkSentJson {
     /// The new invitation.
     pub invitation: InvitationJson,
-    /// `{base_url}/invite?token=…` (SPEC X10).
+    /// `{base_url}/invite?token=…` (rule X10).
     pub invite_url: String,
 }
 

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of the routes: generated from the handlers' annotations and the
 //! wire types they use (no hand-kept copy), then fitted to the host's settings when the
 //! router is built — the kind of its enterprise keys (rule H3), the TTL bounds of its
-//! policy (SPEC S6), its assignable roles (SPEC S4), its `servers` and the security scheme
+//! policy (rule S6), its assignable roles (rule S4), its `servers` and the security scheme
 //! behind `session`.
 
 use std::time::Duration;
@@ -28,7 +28,7 @@ use crate::routes;
 /// The name of the security scheme the operations refer to; the host says what it is.
 pub(crate) const SESSION_SCHEME: &str = "session";
 
-/// The document as the annotations make it: every route of SPEC §6 with its bodies, every
+/// The document as the annotations make it: every route of rules §6 with its bodies, every
 /// status it can answer and the links between them. Paths are relative to where the host
 /// mounts the router.
 #[derive(OpenApi)]
@@ -82,8 +82,8 @@ pub(crate) const SESSION_SCHEME: &str = "session";
         BulkResultsJson
     )),
     tags(
-        (name = "inviter", description = "A super admin manages the invitations of their enterprise (SPEC S1–S8, R1–R3)"),
-        (name = "invitee", description = "The invited person opens, accepts or rejects a link (SPEC A1–A9), or, signed in, lists and answers their own invitations by id (rule B1)"),
+        (name = "inviter", description = "A super admin manages the invitations of their enterprise (rule S1–S8, R1–R3)"),
+        (name = "invitee", description = "The invited person opens, accepts or rejects a link (rule A1–A9), or, signed in, lists and answers their own invitations by id (rule B1)"),
         (name = "meta", description = "This document")
     )
 )]
@@ -94,9 +94,9 @@ pub(crate) struct ApiDoc;
 pub(crate) struct DocSettings {
     /// How the host writes an enterprise key in a path (rule H3).
     pub(crate) enterprise_key: KeyKind,
-    /// The expiry policy (SPEC S6).
+    /// The expiry policy (rule S6).
     pub(crate) ttl: TtlPolicy,
-    /// The roles an invitation may offer (SPEC S4).
+    /// The roles an invitation may offer (rule S4).
     pub(crate) roles: Vec<Role>,
     /// Where the host serves the routes, e.g. `/api`.
     pub(crate) servers: Vec<String>,
@@ -146,7 +146,7 @@ fn typed_document(settings: &DocSettings) -> utoipa::openapi::OpenApi {
             ttl.minimum = Some(number(min));
             ttl.maximum = Some(number(max));
             ttl.description = Some(format!(
-                "Time-to-live of the link in whole seconds, from {min} to {max} (SPEC S6); the host's default ({}) when absent or null. A number with a zero fraction (`3600.0`) counts as that whole number.",
+                "Time-to-live of the link in whole seconds, from {min} to {max} (rule S6); the host's default ({}) when absent or null. A number with a zero fraction (`3600.0`) counts as that whole number.",
                 seconds_text(settings.ttl.default_ttl()),
             ));
         }

@@ -1,4 +1,4 @@
-//! Per-client rate limiting of the token lookups `view`, `accept` and `reject` (SPEC X6),
+//! Per-client rate limiting of the token lookups `view`, `accept` and `reject` (rule X6),
 //! with [`governor`]'s GCRA limiter. On by default; the host can change or turn it off.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -24,7 +24,7 @@ const RETAIN_THRESHOLD: usize = 10_000;
 
 type KeyFn = dyn Fn(&Parts) -> Option<String> + Send + Sync;
 
-/// The rate limit of `view`, `accept` and `reject` per client (SPEC X6): a bucket of
+/// The rate limit of `view`, `accept` and `reject` per client (rule X6): a bucket of
 /// `burst` requests per client, refilled at `per_minute`. Excess gets `rate_limited`
 /// (429) with `Retry-After`. On by default ([`RateLimit::default`]: 60 a minute, bursts of
 /// 30); [`crate::InviteApi::rate_limit`] changes it and
@@ -71,7 +71,7 @@ impl std::fmt::Debug for RateLimit {
 
 impl Default for RateLimit {
     /// 60 lookups a minute per client, in bursts of up to 30, keyed by the peer address:
-    /// room for a person on the invitee page, not for guessing tokens (SPEC X6).
+    /// room for a person on the invitee page, not for guessing tokens (rule X6).
     fn default() -> Self {
         Self::per_minute(60).burst(30)
     }
@@ -166,7 +166,7 @@ impl Limiter {
         let Some(key) = (self.key)(parts) else {
             if !self.warned.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
-                    "rate limiting (SPEC X6) cannot tell this client apart: no client address. \
+                    "rate limiting (rule X6) cannot tell this client apart: no client address. \
                      Requests without one are not limited. Serve the router with \
                      into_make_service_with_connect_info::<SocketAddr>(), or key clients with \
                      RateLimit::key_by_ip behind a proxy. (Logged once.)"

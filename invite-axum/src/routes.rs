@@ -1,4 +1,4 @@
-//! The handlers of SPEC §6, one per route, each documented for the OpenAPI document: every
+//! The handlers of rules §6, one per route, each documented for the OpenAPI document: every
 //! status it can answer (each refusal with the error body), its request body with
 //! examples, and, on create and resend, links to the calls that take the new invitation's
 //! `id`. What depends on the host (its key kind, TTL bounds, roles, servers and security
@@ -54,7 +54,7 @@ fn enterprise_id(state: &ApiState, raw: &str) -> Result<EnterpriseId, ApiError> 
 /// The OpenAPI description of `{enterprise_id}`.
 const ENTERPRISE_ID_DOC: &str = "The enterprise: the host's own key as it writes it in a path (rule H3), for example `42` for an integer key, a UUID, or a text key. A segment that is not a key of the host's kind is `invalid_request`.";
 
-/// Sends an invitation (SPEC S1–S8).
+/// Sends an invitation (rule S1–S8).
 #[utoipa::path(
     post,
     path = "/enterprises/{enterprise_id}/invitations",
@@ -71,10 +71,10 @@ const ENTERPRISE_ID_DOC: &str = "The enterprise: the host's own key as it writes
         )
     ),
     responses(
-        (status = 201, description = "Created; `invite_url` is shown this once (SPEC S5)", body = SentInvitationJson,
+        (status = 201, description = "Created; `invite_url` is shown this once (rule S5)", body = SentInvitationJson,
             headers(
-                ("Cache-Control" = String, description = "`no-store`: the answer holds a link (SPEC X2)"),
-                ("Referrer-Policy" = String, description = "`no-referrer` (SPEC X2)")
+                ("Cache-Control" = String, description = "`no-store`: the answer holds a link (rule X2)"),
+                ("Referrer-Policy" = String, description = "`no-referrer` (rule X2)")
             ),
             links(
                 ("revoke" = (operation_id = "revoke_invitation", description = "Revoke the new invitation by its `id`",
@@ -87,12 +87,12 @@ const ENTERPRISE_ID_DOC: &str = "The enterprise: the host's own key as it writes
                     parameters(("enterprise_id" = "$request.path.enterprise_id"))))
             )
         ),
-        (status = 400, description = "`invalid_request`: malformed body (SPEC X4, X9), `expires_in_seconds` out of bounds (SPEC S6), or an enterprise id not of the host's kind (rule H3)", body = ErrorBody),
+        (status = 400, description = "`invalid_request`: malformed body (rule X4, X9), `expires_in_seconds` out of bounds (rule S6), or an enterprise id not of the host's kind (rule H3)", body = ErrorBody),
         (status = 401, description = "`not_authenticated`", body = ErrorBody),
-        (status = 403, description = "`forbidden` (SPEC S1), `enterprise_not_certified` (SPEC S2)", body = ErrorBody),
-        (status = 409, description = "`already_member`, `duplicate_pending` (SPEC S7)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (rule S1), `enterprise_not_certified` (rule S2)", body = ErrorBody),
+        (status = 409, description = "`already_member`, `duplicate_pending` (rule S7)", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
-        (status = 422, description = "`invalid_contact` (SPEC S3, X8), `role_not_assignable` (SPEC S4)", body = ErrorBody),
+        (status = 422, description = "`invalid_contact` (rule S3, X8), `role_not_assignable` (rule S4)", body = ErrorBody),
         (status = 500, description = "`internal`, with no details", body = ErrorBody),
     ),
     security(("session" = []))
@@ -120,7 +120,7 @@ pub(crate) async fn create(
     ))
 }
 
-/// One page of the records table, newest first (SPEC R1).
+/// One page of the records table, newest first (rule R1).
 #[utoipa::path(
     get,
     path = "/enterprises/{enterprise_id}/invitations",
@@ -131,7 +131,7 @@ pub(crate) async fn create(
         (status = 200, description = "One page", body = InvitationPage),
         (status = 400, description = "`invalid_request`: a bad `status`, `limit` or `cursor`, an unknown or repeated query parameter, or an enterprise id not of the host's kind (rule H3)", body = ErrorBody),
         (status = 401, description = "`not_authenticated`", body = ErrorBody),
-        (status = 403, description = "`forbidden` (SPEC S1)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (rule S1)", body = ErrorBody),
         (status = 500, description = "`internal`, with no details", body = ErrorBody),
     ),
     security(("session" = []))
@@ -167,7 +167,7 @@ fn status_of(status: StatusJson) -> InvitationStatus {
     }
 }
 
-/// Revokes a pending invitation; its link stops working at once (SPEC R2).
+/// Revokes a pending invitation; its link stops working at once (rule R2).
 #[utoipa::path(
     post,
     path = "/enterprises/{enterprise_id}/invitations/{id}/revoke",
@@ -187,9 +187,9 @@ fn status_of(status: StatusJson) -> InvitationStatus {
         (status = 200, description = "Revoked", body = InvitationJson),
         (status = 400, description = "`invalid_request`: a body other than `{}`, an invitation id that is not a UUID, or an enterprise id not of the host's kind (rule H3)", body = ErrorBody),
         (status = 401, description = "`not_authenticated`", body = ErrorBody),
-        (status = 403, description = "`forbidden` (SPEC S1)", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such invitation in this enterprise (SPEC X3)", body = ErrorBody),
-        (status = 409, description = "`invitation_not_pending` (SPEC R2)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (rule S1)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such invitation in this enterprise (rule X3)", body = ErrorBody),
+        (status = 409, description = "`invitation_not_pending` (rule R2)", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
         (status = 500, description = "`internal`, with no details", body = ErrorBody),
     ),
@@ -207,7 +207,7 @@ pub(crate) async fn revoke(
 }
 
 /// Resends a pending or expired invitation with a new link; the old one stops working
-/// (SPEC R3).
+/// (rule R3).
 #[utoipa::path(
     post,
     path = "/enterprises/{enterprise_id}/invitations/{id}/resend",
@@ -226,8 +226,8 @@ pub(crate) async fn revoke(
     responses(
         (status = 200, description = "Resent; the new `invite_url` is shown this once", body = SentInvitationJson,
             headers(
-                ("Cache-Control" = String, description = "`no-store`: the answer holds a link (SPEC X2)"),
-                ("Referrer-Policy" = String, description = "`no-referrer` (SPEC X2)")
+                ("Cache-Control" = String, description = "`no-store`: the answer holds a link (rule X2)"),
+                ("Referrer-Policy" = String, description = "`no-referrer` (rule X2)")
             ),
             links(
                 ("revoke" = (operation_id = "revoke_invitation", description = "Revoke the resent invitation by its `id`",
@@ -237,9 +237,9 @@ pub(crate) async fn revoke(
         ),
         (status = 400, description = "`invalid_request`: a body other than `{}`, an invitation id that is not a UUID, or an enterprise id not of the host's kind (rule H3)", body = ErrorBody),
         (status = 401, description = "`not_authenticated`", body = ErrorBody),
-        (status = 403, description = "`forbidden` (SPEC S1), `enterprise_not_certified` (SPEC S2)", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such invitation in this enterprise (SPEC X3)", body = ErrorBody),
-        (status = 409, description = "`invitation_not_pending`, `duplicate_pending`, `already_member` (SPEC R3)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (rule S1), `enterprise_not_certified` (rule S2)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such invitation in this enterprise (rule X3)", body = ErrorBody),
+        (status = 409, description = "`invitation_not_pending`, `duplicate_pending`, `already_member` (rule R3)", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
         (status = 500, description = "`internal`, with no details", body = ErrorBody),
     ),
@@ -259,7 +259,7 @@ pub(crate) async fn resend(
     }))
 }
 
-/// What the invitee page shows (SPEC A1–A4); changes nothing (SPEC A9). Signed-out
+/// What the invitee page shows (rule A1–A4); changes nothing (rule A9). Signed-out
 /// visitors are welcome.
 #[utoipa::path(
     post,
@@ -273,15 +273,15 @@ pub(crate) async fn resend(
         examples(("token" = (summary = "The `token` parameter of an `invite_url`", value = json!({"token": "q3Jx0b2lLkN5h2YpQ1vR7sT9uW0xYz4aBcDeFgHiJkL"}))))
     ),
     responses(
-        (status = 200, description = "The page's model; an unknown, expired, revoked or replaced token is the state `invalid_or_expired` (SPEC A1)", body = ViewJson,
+        (status = 200, description = "The page's model; an unknown, expired, revoked or replaced token is the state `invalid_or_expired` (rule A1)", body = ViewJson,
             headers(
-                ("Cache-Control" = String, description = "`no-store` (SPEC X2)"),
-                ("Referrer-Policy" = String, description = "`no-referrer` (SPEC X2)")
+                ("Cache-Control" = String, description = "`no-store` (rule X2)"),
+                ("Referrer-Policy" = String, description = "`no-referrer` (rule X2)")
             )
         ),
-        (status = 400, description = "`invalid_request`: malformed body (SPEC X4, X9)", body = ErrorBody),
+        (status = 400, description = "`invalid_request`: malformed body (rule X4, X9)", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
-        (status = 429, description = "`rate_limited` (SPEC X6)", body = ErrorBody,
+        (status = 429, description = "`rate_limited` (rule X6)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
         (status = 500, description = "`internal`, with no details", body = ErrorBody),
     ),
@@ -296,7 +296,7 @@ pub(crate) async fn view(
     Ok(Json(ViewJson::from(&view)))
 }
 
-/// Accepts the invitation: the signed-in, matching user becomes a member (SPEC A3–A9).
+/// Accepts the invitation: the signed-in, matching user becomes a member (rule A3–A9).
 #[utoipa::path(
     post,
     path = "/invitations/accept",
@@ -311,18 +311,18 @@ pub(crate) async fn view(
     responses(
         (status = 200, description = "Accepted: the new membership", body = AcceptedJson,
             headers(
-                ("Cache-Control" = String, description = "`no-store` (SPEC X2)"),
-                ("Referrer-Policy" = String, description = "`no-referrer` (SPEC X2)")
+                ("Cache-Control" = String, description = "`no-store` (rule X2)"),
+                ("Referrer-Policy" = String, description = "`no-referrer` (rule X2)")
             )
         ),
-        (status = 400, description = "`invalid_request`: malformed body (SPEC X4, X9)", body = ErrorBody),
+        (status = 400, description = "`invalid_request`: malformed body (rule X4, X9)", body = ErrorBody),
         (status = 401, description = "`not_authenticated`", body = ErrorBody),
-        (status = 403, description = "`account_mismatch` (SPEC A4), `enterprise_not_certified` (SPEC A9)", body = ErrorBody),
-        (status = 409, description = "`already_accepted`, `already_rejected` (SPEC A6), `already_member` (SPEC A8)", body = ErrorBody),
-        (status = 410, description = "`invalid_or_expired`: unknown, expired, revoked or replaced (SPEC A1)", body = ErrorBody),
+        (status = 403, description = "`account_mismatch` (rule A4), `enterprise_not_certified` (rule A9)", body = ErrorBody),
+        (status = 409, description = "`already_accepted`, `already_rejected` (rule A6), `already_member` (rule A8)", body = ErrorBody),
+        (status = 410, description = "`invalid_or_expired`: unknown, expired, revoked or replaced (rule A1)", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
-        (status = 422, description = "`role_not_assignable`: the host no longer offers the role (SPEC A9)", body = ErrorBody),
-        (status = 429, description = "`rate_limited` (SPEC X6)", body = ErrorBody,
+        (status = 422, description = "`role_not_assignable`: the host no longer offers the role (rule A9)", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (rule X6)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
         (status = 500, description = "`internal`, with no details", body = ErrorBody),
     ),
@@ -337,7 +337,7 @@ pub(crate) async fn accept(
     Ok(Json(AcceptedJson::at(&accepted, state.invitations.now())))
 }
 
-/// Rejects the invitation; no membership is made (SPEC A7).
+/// Rejects the invitation; no membership is made (rule A7).
 #[utoipa::path(
     post,
     path = "/invitations/reject",
@@ -352,17 +352,17 @@ pub(crate) async fn accept(
     responses(
         (status = 200, description = "Rejected", body = RejectedJson,
             headers(
-                ("Cache-Control" = String, description = "`no-store` (SPEC X2)"),
-                ("Referrer-Policy" = String, description = "`no-referrer` (SPEC X2)")
+                ("Cache-Control" = String, description = "`no-store` (rule X2)"),
+                ("Referrer-Policy" = String, description = "`no-referrer` (rule X2)")
             )
         ),
-        (status = 400, description = "`invalid_request`: malformed body (SPEC X4, X9)", body = ErrorBody),
+        (status = 400, description = "`invalid_request`: malformed body (rule X4, X9)", body = ErrorBody),
         (status = 401, description = "`not_authenticated`", body = ErrorBody),
-        (status = 403, description = "`account_mismatch` (SPEC A4)", body = ErrorBody),
-        (status = 409, description = "`already_accepted`, `already_rejected` (SPEC A6)", body = ErrorBody),
-        (status = 410, description = "`invalid_or_expired`: unknown, expired, revoked or replaced (SPEC A1)", body = ErrorBody),
+        (status = 403, description = "`account_mismatch` (rule A4)", body = ErrorBody),
+        (status = 409, description = "`already_accepted`, `already_rejected` (rule A6)", body = ErrorBody),
+        (status = 410, description = "`invalid_or_expired`: unknown, expired, revoked or replaced (rule A1)", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
-        (status = 429, description = "`rate_limited` (SPEC X6)", body = ErrorBody,
+        (status = 429, description = "`rate_limited` (rule X6)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
         (status = 500, description = "`internal`, with no details", body = ErrorBody),
     ),
@@ -403,15 +403,15 @@ pub(crate) struct MinePath {
         )
     ),
     responses(
-        (status = 200, description = "One result per row, in the request's order: `{\"invitation\",\"invite_url\"}` for a row sent (the link is shown this once, SPEC S5), or `{\"contact\",\"error\":{\"code\",\"message\"}}` for a row refused with the code a single send would answer (`invalid_contact`, `role_not_assignable`, `already_member`, `duplicate_pending` — also for a contact repeated in the request —, `invalid_request` for a row of the wrong shape)", body = BulkResultsJson,
+        (status = 200, description = "One result per row, in the request's order: `{\"invitation\",\"invite_url\"}` for a row sent (the link is shown this once, rule S5), or `{\"contact\",\"error\":{\"code\",\"message\"}}` for a row refused with the code a single send would answer (`invalid_contact`, `role_not_assignable`, `already_member`, `duplicate_pending` — also for a contact repeated in the request —, `invalid_request` for a row of the wrong shape)", body = BulkResultsJson,
             headers(
-                ("Cache-Control" = String, description = "`no-store`: the answer holds links (SPEC X2)"),
-                ("Referrer-Policy" = String, description = "`no-referrer` (SPEC X2)")
+                ("Cache-Control" = String, description = "`no-store`: the answer holds links (rule X2)"),
+                ("Referrer-Policy" = String, description = "`no-referrer` (rule X2)")
             )
         ),
         (status = 400, description = "`invalid_request`: a body that is not `{\"invitations\":[…]}`, no rows or more than 100, or an enterprise id not of the host's kind (rule H3)", body = ErrorBody),
         (status = 401, description = "`not_authenticated`", body = ErrorBody),
-        (status = 403, description = "`forbidden` (SPEC S1), `enterprise_not_certified` (SPEC S2): the whole request is refused", body = ErrorBody),
+        (status = 403, description = "`forbidden` (rule S1), `enterprise_not_certified` (rule S2): the whole request is refused", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
         (status = 500, description = "`internal`, with no details", body = ErrorBody),
     ),
@@ -503,7 +503,7 @@ pub(crate) async fn mine(
 }
 
 /// Accepts one of the signed-in user's own invitations by id, without its token (rule B1,
-/// SPEC A5–A9).
+/// rule A5–A9).
 #[utoipa::path(
     post,
     path = "/invitations/mine/{id}/accept",
@@ -521,13 +521,13 @@ pub(crate) async fn mine(
             headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 400, description = "`invalid_request`: a body other than `{}`, or an id that is not a UUID", body = ErrorBody),
         (status = 401, description = "`not_authenticated`", body = ErrorBody),
-        (status = 403, description = "`enterprise_not_certified` (SPEC A9)", body = ErrorBody),
+        (status = 403, description = "`enterprise_not_certified` (rule A9)", body = ErrorBody),
         (status = 404, description = "`not_found`: no invitation with this id is addressed to the signed-in user's verified contacts (rule B1; whether it exists is not told)", body = ErrorBody),
-        (status = 409, description = "`already_accepted`, `already_rejected` (SPEC A6), `already_member` (SPEC A8)", body = ErrorBody),
-        (status = 410, description = "`invalid_or_expired`: expired or revoked (SPEC A1)", body = ErrorBody),
+        (status = 409, description = "`already_accepted`, `already_rejected` (rule A6), `already_member` (rule A8)", body = ErrorBody),
+        (status = 410, description = "`invalid_or_expired`: expired or revoked (rule A1)", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
-        (status = 422, description = "`role_not_assignable`: the host no longer offers the role (SPEC A9)", body = ErrorBody),
-        (status = 429, description = "`rate_limited` (SPEC X6)", body = ErrorBody,
+        (status = 422, description = "`role_not_assignable`: the host no longer offers the role (rule A9)", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (rule X6)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
         (status = 500, description = "`internal`, with no details", body = ErrorBody),
     ),
@@ -544,7 +544,7 @@ pub(crate) async fn accept_mine(
 }
 
 /// Rejects one of the signed-in user's own invitations by id, without its token (rule B1,
-/// SPEC A7).
+/// rule A7).
 #[utoipa::path(
     post,
     path = "/invitations/mine/{id}/reject",
@@ -563,10 +563,10 @@ pub(crate) async fn accept_mine(
         (status = 400, description = "`invalid_request`: a body other than `{}`, or an id that is not a UUID", body = ErrorBody),
         (status = 401, description = "`not_authenticated`", body = ErrorBody),
         (status = 404, description = "`not_found`: no invitation with this id is addressed to the signed-in user's verified contacts (rule B1)", body = ErrorBody),
-        (status = 409, description = "`already_accepted`, `already_rejected` (SPEC A6)", body = ErrorBody),
-        (status = 410, description = "`invalid_or_expired`: expired or revoked (SPEC A1)", body = ErrorBody),
+        (status = 409, description = "`already_accepted`, `already_rejected` (rule A6)", body = ErrorBody),
+        (status = 410, description = "`invalid_or_expired`: expired or revoked (rule A1)", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body was not sent as `application/json`", body = ErrorBody),
-        (status = 429, description = "`rate_limited` (SPEC X6)", body = ErrorBody,
+        (status = 429, description = "`rate_limited` (rule X6)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
         (status = 500, description = "`internal`, with no details", body = ErrorBody),
     ),
@@ -597,7 +597,7 @@ pub(crate) async fn reject_mine(
 #[allow(dead_code)] // Only its annotation is used: the route serves the document built once.
 pub(crate) async fn openapi_document() {}
 
-/// Any other path inside the router: `not_found` (404) in the SPEC error body.
+/// Any other path inside the router: `not_found` (404) in the rules error body.
 pub(crate) async fn not_found() -> ApiError {
     ApiError::from(invite_core::InviteError::NotFound)
 }

@@ -1,5 +1,5 @@
 //! One span per request naming the matched route and the outcome, never the URI, its
-//! query or the body (SPEC X1, X10).
+//! query or the body (rule X1, X10).
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
@@ -10,7 +10,7 @@ use tracing::field::Empty;
 use crate::error::OutcomeCode;
 
 /// The middleware: opens the span `invite_http` with `method` and `route`, and records
-/// `status` and `code` (`ok` or the SPEC error code) when the answer is ready.
+/// `status` and `code` (`ok` or the rules error code) when the answer is ready.
 pub(crate) async fn span(request: Request, next: Next) -> Response {
     let route = request
         .extensions()

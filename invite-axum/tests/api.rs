@@ -1,4 +1,4 @@
-//! The HTTP contract of SPEC §6, in process (`tower::ServiceExt::oneshot`), against the
+//! The HTTP contract of rules §6, in process (`tower::ServiceExt::oneshot`), against the
 //! in-memory store and SQLite: every success row of the route table and every row of the
 //! error table, each reached by a request that really produces it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -68,7 +68,7 @@ fn is_rfc3339_utc(value: &serde_json::Value) -> bool {
 }
 
 async fn create_answers_201_with_link_once(app: App) {
-    // SPEC §6 create row, S5, X2
+    // rules §6 create row, S5, X2
     let answer = app.invite("  Bob@Example.com ", "dev_admin").await;
     answer.no_store();
     let body = answer.ok(StatusCode::CREATED);
@@ -88,13 +88,13 @@ async fn create_answers_201_with_link_once(app: App) {
     assert!(Uuid::parse_str(body["id"].as_str().unwrap()).is_ok());
     let url = body["invite_url"].as_str().unwrap();
     assert!(url.starts_with(&format!("{BASE_URL}/invite?token=")), "{url}");
-    // SPEC §6: never a token or digest besides invite_url.
+    // rules §6: never a token or digest besides invite_url.
     let text = body.to_string();
     assert!(!text.contains("digest"));
     assert_eq!(text.matches(&answer.token()).count(), 1);
     assert_eq!(app.notifier.last_token(), Some(answer.token()));
 
-    // Phone contacts, and a custom expiry (SPEC S3, S6).
+    // Phone contacts, and a custom expiry (rule S3, S6).
     let carol = app
         .post(
             &app.acme_invitations(),
@@ -111,7 +111,7 @@ async fn create_answers_201_with_link_once(app: App) {
 }
 
 async fn list_pages_newest_first_with_derived_status(app: App) {
-    // SPEC §6 list row, R1, §1 (derived expired)
+    // rules §6 list row, R1, §1 (derived expired)
     let bob = app.invite("bob@example.com", "member").await;
     app.clock.advance(TimeDelta::seconds(1));
     app.invite("mallory@example.com", "finance_admin").await;
@@ -134,7 +134,7 @@ async fn list_pages_newest_first_with_derived_status(app: App) {
     assert!(body["next_cursor"].is_null());
     assert!(
         !body.to_string().contains("invite_url"),
-        "SPEC S5: the link is never listed"
+        "rule S5: the link is never listed"
     );
 
     // Keyset pages of one.
@@ -175,7 +175,7 @@ async fn list_pages_newest_first_with_derived_status(app: App) {
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["id"], id);
 
-    // SPEC §1: past expiry, a stored `pending` reads `expired`, in rows and in the filter.
+    // rules §1: past expiry, a stored `pending` reads `expired`, in rows and in the filter.
     app.clock.advance(TimeDelta::days(8));
     let expired = app
         .get(&format!("{uri}?status=expired"), Some(&app.world.alice))
@@ -190,7 +190,7 @@ async fn list_pages_newest_first_with_derived_status(app: App) {
 }
 
 async fn revoke_then_not_pending(app: App) {
-    // SPEC §6 revoke row, R2
+    // rules §6 revoke row, R2
     let sent = app.invite("bob@example.com", "member").await;
     let token = sent.token();
     let uri = format!(
@@ -201,7 +201,7 @@ async fn revoke_then_not_pending(app: App) {
     let revoked = app.post(&uri, Some(&app.world.alice), json!({})).await;
     assert_eq!(revoked.ok(StatusCode::OK)["status"], "revoked");
     assert!(revoked.body.get("invite_url").is_none());
-    // The link is invalid at once (SPEC R2, A1).
+    // The link is invalid at once (rule R2, A1).
     app.post(
         "/invitations/accept",
         Some(&app.world.bob),
@@ -209,11 +209,11 @@ async fn revoke_then_not_pending(app: App) {
     )
     .await
     .error(StatusCode::GONE, "invalid_or_expired");
-    // SPEC error table: invitation_not_pending 409.
+    // rules' error table: invitation_not_pending 409.
     app.post(&uri, Some(&app.world.alice), json!({}))
         .await
         .error(StatusCode::CONFLICT, "invitation_not_pending");
-    // SPEC §6: revoke takes `{}` as JSON; without a body it is refused before anything
+    // rules §6: revoke takes `{}` as JSON; without a body it is refused before anything
     // else is looked at.
     app.call(Method::POST, &uri, Some(&app.world.alice), None)
         .await
@@ -221,7 +221,7 @@ async fn revoke_then_not_pending(app: App) {
 }
 
 async fn resend_issues_new_link_and_kills_old(app: App) {
-    // SPEC §6 resend row, R3, X2
+    // rules §6 resend row, R3, X2
     let sent = app.invite("bob@example.com", "member").await;
     let old = sent.token();
     let uri = format!(
@@ -251,7 +251,7 @@ async fn resend_issues_new_link_and_kills_old(app: App) {
 }
 
 async fn view_states_and_viewers(app: App) {
-    // SPEC §6 view row, A1–A4, A9, X2
+    // rules §6 view row, A1–A4, A9, X2
     let token = app.invite("bob@example.com", "dev_admin").await.token();
     let signed_out = app.post("/invitations/view", None, json!({"token": token})).await;
     signed_out.no_store();
@@ -277,7 +277,7 @@ async fn view_states_and_viewers(app: App) {
         .await;
     assert_eq!(mismatch.ok(StatusCode::OK)["viewer"], "mismatch");
 
-    // An unknown token is a state, not an error, and has no details (SPEC A1).
+    // An unknown token is a state, not an error, and has no details (rule A1).
     let unknown = app
         .post("/invitations/view", None, json!({"token": "nope"}))
         .await;
@@ -286,7 +286,7 @@ async fn view_states_and_viewers(app: App) {
     assert!(body.get("invitation").is_none());
     unknown.no_store();
 
-    // Viewing changed nothing (SPEC A9); after accepting, the state is `accepted`.
+    // Viewing changed nothing (rule A9); after accepting, the state is `accepted`.
     app.post(
         "/invitations/accept",
         Some(&app.world.bob),
@@ -312,7 +312,7 @@ async fn view_states_and_viewers(app: App) {
 }
 
 async fn accept_makes_member_then_already_accepted(app: App) {
-    // SPEC §6 accept row, A5, A6, X2
+    // rules §6 accept row, A5, A6, X2
     let token = app.invite("BOB@example.com", "finance_admin").await.token();
     let accepted = app
         .post(
@@ -335,7 +335,7 @@ async fn accept_makes_member_then_already_accepted(app: App) {
         .await
         .unwrap();
     assert_eq!(role, Some(Role::FinanceAdmin));
-    // SPEC error table: already_accepted 409.
+    // rules' error table: already_accepted 409.
     let again = app
         .post(
             "/invitations/accept",
@@ -355,7 +355,7 @@ async fn accept_makes_member_then_already_accepted(app: App) {
 }
 
 async fn reject_then_already_rejected(app: App) {
-    // SPEC §6 reject row, A7, A6
+    // rules §6 reject row, A7, A6
     let token = app.invite("bob@example.com", "member").await.token();
     let rejected = app
         .post(
@@ -372,8 +372,8 @@ async fn reject_then_already_rejected(app: App) {
         .role_of(&app.world.acme.id, &app.world.bob.id)
         .await
         .unwrap();
-    assert_eq!(role, None, "SPEC A7: no membership");
-    // SPEC error table: already_rejected 409.
+    assert_eq!(role, None, "rule A7: no membership");
+    // rules' error table: already_rejected 409.
     app.post(
         "/invitations/accept",
         Some(&app.world.bob),
@@ -384,14 +384,14 @@ async fn reject_then_already_rejected(app: App) {
 }
 
 async fn wrong_account_is_account_mismatch(app: App) {
-    // SPEC A4, error table: account_mismatch 403
+    // rule A4, error table: account_mismatch 403
     let token = app.invite("bob@example.com", "member").await.token();
     for route in ["/invitations/accept", "/invitations/reject"] {
         app.post(route, Some(&app.world.mallory), json!({"token": token}))
             .await
             .error(StatusCode::FORBIDDEN, "account_mismatch");
     }
-    // SPEC A9: the invitation is still pending for Bob.
+    // rule A9: the invitation is still pending for Bob.
     app.post(
         "/invitations/accept",
         Some(&app.world.bob),
@@ -402,7 +402,7 @@ async fn wrong_account_is_account_mismatch(app: App) {
 }
 
 async fn accept_when_already_member(app: App) {
-    // SPEC A8, error table: already_member 409 on accept
+    // rule A8, error table: already_member 409 on accept
     let token = app.invite("bob@example.com", "member").await.token();
     app.accounts
         .add_member(&app.world.acme.id, &app.world.bob.id, Role::DevAdmin)
@@ -421,11 +421,11 @@ async fn accept_when_already_member(app: App) {
         .role_of(&app.world.acme.id, &app.world.bob.id)
         .await
         .unwrap();
-    assert_eq!(role, Some(Role::DevAdmin), "SPEC A8: role unchanged");
+    assert_eq!(role, Some(Role::DevAdmin), "rule A8: role unchanged");
 }
 
 async fn signed_out_is_not_authenticated_except_view(app: App) {
-    // SPEC §6 "who", error table: not_authenticated 401; A2
+    // rules §6 "who", error table: not_authenticated 401; A2
     let sent = app.invite("bob@example.com", "member").await;
     let token = sent.token();
     let id = sent.body["id"].as_str().unwrap();
@@ -460,7 +460,7 @@ async fn signed_out_is_not_authenticated_except_view(app: App) {
 }
 
 async fn tenant_isolation(app: App) {
-    // SPEC X3, S1: Grace (super admin of Globex) has no power over Acme.
+    // rule X3, S1: Grace (super admin of Globex) has no power over Acme.
     let sent = app.invite("bob@example.com", "member").await;
     let id = sent.body["id"].as_str().unwrap().to_owned();
     let acme = app.acme_invitations();
@@ -479,7 +479,7 @@ async fn tenant_isolation(app: App) {
         app.post(&format!("{acme}/{id}/{action}"), grace, json!({}))
             .await
             .error(StatusCode::FORBIDDEN, "forbidden");
-        // SPEC X3: Acme's invitation id under Globex's path is not_found.
+        // rule X3: Acme's invitation id under Globex's path is not_found.
         let globex = format!("/enterprises/{}/invitations/{id}/{action}", app.world.globex.id);
         app.post(&globex, grace, json!({}))
             .await
@@ -501,7 +501,7 @@ async fn tenant_isolation(app: App) {
         .await
         .error(StatusCode::FORBIDDEN, "forbidden");
     // An unknown (well-formed) enterprise is forbidden, not a leak of which ids exist
-    // (SPEC S1 decision; rule H3: well-formed means a key of the host's kind).
+    // (rule S1 decision; rule H3: well-formed means a key of the host's kind).
     app.get(
         &format!("/enterprises/{}/invitations", app.unknown_enterprise()),
         Some(&app.world.alice),
@@ -519,7 +519,7 @@ async fn tenant_isolation(app: App) {
 }
 
 async fn uncertified_enterprise(app: App) {
-    // SPEC S2, error table: enterprise_not_certified 403
+    // rule S2, error table: enterprise_not_certified 403
     let uri = format!("/enterprises/{}/invitations", app.world.unverified.id);
     app.post(
         &uri,
@@ -532,13 +532,13 @@ async fn uncertified_enterprise(app: App) {
     assert_eq!(
         page.ok(StatusCode::OK)["items"],
         json!([]),
-        "SPEC S2: nothing written"
+        "rule S2: nothing written"
     );
-    assert!(app.notifier.deliveries().is_empty(), "SPEC S2: nothing sent");
+    assert!(app.notifier.deliveries().is_empty(), "rule S2: nothing sent");
 }
 
 async fn contact_and_role_errors(app: App) {
-    // SPEC S3, S4, X8, error table: invalid_contact and role_not_assignable 422
+    // rule S3, S4, X8, error table: invalid_contact and role_not_assignable 422
     let uri = app.acme_invitations();
     let alice = Some(&app.world.alice);
     for contact in [
@@ -560,7 +560,7 @@ async fn contact_and_role_errors(app: App) {
 }
 
 async fn duplicates_and_members(app: App) {
-    // SPEC S7, error table: duplicate_pending and already_member 409
+    // rule S7, error table: duplicate_pending and already_member 409
     app.invite("bob@example.com", "member").await;
     let uri = app.acme_invitations();
     let alice = Some(&app.world.alice);
@@ -581,7 +581,7 @@ async fn duplicates_and_members(app: App) {
 }
 
 async fn expired_links_are_gone(app: App) {
-    // SPEC §1, A1, error table: invalid_or_expired 410
+    // rules §1, A1, error table: invalid_or_expired 410
     let token = app.invite("bob@example.com", "member").await.token();
     app.clock.advance(TimeDelta::days(7));
     let view = app
@@ -593,7 +593,7 @@ async fn expired_links_are_gone(app: App) {
             .await
             .error(StatusCode::GONE, "invalid_or_expired");
     }
-    // Unknown and malformed tokens are the same state (SPEC A1).
+    // Unknown and malformed tokens are the same state (rule A1).
     for bad in ["", "x", &"A".repeat(43), &"é".repeat(500)] {
         app.post("/invitations/accept", Some(&app.world.bob), json!({"token": bad}))
             .await
@@ -602,7 +602,7 @@ async fn expired_links_are_gone(app: App) {
 }
 
 async fn malformed_requests_are_invalid_request(app: App) {
-    // SPEC X4, X8, X9, error table: invalid_request 400
+    // rule X4, X8, X9, error table: invalid_request 400
     let uri = app.acme_invitations();
     let alice = &app.world.alice;
     let raw = |method: Method, uri: &str, content_type: Option<&str>, body: &str| {
@@ -707,7 +707,7 @@ async fn malformed_requests_are_invalid_request(app: App) {
             .await
             .error(StatusCode::BAD_REQUEST, "invalid_request");
     }
-    // Bad query strings; an unknown status filter value (SPEC R1).
+    // Bad query strings; an unknown status filter value (rule R1).
     for query in [
         "status=bogus",
         "limit=abc",
@@ -732,7 +732,7 @@ async fn malformed_requests_are_invalid_request(app: App) {
 }
 
 async fn unknown_routes_are_not_found(app: App) {
-    // SPEC §6: unknown routes inside the router are not_found JSON (a known path with
+    // rules §6: unknown routes inside the router are not_found JSON (a known path with
     // another method is method_not_allowed: see wrong_method_is_method_not_allowed)
     for (method, path) in [
         (Method::GET, "/"),
@@ -767,7 +767,7 @@ async fn unknown_routes_are_not_found(app: App) {
 }
 
 async fn wrong_method_is_method_not_allowed(app: App) {
-    // SPEC §6: a known path called with another method is 405 method_not_allowed with an
+    // rules §6: a known path called with another method is 405 method_not_allowed with an
     // `Allow` header naming the methods it serves (HEAD comes with GET); unknown paths
     // stay 404 (unknown_routes_are_not_found).
     let sent = app.invite("bob@example.com", "member").await;
@@ -820,7 +820,7 @@ async fn wrong_method_is_method_not_allowed(app: App) {
 }
 
 async fn posts_that_are_not_json_are_unsupported_media_type(app: App) {
-    // SPEC §6: every POST takes a JSON body sent as application/json (`{}` where nothing is
+    // rules §6: every POST takes a JSON body sent as application/json (`{}` where nothing is
     // needed); anything else is 415, so no cross-site HTML form (urlencoded, multipart or
     // text/plain, which a browser sends without a preflight) can change state.
     let sent = app.invite("bob@example.com", "member").await;
@@ -913,7 +913,7 @@ async fn posts_that_are_not_json_are_unsupported_media_type(app: App) {
 }
 
 async fn expires_in_seconds_takes_whole_numbers_in_any_spelling(app: App) {
-    // SPEC S6 and the document: `expires_in_seconds` is a JSON Schema integer, which
+    // rule S6 and the document: `expires_in_seconds` is a JSON Schema integer, which
     // `3600.0` and `3.6e3` are; the server takes every value the document calls valid,
     // including the bounds themselves and null (the default).
     let uri = app.acme_invitations();
@@ -959,7 +959,7 @@ async fn expires_in_seconds_takes_whole_numbers_in_any_spelling(app: App) {
 }
 
 async fn invite_url_ignores_host_header(app: App) {
-    // SPEC X10: the link comes from the configured base URL, never the Host header.
+    // rule X10: the link comes from the configured base URL, never the Host header.
     let request = Request::builder()
         .method(Method::POST)
         .uri(app.acme_invitations())
@@ -977,7 +977,7 @@ async fn invite_url_ignores_host_header(app: App) {
 
 #[tokio::test]
 async fn internal_errors_say_nothing() {
-    // SPEC §6 error table: internal 500 with no details (STYLE 5)
+    // rules §6 error table: internal 500 with no details (STYLE 5)
     let store = Arc::new(common::flaky::FlakyStore::default());
     let app = common::app_with(store.clone(), |api| api).await;
     let token = app.invite("bob@example.com", "member").await.token();
@@ -1003,7 +1003,7 @@ async fn internal_errors_say_nothing() {
 
 #[tokio::test]
 async fn token_lookups_are_rate_limited_per_client() {
-    // SPEC X6, error table: rate_limited 429
+    // rule X6, error table: rate_limited 429
     let app = common::rate_limited(3).await;
     let view = |client: &'static str| {
         let request = Request::builder()
@@ -1055,7 +1055,7 @@ async fn an_explicitly_disabled_rate_limit_lets_everything_through() {
 
 #[tokio::test]
 async fn openapi_document_lists_every_route() {
-    // SPEC §6 route table, as an OpenAPI 3.1 document
+    // rules §6 route table, as an OpenAPI 3.1 document
     let app = common::memory().await;
     let answer = app.get("/openapi.json", None).await;
     let doc = answer.ok(StatusCode::OK);
@@ -1084,7 +1084,7 @@ async fn openapi_document_lists_every_route() {
 
 #[tokio::test]
 async fn notifier_failure_is_visible_and_resendable() {
-    // SPEC S8: delivery failed, invitation kept, resend works
+    // rule S8: delivery failed, invitation kept, resend works
     let app = common::memory().await;
     app.notifier.fail(true);
     let sent = app.invite("bob@example.com", "member").await;
@@ -1126,7 +1126,7 @@ async fn integer_keyed_host_uses_its_own_ids_in_paths_and_json() {
     let id = body["id"].as_str().expect("the invitation id is a UUID string");
     assert!(Uuid::parse_str(id).is_ok());
 
-    // SPEC R1 over the integer path: the row, with its ids as numbers.
+    // rule R1 over the integer path: the row, with its ids as numbers.
     let page = app.get(&uri, Some(&app.world.alice)).await;
     let items = page.ok(StatusCode::OK)["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 1);
@@ -1134,7 +1134,7 @@ async fn integer_keyed_host_uses_its_own_ids_in_paths_and_json() {
     assert_eq!(items[0]["enterprise_id"], json!(acme));
     assert_eq!(items[0]["invited_by"]["user_id"], json!(alice));
 
-    // Resend under the integer path (SPEC R3), then Bob accepts (SPEC A5): the membership
+    // Resend under the integer path (rule R3), then Bob accepts (rule A5): the membership
     // answer and the host's directory speak the same integer keys.
     let resent = app
         .post(&format!("{uri}/{id}/resend"), Some(&app.world.alice), json!({}))
@@ -1158,7 +1158,7 @@ async fn integer_keyed_host_uses_its_own_ids_in_paths_and_json() {
         .unwrap();
     assert_eq!(role, Some(Role::DevAdmin));
 
-    // Revoke under the integer path (SPEC R2).
+    // Revoke under the integer path (rule R2).
     let second = app.invite("mallory@example.com", "member").await;
     let second_id = second.body["id"].as_str().unwrap();
     let revoked = app
@@ -1175,8 +1175,8 @@ async fn integer_keyed_host_uses_its_own_ids_in_paths_and_json() {
 async fn enterprise_id_of_the_wrong_shape_is_invalid_request_for_an_int_keyed_host() {
     // rule H3 decision: a path segment that does not parse as the host's key kind is
     // `invalid_request` (400), not `forbidden`: such a segment names no enterprise of any
-    // host of this kind, so refusing it as malformed input (SPEC X4) reveals nothing
-    // about which ids exist. A well-formed id of no enterprise stays `forbidden` (SPEC S1
+    // host of this kind, so refusing it as malformed input (rule X4) reveals nothing
+    // about which ids exist. A well-formed id of no enterprise stays `forbidden` (rule S1
     // decision), so ids still cannot be probed.
     let app = common::memory_int_keys().await;
     let alice = Some(&app.world.alice);
@@ -1209,7 +1209,7 @@ async fn enterprise_id_of_the_wrong_shape_is_invalid_request_for_an_int_keyed_ho
     }
     // Nothing was written for any of them.
     assert!(app.notifier.deliveries().is_empty());
-    // A well-formed integer that is no enterprise of Alice's: forbidden (SPEC S1).
+    // A well-formed integer that is no enterprise of Alice's: forbidden (rule S1).
     app.get(
         &format!("/enterprises/{}/invitations", app.unknown_enterprise()),
         alice,

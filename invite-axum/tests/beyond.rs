@@ -168,7 +168,7 @@ async fn another_users_invitation_is_not_found(app: App) {
 }
 
 async fn mine_refusals_are_the_spec_errors(app: App) {
-    // rule B1, SPEC §6, X4, X9
+    // rule B1, rules §6, X4, X9
     let sent = app.invite("bob@example.com", "member").await.body.clone();
     let uri = format!("/invitations/mine/{}/accept", sent["id"].as_str().unwrap());
     app.get("/invitations/mine", None)

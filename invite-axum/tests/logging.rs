@@ -1,4 +1,4 @@
-//! SPEC X1, X10: the request span names the matched route and the outcome code, never the
+//! rule X1, X10: the request span names the matched route and the outcome code, never the
 //! URI's query or the body; an internal error is logged with its source chain while the
 //! client sees nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -52,7 +52,7 @@ impl Capture {
 
 #[tokio::test]
 async fn spans_name_the_route_and_outcome_never_the_token() {
-    // SPEC X10, X1
+    // rule X10, X1
     let capture = Capture::default();
     let _guard = tracing::subscriber::set_default(Registry::default().with(capture.clone()));
     let app = common::memory().await;
@@ -84,16 +84,16 @@ async fn spans_name_the_route_and_outcome_never_the_token() {
     );
     assert!(log.contains("status=403"), "{log}");
     assert!(log.contains("status=201"), "{log}");
-    assert!(!log.contains(&token), "SPEC X1: a token reached the log:\n{log}");
+    assert!(!log.contains(&token), "rule X1: a token reached the log:\n{log}");
     assert!(
         !log.contains("cursor="),
-        "SPEC X10: a URI reached the log:\n{log}"
+        "rule X10: a URI reached the log:\n{log}"
     );
 }
 
 #[tokio::test]
 async fn internal_errors_are_logged_with_their_cause() {
-    // SPEC §6 internal, STYLE 5: the body says nothing, the log says everything
+    // rules §6 internal, STYLE 5: the body says nothing, the log says everything
     let capture = Capture::default();
     let _guard = tracing::subscriber::set_default(Registry::default().with(capture.clone()));
     let store = Arc::new(common::flaky::FlakyStore::default());

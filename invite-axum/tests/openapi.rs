@@ -1,4 +1,4 @@
-//! The OpenAPI document as a client sees it (SPEC §6): every operation lists every status it
+//! The OpenAPI document as a client sees it (rules §6): every operation lists every status it
 //! can answer with the error body, parameters and bodies say exactly what the server
 //! takes (enums, bounds, the host's key kind, TTL policy and roles), each request body has
 //! examples the server accepts, and create links to revoke and resend by `id`.
@@ -109,7 +109,7 @@ fn operation<'a>(doc: &'a Value, id: &str) -> &'a Value {
 
 #[tokio::test]
 async fn every_operation_lists_every_status_it_answers_with_the_error_body() {
-    // SPEC §6 error table, per route
+    // rules §6 error table, per route
     let app = common::memory().await;
     let doc = document(&app).await;
     let mut listed = 0;
@@ -147,7 +147,7 @@ async fn every_operation_lists_every_status_it_answers_with_the_error_body() {
 
 #[tokio::test]
 async fn parameters_say_exactly_what_the_server_takes() {
-    // SPEC R1: status is one of five, limit 1 to the core's page maximum; SPEC S4, S6: the
+    // rule R1: status is one of five, limit 1 to the core's page maximum; rule S4, S6: the
     // default policies' roles and TTL bounds; rule H3: a UUID host's key is a UUID.
     let app = common::memory().await;
     let doc = document(&app).await;
@@ -227,7 +227,7 @@ impl invite_axum::Identify for SignedOut {
 
 #[tokio::test]
 async fn the_document_is_built_from_the_hosts_settings() {
-    // rule H3 (the key kind), SPEC S6 (the TTL policy's bounds in whole seconds), SPEC S4
+    // rule H3 (the key kind), rule S6 (the TTL policy's bounds in whole seconds), rule S4
     // (the host's roles), and the host's servers and security scheme
     let api = host_api();
     let served_by_api = api.openapi();
@@ -278,7 +278,7 @@ async fn the_document_is_built_from_the_hosts_settings() {
 #[tokio::test]
 async fn create_links_to_revoke_and_resend_by_id_never_by_token() {
     // OpenAPI links let stateful clients chain calls (and the list of the enterprise); the
-    // token stays inside invite_url (SPEC S5, X2), so no link reads it.
+    // token stays inside invite_url (rule S5, X2), so no link reads it.
     let app = common::memory().await;
     let doc = document(&app).await;
     let links = &operation(&doc, "create_invitation")["responses"]["201"]["links"];

@@ -1,5 +1,5 @@
-//! SPEC X4: no request body, header, path, query or token of any shape makes the router
-//! panic or answer 5xx; whatever it refuses, it refuses in the SPEC error body.
+//! rule X4: no request body, header, path, query or token of any shape makes the router
+//! panic or answer 5xx; whatever it refuses, it refuses in the rules error body.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -212,7 +212,7 @@ fn check(f: &Fixture, request: Request<Body>) -> Result<(), TestCaseError> {
     let head = request.method() == Method::HEAD;
     let answer = f.runtime.block_on(f.app.raw_any(request));
     prop_assert!(answer.status.as_u16() < 500, "{answer:?}");
-    // Every refusal is a SPEC error body (a HEAD answer has no body to read).
+    // Every refusal is a rules' error body (a HEAD answer has no body to read).
     if answer.status.is_client_error() && !head {
         let code = answer.body["error"]["code"].as_str().unwrap_or_default();
         prop_assert!(CODES.contains(&code), "{answer:?}");
@@ -231,7 +231,7 @@ proptest! {
         headers in headers(fixture()),
         body in body(fixture()),
     ) {
-        // SPEC X4
+        // rule X4
         let f = fixture();
         let uri = match &query {
             Some(q) => format!("{path}?{q}"),
@@ -257,7 +257,7 @@ proptest! {
         headers in headers(int_fixture()),
         body in body(int_fixture()),
     ) {
-        // SPEC X4, rule H3: path segments of every shape against integer keys
+        // rule X4, rule H3: path segments of every shape against integer keys
         let f = int_fixture();
         let uri = match &query {
             Some(q) => format!("{path}?{q}"),
@@ -277,7 +277,7 @@ proptest! {
 
     #[test]
     fn any_token_gets_no_5xx(token in prop_oneof![junk(), ".{0,200}", "[A-Za-z0-9_-]{43}"], route in 0..3_usize) {
-        // SPEC X4, A1: every token shape is a state or a SPEC error, never a crash
+        // rule X4, A1: every token shape is a state or a rules' error, never a crash
         let f = fixture();
         let routes = ["/invitations/view", "/invitations/accept", "/invitations/reject"];
         let request = Request::builder()

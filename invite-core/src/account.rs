@@ -8,18 +8,18 @@ use crate::contact::{Contact, Email, Phone};
 use crate::ids::{EnterpriseId, UserId};
 use crate::role::Role;
 
-/// An enterprise (the tenant), SPEC §1.
+/// An enterprise (the tenant), rules §1.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Enterprise {
     /// Its id.
     pub id: EnterpriseId,
     /// Its display name.
     pub name: String,
-    /// Only certified enterprises may invite (SPEC S2, A9).
+    /// Only certified enterprises may invite (rule S2, A9).
     pub certified: bool,
 }
 
-/// A user account, SPEC §1: the signed-in user the host hands to the service, and the
+/// A user account, rules §1: the signed-in user the host hands to the service, and the
 /// account a membership belongs to.
 ///
 /// **`email` and `phone` are the account's *verified* contacts** (rule B1). The host
@@ -28,7 +28,7 @@ pub struct Enterprise {
 /// again: an invitation addressed to one of them may be answered *by id*, without its
 /// token ([`Invitations::mine`](crate::Invitations::mine),
 /// [`Invitations::accept_mine`](crate::Invitations::accept_mine)), and it is what the
-/// account-match check of the token routes compares (SPEC A4).
+/// account-match check of the token routes compares (rule A4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     /// The account id, the host's.
@@ -44,7 +44,7 @@ pub struct User {
 }
 
 impl User {
-    /// Whether this account is the one an invitation to `contact` was sent to (SPEC A4).
+    /// Whether this account is the one an invitation to `contact` was sent to (rule A4).
     #[must_use]
     pub fn is_reached_by(&self, contact: &Contact) -> bool {
         contact.matches(self.email.as_ref(), self.phone.as_ref())

@@ -1,5 +1,5 @@
 //! Contacts: one email address or one phone number, kept as entered and in normalized
-//! form (SPEC S3, X8), masking for the invitee page (SPEC A4), and account matching.
+//! form (rule S3, X8), masking for the invitee page (rule A4), and account matching.
 //!
 //! Parsing leans on maintained crates instead of hand-written patterns:
 //! [`email_address`] checks RFC 5322 syntax, [`idna`] maps domains through UTS #46 to
@@ -18,7 +18,7 @@ pub const MAX_EMAIL_LEN: usize = 254;
 /// Longest input accepted as a phone number before parsing.
 const MAX_PHONE_INPUT_LEN: usize = 64;
 
-/// Why a contact was refused. Answered to clients as `invalid_contact` (SPEC S3).
+/// Why a contact was refused. Answered to clients as `invalid_contact` (rule S3).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ContactError {
@@ -28,10 +28,10 @@ pub enum ContactError {
     /// Not a well-formed email address.
     #[error("not a valid email address")]
     InvalidEmail,
-    /// The local part has non-ASCII characters and the policy refuses them (SPEC X8).
+    /// The local part has non-ASCII characters and the policy refuses them (rule X8).
     #[error("the part before @ must be ASCII")]
     NonAsciiLocalPart,
-    /// The local part or the whole address is too long (SPEC X8: 64/254).
+    /// The local part or the whole address is too long (rule X8: 64/254).
     #[error("the email address is too long")]
     EmailTooLong,
     /// The domain does not map to ASCII under UTS #46.
@@ -44,17 +44,17 @@ pub enum ContactError {
     #[error("the phone number needs a country code such as +1")]
     MissingCountryCode,
     /// A control character (general category Cc, NUL among them) or a line or paragraph
-    /// separator (U+2028, U+2029) (SPEC S3, X4).
+    /// separator (U+2028, U+2029) (rule S3, X4).
     #[error("the contact holds a control character")]
     ControlCharacter,
     /// An invisible character: a format character (general category Cf, such as the
     /// zero-width space or the soft hyphen) or another default-ignorable one (such as a
     /// variation selector). Refused so that the address shown and mailed to can never
-    /// differ from the one matched (SPEC X8).
+    /// differ from the one matched (rule X8).
     #[error("the contact holds an invisible character")]
     InvisibleCharacter,
     /// A quoted local part (`"bob"@example.com`): RFC 5322 reads it as the unquoted one,
-    /// so it is refused rather than taken for another mailbox (SPEC X8).
+    /// so it is refused rather than taken for another mailbox (rule X8).
     #[error("the part before @ must not be quoted")]
     QuotedLocalPart,
 }
@@ -70,7 +70,7 @@ pub enum ContactKind {
 }
 
 impl ContactKind {
-    /// `email` or `phone`, as in the SPEC's JSON.
+    /// `email` or `phone`, as in the rules' JSON.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -80,7 +80,7 @@ impl ContactKind {
     }
 }
 
-/// A valid email address: as entered (trimmed) and normalized per SPEC X8.
+/// A valid email address: as entered (trimmed) and normalized per rule X8.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Email {
     entered: String,
@@ -94,7 +94,7 @@ pub struct Phone {
     normalized: String,
 }
 
-/// One email address or one phone number (SPEC S3).
+/// One email address or one phone number (rule S3).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Contact {
     /// An email address.
@@ -104,7 +104,7 @@ pub enum Contact {
 }
 
 /// How contacts are parsed: the host's default phone region and whether non-ASCII local
-/// parts are accepted (SPEC S3, X8).
+/// parts are accepted (rule S3, X8).
 #[derive(Clone, Debug, Default)]
 pub struct ContactPolicy {
     default_region: Option<country::Id>,
@@ -128,7 +128,7 @@ impl ContactPolicy {
     }
 
     /// Accepts local parts with non-ASCII characters (kept as entered, never case-folded).
-    /// Off by default (SPEC X8).
+    /// Off by default (rule X8).
     #[must_use]
     pub fn allow_non_ascii_local_part(mut self, allow: bool) -> Self {
         self.allow_non_ascii_local_part = allow;
@@ -147,7 +147,7 @@ impl ContactPolicy {
         }
     }
 
-    /// Parses an email address (SPEC X8): the domain through IDNA (UTS #46) to ASCII and
+    /// Parses an email address (rule X8): the domain through IDNA (UTS #46) to ASCII and
     /// lowercase, then every label letters, digits and hyphens (at least two labels); the
     /// local part unquoted and ASCII-lowercased only; lengths 64/254; no control or
     /// invisible character anywhere.
@@ -198,7 +198,7 @@ impl ContactPolicy {
     }
 
     /// Parses a phone number to E.164. Without a leading `+` the configured default
-    /// region is used; without one the number is refused (SPEC S3).
+    /// region is used; without one the number is refused (rule S3).
     ///
     /// # Errors
     /// [`ContactError`] saying why the input is not a valid phone number.
@@ -236,7 +236,7 @@ impl ContactPolicy {
 }
 
 /// Refuses control characters (general category Cc, NUL among them), the line and
-/// paragraph separators, and invisible characters (SPEC S3, X4, X8).
+/// paragraph separators, and invisible characters (rule S3, X4, X8).
 fn check_characters(entered: &str) -> Result<(), ContactError> {
     if entered
         .chars()
@@ -303,14 +303,14 @@ fn is_ldh_domain(domain: &str) -> bool {
 }
 
 impl Email {
-    /// The address as the inviter typed it (trimmed). Mail goes here (SPEC X8), never to
+    /// The address as the inviter typed it (trimmed). Mail goes here (rule X8), never to
     /// the normalized form.
     #[must_use]
     pub fn entered(&self) -> &str {
         &self.entered
     }
 
-    /// The normalized form used for comparisons (SPEC S3, X8).
+    /// The normalized form used for comparisons (rule S3, X8).
     #[must_use]
     pub fn normalized(&self) -> &str {
         &self.normalized
@@ -373,7 +373,7 @@ impl Contact {
     }
 
     /// Where a notifier sends: an email address exactly as entered (trimmed), never a
-    /// re-spelled one (SPEC X8); a phone number in E.164, which is the same number with
+    /// re-spelled one (rule X8); a phone number in E.164, which is the same number with
     /// its country code made explicit.
     #[must_use]
     pub fn delivery_address(&self) -> &str {
@@ -392,7 +392,7 @@ impl Contact {
         }
     }
 
-    /// The normalized form: equal for two spellings of the same contact (SPEC S3).
+    /// The normalized form: equal for two spellings of the same contact (rule S3).
     #[must_use]
     pub fn normalized(&self) -> &str {
         match self {
@@ -401,7 +401,7 @@ impl Contact {
         }
     }
 
-    /// The contact masked for the invitee page (SPEC A4).
+    /// The contact masked for the invitee page (rule A4).
     #[must_use]
     pub fn masked(&self) -> String {
         match self {
@@ -411,7 +411,7 @@ impl Contact {
     }
 
     /// Whether `email`/`phone` of an account reach this contact, by normalized forms
-    /// (SPEC A4).
+    /// (rule A4).
     #[must_use]
     pub fn matches(&self, email: Option<&Email>, phone: Option<&Phone>) -> bool {
         match self {
@@ -458,7 +458,7 @@ mod tests {
 
     #[test]
     fn email_case_and_spacing_are_one_contact() {
-        // SPEC S3
+        // rule S3
         let a = policy().parse("  Bob@Example.COM ").unwrap();
         let b = policy().parse("bob@example.com").unwrap();
         assert_eq!(a.normalized(), b.normalized());
@@ -468,7 +468,7 @@ mod tests {
 
     #[test]
     fn idn_domain_goes_to_ascii() {
-        // SPEC X8
+        // rule X8
         let e = policy().parse_email("anna@Bücher.example").unwrap();
         assert_eq!(e.normalized(), "anna@xn--bcher-kva.example");
         assert_eq!(e.entered(), "anna@Bücher.example");
@@ -478,7 +478,7 @@ mod tests {
 
     #[test]
     fn non_ascii_local_part_refused_by_default_and_never_case_folded() {
-        // SPEC X8 — the "dotless i" takeover: no Unicode case folding of the local part.
+        // rule X8 — the "dotless i" takeover: no Unicode case folding of the local part.
         assert_eq!(
             policy().parse_email("ıan@example.com"),
             Err(ContactError::NonAsciiLocalPart)
@@ -494,7 +494,7 @@ mod tests {
 
     #[test]
     fn email_length_limits() {
-        // SPEC X8
+        // rule X8
         let local = "a".repeat(64);
         assert!(policy().parse_email(&format!("{local}@example.com")).is_ok());
         assert_eq!(
@@ -510,7 +510,7 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_invalid() {
-        // SPEC S3
+        // rule S3
         for bad in [
             "@example.com",
             "bob@",
@@ -527,7 +527,7 @@ mod tests {
 
     #[test]
     fn phone_normalizes_to_e164() {
-        // SPEC S3
+        // rule S3
         let a = policy().parse("+1 (415) 555-0100").unwrap();
         let b = policy().parse("+14155550100").unwrap();
         assert_eq!(a.kind(), ContactKind::Phone);
@@ -537,7 +537,7 @@ mod tests {
 
     #[test]
     fn phone_without_country_code_needs_default_region() {
-        // SPEC S3
+        // rule S3
         assert_eq!(
             policy().parse("(415) 555-0100"),
             Err(ContactError::MissingCountryCode)
@@ -549,7 +549,7 @@ mod tests {
 
     #[test]
     fn invalid_phones_are_refused() {
-        // SPEC S3
+        // rule S3
         for bad in [
             "",
             "   ",
@@ -565,7 +565,7 @@ mod tests {
 
     #[test]
     fn delivery_goes_to_the_stored_address() {
-        // SPEC X8
+        // rule X8
         let email = policy().parse("Anna@Bücher.example").unwrap();
         assert_eq!(email.delivery_address(), "Anna@Bücher.example");
         let us = policy().with_default_region("US").unwrap();
@@ -577,7 +577,7 @@ mod tests {
 
     #[test]
     fn masking() {
-        // SPEC A4
+        // rule A4
         assert_eq!(
             policy().parse("bob@example.com").unwrap().masked(),
             "b***@example.com"
@@ -587,7 +587,7 @@ mod tests {
 
     #[test]
     fn matching_uses_normalized_forms() {
-        // SPEC A4
+        // rule A4
         let invited = policy().parse("BOB@example.com").unwrap();
         let bob = policy().parse_email("bob@EXAMPLE.com").unwrap();
         let mallory = policy().parse_email("mallory@example.com").unwrap();
@@ -627,7 +627,7 @@ mod tests {
 
     #[test]
     fn control_characters_in_a_contact_are_refused() {
-        // SPEC S3, X4: a NUL or another control character is invalid_contact, never
+        // rule S3, X4: a NUL or another control character is invalid_contact, never
         // stored (PostgreSQL refuses NUL in text: a 500).
         for c in CONTROL {
             for input in [
@@ -653,7 +653,7 @@ mod tests {
 
     #[test]
     fn quoted_local_parts_are_refused() {
-        // SPEC X8: `"bob"@example.com` is RFC 5322's spelling of bob@example.com; quoted
+        // rule X8: `"bob"@example.com` is RFC 5322's spelling of bob@example.com; quoted
         // local parts are refused rather than taken for another mailbox.
         for input in [
             "\"bob\"@example.com",
@@ -671,7 +671,7 @@ mod tests {
 
     #[test]
     fn domain_labels_are_letters_digits_and_hyphens_after_idna() {
-        // SPEC X8: after UTS #46 to ASCII every label is LDH, 1 to 63 characters, no
+        // rule X8: after UTS #46 to ASCII every label is LDH, 1 to 63 characters, no
         // hyphen first or last, and there are at least two labels.
         for bad in [
             "bob@exam_ple.com",
@@ -710,7 +710,7 @@ mod tests {
 
     #[test]
     fn normalization_attacks_are_refused_or_meet_the_same_contact() {
-        // SPEC X8
+        // rule X8
         // Dotless ı (U+0131) in the local part: refused, never folded to `i`.
         assert_eq!(
             policy().parse("bıb@example.com"),
@@ -790,7 +790,7 @@ mod tests {
             (email, at) in inside_of_an_email(),
             c in proptest::sample::select(INVISIBLE.iter().chain(CONTROL.iter()).copied().collect::<Vec<_>>()),
         ) {
-            // SPEC X4, X8
+            // rule X4, X8
             let input = insert_at(&email, at, c);
             for policy in [policy(), lenient()] {
                 let err = policy.parse(&input).unwrap_err();
@@ -806,7 +806,7 @@ mod tests {
             (email, at) in inside_of_an_email(),
             chars in proptest::collection::vec(tricky_char(), 1..4),
         ) {
-            // SPEC X8: whatever gets through shows what it matches.
+            // rule X8: whatever gets through shows what it matches.
             let mut input = email;
             for c in chars {
                 input = insert_at(&input, at, c);
@@ -839,7 +839,7 @@ mod tests {
             separators in proptest::collection::vec(proptest::sample::select(vec!["", " ", ".", "-"]), 3),
             parens in proptest::bool::ANY,
         ) {
-            // SPEC S3, X8
+            // rule S3, X8
             let area = if parens { "(415)" } else { "415" };
             let input = format!("+1{}{area}{}555{}0100", separators[0], separators[1], separators[2]);
             let phone = policy().parse(&input).unwrap();

@@ -1,4 +1,4 @@
-//! The domain error: one variant per error code of SPEC §6.
+//! The domain error: one variant per error code of rules §6.
 
 use crate::contact::ContactError;
 use crate::expiry::TtlError;
@@ -7,7 +7,7 @@ use crate::page::CursorError;
 use crate::ports::StoreError;
 use crate::role::RoleError;
 
-/// Every outcome of the service that is not a success. Each variant is one SPEC error
+/// Every outcome of the service that is not a success. Each variant is one rules' error
 /// code ([`InviteError::code`]); the HTTP adapter maps them to statuses.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -18,43 +18,43 @@ pub enum InviteError {
     /// `not_authenticated`: this action needs a signed-in user.
     #[error("sign in to continue")]
     NotAuthenticated,
-    /// `forbidden`: only a super_admin of this enterprise may do this (SPEC S1).
+    /// `forbidden`: only a super_admin of this enterprise may do this (rule S1).
     #[error("only a super admin of this enterprise may do this")]
     Forbidden,
-    /// `enterprise_not_certified` (SPEC S2, A9).
+    /// `enterprise_not_certified` (rule S2, A9).
     #[error("the enterprise is not certified")]
     EnterpriseNotCertified,
-    /// `account_mismatch`: the signed-in account is not the invited contact (SPEC A4).
+    /// `account_mismatch`: the signed-in account is not the invited contact (rule A4).
     #[error("this invitation was sent to another email or phone")]
     AccountMismatch,
-    /// `not_found`: no such invitation in this enterprise (SPEC X3), or no such enterprise.
+    /// `not_found`: no such invitation in this enterprise (rule X3), or no such enterprise.
     #[error("not found")]
     NotFound,
-    /// `already_member` (SPEC S7, A8).
+    /// `already_member` (rule S7, A8).
     #[error("this contact is already a member of the enterprise")]
     AlreadyMember,
-    /// `duplicate_pending`: a pending invitation exists; resend it instead (SPEC S7).
+    /// `duplicate_pending`: a pending invitation exists; resend it instead (rule S7).
     #[error("a pending invitation to this contact exists; resend it instead")]
     DuplicatePending,
-    /// `invitation_not_pending` (SPEC R2, R3).
+    /// `invitation_not_pending` (rule R2, R3).
     #[error("the invitation is {0}, not pending")]
     InvitationNotPending(InvitationStatus),
-    /// `already_accepted` (SPEC A6).
+    /// `already_accepted` (rule A6).
     #[error("the invitation was already accepted")]
     AlreadyAccepted,
-    /// `already_rejected` (SPEC A6).
+    /// `already_rejected` (rule A6).
     #[error("the invitation was already rejected")]
     AlreadyRejected,
-    /// `invalid_or_expired`: unknown, expired, revoked or superseded token (SPEC A1).
+    /// `invalid_or_expired`: unknown, expired, revoked or superseded token (rule A1).
     #[error("the invitation link is invalid or has expired")]
     InvalidOrExpired,
-    /// `invalid_contact` (SPEC S3, X8).
+    /// `invalid_contact` (rule S3, X8).
     #[error("invalid contact: {0}")]
     InvalidContact(#[from] ContactError),
-    /// `role_not_assignable` (SPEC S4, A9).
+    /// `role_not_assignable` (rule S4, A9).
     #[error("this role cannot be assigned by invitation")]
     RoleNotAssignable,
-    /// `rate_limited` (SPEC X6). Produced by adapters, not by the service.
+    /// `rate_limited` (rule X6). Produced by adapters, not by the service.
     #[error("too many requests; try again later")]
     RateLimited,
     /// `internal`: storage or another port failed. The cause is kept for logs; clients
@@ -64,7 +64,7 @@ pub enum InviteError {
 }
 
 impl InviteError {
-    /// The SPEC §6 error code of this outcome.
+    /// The rules §6 error code of this outcome.
     #[must_use]
     pub const fn code(&self) -> &'static str {
         match self {
@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn codes_are_the_spec_codes() {
-        // SPEC §6 error table
+        // rules §6 error table
         let cases = [
             (InviteError::InvalidRequest(String::new()), "invalid_request"),
             (InviteError::NotAuthenticated, "not_authenticated"),

@@ -1,4 +1,4 @@
-//! The audit trail (SPEC X5): every state change is an event with actor and time.
+//! The audit trail (rule X5): every state change is an event with actor and time.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,13 +12,13 @@ use crate::ids::{EnterpriseId, InvitationId, UserId};
 pub enum EventKind {
     /// Created and handed to the notifier.
     Sent,
-    /// A new token was issued and the expiry reset (SPEC R3).
+    /// A new token was issued and the expiry reset (rule R3).
     Resent,
-    /// Revoked by a super admin (SPEC R2).
+    /// Revoked by a super admin (rule R2).
     Revoked,
-    /// Accepted by the invitee; the membership was created with it (SPEC A5).
+    /// Accepted by the invitee; the membership was created with it (rule A5).
     Accepted,
-    /// Rejected by the invitee (SPEC A7).
+    /// Rejected by the invitee (rule A7).
     Rejected,
     /// Written down as expired by a sweep.
     Expired,

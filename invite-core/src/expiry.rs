@@ -1,4 +1,4 @@
-//! Expiry: the one function that decides it, and the bounds of time-to-live (SPEC S6).
+//! Expiry: the one function that decides it, and the bounds of time-to-live (rule S6).
 
 use std::time::Duration;
 
@@ -6,14 +6,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 /// Whether an invitation that expires at `expires_at` has expired at `now`. The only place
 /// that decides expiry: an invitation is expired from the instant `expires_at` on
-/// (`expires_at <= now`, SPEC §1). SQL adapters write the same comparison.
+/// (`expires_at <= now`, rules §1). SQL adapters write the same comparison.
 #[must_use]
 pub fn is_expired(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     expires_at <= now
 }
 
 /// How long invitations live: a default and the bounds a per-invitation request must stay
-/// within (SPEC S6).
+/// within (rule S6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TtlPolicy {
     default: Duration,
@@ -94,7 +94,7 @@ pub struct TtlError {
 }
 
 impl Default for TtlPolicy {
-    /// 7 days by default, from 1 minute to 30 days (SPEC S6).
+    /// 7 days by default, from 1 minute to 30 days (rule S6).
     fn default() -> Self {
         Self {
             default: Duration::from_secs(7 * 24 * 3600),
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn expired_from_the_instant_on() {
-        // SPEC §1: expires_at <= now is expired
+        // rules §1: expires_at <= now is expired
         let t = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(1);
         assert!(!is_expired(t, t - TimeDelta::microseconds(1)));
         assert!(is_expired(t, t));
@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn default_is_seven_days_within_bounds() {
-        // SPEC S6
+        // rule S6
         let policy = TtlPolicy::default();
         let now = DateTime::<Utc>::UNIX_EPOCH;
         assert_eq!(policy.expires_at(now, None).unwrap(), now + TimeDelta::days(7));

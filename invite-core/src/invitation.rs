@@ -1,4 +1,4 @@
-//! The invitation record and its state machine (SPEC §1, R2, R3, A5–A7).
+//! The invitation record and its state machine (rules §1, R2, R3, A5–A7).
 //!
 //! ```text
 //!            ┌─ accept ─▶ accepted
@@ -42,7 +42,7 @@ pub enum TransitionError {
     InvalidOrExpired,
 }
 
-/// The status of an invitation (SPEC §1).
+/// The status of an invitation (rules §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InvitationStatus {
@@ -68,7 +68,7 @@ impl InvitationStatus {
         Self::Revoked,
     ];
 
-    /// The SPEC's name of the status.
+    /// The rules's name of the status.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -99,7 +99,7 @@ impl fmt::Display for InvitationStatus {
     }
 }
 
-/// Whether the notifier took the current link (SPEC S8, rule D1).
+/// Whether the notifier took the current link (rule S8, rule D1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
@@ -195,17 +195,17 @@ pub struct Invitation {
     pub revoked_at: Option<DateTime<Utc>>,
     /// Who revoked it.
     pub revoked_by: Option<UserId>,
-    /// Whether the notifier took the current link (SPEC S8).
+    /// Whether the notifier took the current link (rule S8).
     pub delivery: DeliveryStatus,
     /// How many attempts to deliver the current link have been made (rule D1); a resend
     /// starts again from 0.
     pub delivery_attempts: u32,
-    /// SHA-256 of the current token (SPEC X1).
+    /// SHA-256 of the current token (rule X1).
     pub token_digest: TokenDigest,
 }
 
 impl Invitation {
-    /// The status at `now`: a stored `pending` past its expiry *is* `expired` (SPEC §1).
+    /// The status at `now`: a stored `pending` past its expiry *is* `expired` (rules §1).
     #[must_use]
     pub fn status_at(&self, now: DateTime<Utc>) -> InvitationStatus {
         if self.status == InvitationStatus::Pending && is_expired(self.expires_at, now) {
@@ -215,7 +215,7 @@ impl Invitation {
         }
     }
 
-    /// Revokes a pending invitation (SPEC R2).
+    /// Revokes a pending invitation (rule R2).
     ///
     /// # Errors
     /// [`TransitionError::NotPending`] with the current status otherwise.
@@ -232,7 +232,7 @@ impl Invitation {
     }
 
     /// Issues a new link for a pending or expired invitation: the new digest replaces the
-    /// old one, so the old link stops working at once (SPEC R3).
+    /// old one, so the old link stops working at once (rule R3).
     ///
     /// # Errors
     /// [`TransitionError::NotPending`] for an accepted, rejected or revoked invitation.
@@ -256,7 +256,7 @@ impl Invitation {
         }
     }
 
-    /// Checks that the invitee may still answer, without changing anything (SPEC A6).
+    /// Checks that the invitee may still answer, without changing anything (rule A6).
     ///
     /// # Errors
     /// `AlreadyAccepted`, `AlreadyRejected`, or `InvalidOrExpired` for an expired or
@@ -270,7 +270,7 @@ impl Invitation {
         }
     }
 
-    /// Marks a pending invitation accepted by `by` (SPEC A5). The membership is the
+    /// Marks a pending invitation accepted by `by` (rule A5). The membership is the
     /// store's part of the same step.
     ///
     /// # Errors
@@ -279,7 +279,7 @@ impl Invitation {
         self.answer(InvitationStatus::Accepted, by, now)
     }
 
-    /// Marks a pending invitation rejected by `by` (SPEC A7).
+    /// Marks a pending invitation rejected by `by` (rule A7).
     ///
     /// # Errors
     /// As [`Invitation::check_answerable`].

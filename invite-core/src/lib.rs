@@ -4,7 +4,7 @@
 //! platforms do it. A super admin of a certified enterprise invites an email address or
 //! phone number with a role; the invitee opens a single-use link, signs in with the
 //! matching account, and accepts or rejects. This crate holds the rules (numbered in the
-//! project's SPEC), the types that can only hold valid values, the service that ties them
+//! project's rules (`docs/RULES.md`)), the types that can only hold valid values, the service that ties them
 //! together, and the ports it needs as traits. It does no I/O and knows no framework.
 //!
 //! | module | what it holds |

@@ -246,7 +246,7 @@ enum Target<'a> {
 }
 
 impl MemoryStore {
-    /// Accept (by token or by id) as one step under the lock (SPEC A5, A6, A8).
+    /// Accept (by token or by id) as one step under the lock (rule A5, A6, A8).
     fn accept_target(
         &self,
         target: Target<'_>,
@@ -279,7 +279,7 @@ impl MemoryStore {
         Ok(invitation)
     }
 
-    /// Reject (by token or by id) as one step under the lock (SPEC A6, A7).
+    /// Reject (by token or by id) as one step under the lock (rule A6, A7).
     fn reject_target(
         &self,
         target: Target<'_>,

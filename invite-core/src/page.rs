@@ -1,4 +1,4 @@
-//! Keyset pagination of the records table (SPEC R1): newest first, an opaque cursor.
+//! Keyset pagination of the records table (rule R1): newest first, an opaque cursor.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -104,7 +104,7 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_rejects_garbage() {
-        // SPEC R1: opaque cursor
+        // rule R1: opaque cursor
         let cursor = Cursor {
             sent_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
             id: InvitationId::new(),
@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn cursor_times_outside_what_every_store_holds_are_invalid_requests() {
-        // SPEC R1, X4: a forged cursor is invalid_request, never a time the database
+        // rule R1, X4: a forged cursor is invalid_request, never a time the database
         // refuses (PostgreSQL: "timestamp out of range", a 500).
         let id = Uuid::new_v4();
         for micros in [

@@ -27,20 +27,20 @@ use crate::token::{InviteLink, TokenDigest};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The contact belongs to a member already, or the accepting user is one (SPEC S7, A8).
+    /// The contact belongs to a member already, or the accepting user is one (rule S7, A8).
     #[error("already a member")]
     AlreadyMember,
-    /// A pending, unexpired invitation to the contact exists (SPEC S7).
+    /// A pending, unexpired invitation to the contact exists (rule S7).
     #[error("a pending invitation exists")]
     DuplicatePending,
-    /// No such invitation in that enterprise (SPEC X3).
+    /// No such invitation in that enterprise (rule X3).
     #[error("not found")]
     NotFound,
     /// The state machine refuses the move (rules R2, R3, A6): the invitation is not
     /// pending, already answered, or expired or revoked (also for an unknown token).
     #[error(transparent)]
     Transition(#[from] TransitionError),
-    /// The backend failed; nothing was changed (SPEC X7).
+    /// The backend failed; nothing was changed (rule X7).
     #[error("storage backend failed")]
     Backend(#[source] Box<dyn StdError + Send + Sync + 'static>),
 }
@@ -66,7 +66,7 @@ pub struct NewInvitation {
     pub role: Role,
     /// The sender.
     pub invited_by: Inviter,
-    /// Digest of the token (SPEC X1).
+    /// Digest of the token (rule X1).
     pub token_digest: TokenDigest,
     /// Now.
     pub sent_at: DateTime<Utc>,
@@ -110,13 +110,13 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
     /// [`StoreError::AlreadyMember`] when a member of the enterprise has the contact
     /// (normalized) and [`StoreError::DuplicatePending`] when a pending invitation to the
     /// contact has not expired at `new.sent_at` — also under concurrent calls from several
-    /// processes (SPEC S7). Pending rows already expired never block it.
+    /// processes (rule S7). Pending rows already expired never block it.
     async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError>;
 
-    /// Records whether the notifier took the current link (SPEC S8).
+    /// Records whether the notifier took the current link (rule S8).
     async fn set_delivery(&self, id: InvitationId, delivery: DeliveryStatus) -> Result<(), StoreError>;
 
-    /// The invitation `id` of `enterprise`; `None` if it does not exist there (SPEC X3).
+    /// The invitation `id` of `enterprise`; `None` if it does not exist there (rule X3).
     async fn get(
         &self,
         enterprise: &EnterpriseId,
@@ -128,7 +128,7 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
 
     /// At most `query.limit` invitations of `enterprise`, newest first (`sent_at`, then
     /// `id`, descending), after `query.after`, whose status derived at `now` is
-    /// `query.status` when given (SPEC R1). To answer the `expired` filter from an index, a
+    /// `query.status` when given (rule R1). To answer the `expired` filter from an index, a
     /// store may first write down `expired` for the enterprise's overdue pending rows,
     /// with their `expired` events, as [`InvitationStore::sweep_expired`] would.
     async fn list(
@@ -138,7 +138,7 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Vec<Invitation>, StoreError>;
 
-    /// Revokes a pending, unexpired invitation (SPEC R2): [`Invitation::revoke`] as one
+    /// Revokes a pending, unexpired invitation (rule R2): [`Invitation::revoke`] as one
     /// conditional step, with a `revoked` event.
     async fn revoke(
         &self,
@@ -148,7 +148,7 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError>;
 
-    /// Gives a pending or expired invitation a new token digest and expiry (SPEC R3):
+    /// Gives a pending or expired invitation a new token digest and expiry (rule R3):
     /// [`Invitation::resend`] as one conditional step, with a `resent` event by `by`.
     /// Refused with [`StoreError::DuplicatePending`] when reviving an expired invitation
     /// would make a second pending one for its contact, and [`StoreError::AlreadyMember`]
@@ -165,10 +165,10 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
 
     /// Accepts the pending invitation with this digest for `user`, in one transaction:
     /// the invitation becomes `accepted`, `user` becomes a member with its role (in the
-    /// host's membership table, rule H1, H2), and an `accepted` event is written (SPEC A5,
+    /// host's membership table, rule H1, H2), and an `accepted` event is written (rule A5,
     /// A6). If `user` is already a member — also by a membership the host inserted itself
     /// meanwhile (rule H7) — nothing changes and the answer is
-    /// [`StoreError::AlreadyMember`] (SPEC A8).
+    /// [`StoreError::AlreadyMember`] (rule A8).
     async fn accept(
         &self,
         digest: &TokenDigest,
@@ -176,7 +176,7 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError>;
 
-    /// Rejects the pending invitation with this digest (SPEC A7), with a `rejected` event.
+    /// Rejects the pending invitation with this digest (rule A7), with a `rejected` event.
     async fn reject(
         &self,
         digest: &TokenDigest,
@@ -221,7 +221,7 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
     /// already derives `expired`.
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError>;
 
-    /// The events of one invitation of `enterprise`, oldest first (SPEC X5).
+    /// The events of one invitation of `enterprise`, oldest first (rule X5).
     async fn events(
         &self,
         enterprise: &EnterpriseId,
@@ -346,13 +346,13 @@ pub trait Accounts: Directory {
     ) -> Result<(), StoreError>;
 }
 
-/// A message for the notifier: where to send the link, and what to say (SPEC S5).
+/// A message for the notifier: where to send the link, and what to say (rule S5).
 #[derive(Clone, Debug)]
 pub struct Delivery {
     /// The invitation.
     pub invitation_id: InvitationId,
     /// The invited contact: send to [`Contact::delivery_address`], never to a re-spelled
-    /// form (SPEC X8).
+    /// form (rule X8).
     pub contact: Contact,
     /// The enterprise's name.
     pub enterprise_name: String,
@@ -447,8 +447,8 @@ impl NotifyError {
     }
 }
 
-/// Delivers invitation links by email or SMS (SPEC S5). A failure leaves the invitation
-/// stored with delivery `failed`, ready to resend (SPEC S8).
+/// Delivers invitation links by email or SMS (rule S5). A failure leaves the invitation
+/// stored with delivery `failed`, ready to resend (rule S8).
 #[async_trait]
 pub trait Notifier: Send + Sync + 'static {
     /// Sends the link to `delivery.contact`.

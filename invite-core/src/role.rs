@@ -1,16 +1,16 @@
-//! Roles of members and the policy of which ones an invitation may assign (SPEC S4, A9).
+//! Roles of members and the policy of which ones an invitation may assign (rule S4, A9).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The role of a member in an enterprise (SPEC §1).
+/// The role of a member in an enterprise (rules §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Owns the enterprise; the only role that may invite (SPEC S1). Never assignable by
-    /// invitation (SPEC S4).
+    /// Owns the enterprise; the only role that may invite (rule S1). Never assignable by
+    /// invitation (rule S4).
     SuperAdmin,
     /// Manages billing and financial operations.
     FinanceAdmin,
@@ -24,7 +24,7 @@ impl Role {
     /// Every role, most powerful first.
     pub const ALL: [Role; 4] = [Role::SuperAdmin, Role::FinanceAdmin, Role::DevAdmin, Role::Member];
 
-    /// The SPEC's name of the role (`super_admin`, `finance_admin`, `dev_admin`, `member`).
+    /// The rules's name of the role (`super_admin`, `finance_admin`, `dev_admin`, `member`).
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -53,7 +53,7 @@ impl fmt::Display for Role {
     }
 }
 
-/// A role name that is not one of the four roles of SPEC §1.
+/// A role name that is not one of the four roles of rules §1.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown role")]
 pub struct UnknownRole;
@@ -69,8 +69,8 @@ impl FromStr for Role {
     }
 }
 
-/// Which roles an invitation may assign (SPEC S4). `super_admin` never is, whatever the
-/// host configures; a host may narrow the default set, and accept re-checks it (SPEC A9).
+/// Which roles an invitation may assign (rule S4). `super_admin` never is, whatever the
+/// host configures; a host may narrow the default set, and accept re-checks it (rule A9).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RolePolicy {
     assignable: Vec<Role>,
@@ -99,7 +99,7 @@ impl RolePolicy {
     }
 
     /// Parses a role name from a request and checks that it may be assigned: an unknown
-    /// name and a forbidden role both get `role_not_assignable` (SPEC S4).
+    /// name and a forbidden role both get `role_not_assignable` (rule S4).
     ///
     /// # Errors
     /// [`RoleError`] for an unknown or forbidden role.
@@ -128,7 +128,7 @@ impl RolePolicy {
 pub struct RoleError;
 
 impl Default for RolePolicy {
-    /// `finance_admin`, `dev_admin` and `member` (SPEC S4).
+    /// `finance_admin`, `dev_admin` and `member` (rule S4).
     fn default() -> Self {
         Self::new([Role::FinanceAdmin, Role::DevAdmin, Role::Member])
     }
@@ -149,7 +149,7 @@ mod tests {
 
     #[test]
     fn default_policy_assigns_exactly_three_roles() {
-        // SPEC S4
+        // rule S4
         let policy = RolePolicy::default();
         assert_eq!(
             policy.assignable(),
@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn super_admin_is_never_assignable_even_if_configured() {
-        // SPEC S4
+        // rule S4
         let policy = RolePolicy::new(Role::ALL);
         assert!(!policy.allows(Role::SuperAdmin));
         assert!(matches!(policy.check(Role::SuperAdmin), Err(RoleError)));

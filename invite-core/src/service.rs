@@ -1,4 +1,4 @@
-//! The service: the use cases of the guide, enforcing SPEC S1–S8, R1–R3 and A1–A9 over
+//! The service: the use cases of the guide, enforcing rule S1–S8, R1–R3 and A1–A9 over
 //! the ports.
 
 use std::sync::Arc;
@@ -23,15 +23,15 @@ use crate::token::{InviteLink, InviteToken};
 use crate::view::InvitationView;
 use crate::worker::{DeliveryWorker, Wake, WorkerConfig};
 
-/// A request to invite someone (SPEC §6 create body), as the client sent it; the service
+/// A request to invite someone (rules §6 create body), as the client sent it; the service
 /// parses it after checking who asks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SendInvitation {
-    /// One email address or phone number (SPEC S3).
+    /// One email address or phone number (rule S3).
     pub contact: String,
-    /// The role name (SPEC S4).
+    /// The role name (rule S4).
     pub role: String,
-    /// Time-to-live, within the configured bounds (SPEC S6); `None` for the default.
+    /// Time-to-live, within the configured bounds (rule S6); `None` for the default.
     pub expires_in: Option<Duration>,
 }
 
@@ -54,7 +54,7 @@ impl SendInvitation {
     }
 }
 
-/// Filters of the records table (SPEC R1), as the client sent them.
+/// Filters of the records table (rule R1), as the client sent them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListInvitations {
     /// Only this status (derived, so `expired` includes unswept rows).
@@ -65,7 +65,7 @@ pub struct ListInvitations {
     pub cursor: Option<String>,
 }
 
-/// A sent (or resent) invitation with its link: the only time the link is shown (SPEC S5).
+/// A sent (or resent) invitation with its link: the only time the link is shown (rule S5).
 #[derive(Clone, Debug)]
 pub struct SentInvitation {
     /// The stored invitation, with its delivery status.
@@ -74,7 +74,7 @@ pub struct SentInvitation {
     pub link: InviteLink,
 }
 
-/// The outcome of an accept: the new membership (SPEC A5).
+/// The outcome of an accept: the new membership (rule A5).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Accepted {
     /// The invitation, now accepted.
@@ -113,13 +113,13 @@ pub type BulkRowResult = Result<SentInvitation, InviteError>;
 /// Settings of the service.
 #[derive(Clone, Debug)]
 pub struct InvitationsConfig {
-    /// Where links point: `{base_url}/invite?token=…` (SPEC S5, X10).
+    /// Where links point: `{base_url}/invite?token=…` (rule S5, X10).
     pub base_url: String,
-    /// Expiry default and bounds (SPEC S6).
+    /// Expiry default and bounds (rule S6).
     pub ttl: TtlPolicy,
-    /// Roles an invitation may assign (SPEC S4).
+    /// Roles an invitation may assign (rule S4).
     pub roles: RolePolicy,
-    /// How contacts are parsed (SPEC S3, X8).
+    /// How contacts are parsed (rule S3, X8).
     pub contacts: ContactPolicy,
 }
 
@@ -148,7 +148,7 @@ pub struct InvitationsBuilder {
 }
 
 impl InvitationsBuilder {
-    /// Where links point (SPEC X10).
+    /// Where links point (rule X10).
     #[must_use]
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.config.base_url = base_url.into();
@@ -193,21 +193,21 @@ impl InvitationsBuilder {
         self
     }
 
-    /// Expiry default and bounds (SPEC S6).
+    /// Expiry default and bounds (rule S6).
     #[must_use]
     pub fn ttl(mut self, ttl: TtlPolicy) -> Self {
         self.config.ttl = ttl;
         self
     }
 
-    /// Assignable roles (SPEC S4).
+    /// Assignable roles (rule S4).
     #[must_use]
     pub fn roles(mut self, roles: RolePolicy) -> Self {
         self.config.roles = roles;
         self
     }
 
-    /// Contact parsing (SPEC S3).
+    /// Contact parsing (rule S3).
     #[must_use]
     pub fn contacts(mut self, contacts: ContactPolicy) -> Self {
         self.config.contacts = contacts;
@@ -341,7 +341,7 @@ impl Invitations {
         to_storage_precision(self.clock.now())
     }
 
-    /// SPEC S1: a super_admin of *that* enterprise, and the enterprise exists.
+    /// rule S1: a super_admin of *that* enterprise, and the enterprise exists.
     async fn authorize(&self, actor: &User, enterprise: &EnterpriseId) -> Result<Enterprise, InviteError> {
         match self.directory.role_of(enterprise, &actor.id).await? {
             Some(Role::SuperAdmin) => {}
@@ -353,7 +353,7 @@ impl Invitations {
             .ok_or(InviteError::Forbidden)
     }
 
-    /// SPEC S1 and S2: a super_admin of a certified enterprise.
+    /// rule S1 and S2: a super_admin of a certified enterprise.
     async fn authorize_inviting(
         &self,
         actor: &User,
@@ -367,11 +367,11 @@ impl Invitations {
         }
     }
 
-    /// Sends an invitation (SPEC S1–S8): checks the inviter and the enterprise, parses the
+    /// Sends an invitation (rule S1–S8): checks the inviter and the enterprise, parses the
     /// contact and role, stores a pending invitation, and hands the link to the notifier —
     /// through the outbox, in the same transaction (rule D1, delivery `queued`), or inline.
     /// An inline notifier failure is recorded as delivery `failed`; the invitation stays
-    /// and can be resent (SPEC S8).
+    /// and can be resent (rule S8).
     ///
     /// # Errors
     /// `forbidden`, `enterprise_not_certified`, `invalid_contact`, `role_not_assignable`,
@@ -509,7 +509,7 @@ impl Invitations {
         }))
     }
 
-    /// One page of the records table, newest first (SPEC R1).
+    /// One page of the records table, newest first (rule R1).
     ///
     /// # Errors
     /// `forbidden`, `invalid_request` (bad cursor or limit), `internal`.
@@ -542,7 +542,7 @@ impl Invitations {
         Ok(Page { items, next_cursor })
     }
 
-    /// One invitation of the enterprise (SPEC X3: a foreign id is `not_found`).
+    /// One invitation of the enterprise (rule X3: a foreign id is `not_found`).
     ///
     /// # Errors
     /// `forbidden`, `not_found`, `internal`.
@@ -559,7 +559,7 @@ impl Invitations {
             .ok_or(InviteError::NotFound)
     }
 
-    /// Revokes a pending invitation; its link stops working at once (SPEC R2).
+    /// Revokes a pending invitation; its link stops working at once (rule R2).
     ///
     /// # Errors
     /// `forbidden`, `not_found`, `invitation_not_pending`, `internal`.
@@ -578,7 +578,7 @@ impl Invitations {
     }
 
     /// Resends a pending or expired invitation: a new token (the old link stops working),
-    /// the default expiry from now, and a new delivery (SPEC R3).
+    /// the default expiry from now, and a new delivery (rule R3).
     ///
     /// # Errors
     /// `forbidden`, `not_found`, `invitation_not_pending`, `duplicate_pending`,
@@ -615,7 +615,7 @@ impl Invitations {
         self.deliver(invitation, &enterprise, &token).await
     }
 
-    /// The invitee page's model (SPEC A1–A4). Changes nothing (SPEC A9), so a mail scanner
+    /// The invitee page's model (rule A1–A4). Changes nothing (rule A9), so a mail scanner
     /// that opens the link cannot use it up.
     ///
     /// # Errors
@@ -630,7 +630,7 @@ impl Invitations {
         Ok(InvitationView::of(&invitation, &enterprise, viewer, self.now()))
     }
 
-    /// Accepts an invitation for the signed-in `user` (SPEC A3–A9): the user becomes a
+    /// Accepts an invitation for the signed-in `user` (rule A3–A9): the user becomes a
     /// member with the invited role, atomically with the invitation turning `accepted`.
     ///
     /// # Errors
@@ -644,7 +644,7 @@ impl Invitations {
         self.accepted(accepted, enterprise, user, now).await
     }
 
-    /// Rejects an invitation for the signed-in `user` (SPEC A7); no membership is made.
+    /// Rejects an invitation for the signed-in `user` (rule A7); no membership is made.
     ///
     /// # Errors
     /// `invalid_or_expired`, `already_accepted`, `already_rejected`, `account_mismatch`,
@@ -703,7 +703,7 @@ impl Invitations {
     }
 
     /// Accepts the user's own invitation `id` without its token (rule B1): every rule of
-    /// [`Invitations::accept`] (SPEC A5–A9, H2) and the same refusals, except that an id
+    /// [`Invitations::accept`] (rule A5–A9, H2) and the same refusals, except that an id
     /// not addressed to one of the user's verified contacts is `not_found`, exactly like
     /// an id that does not exist.
     ///
@@ -718,7 +718,7 @@ impl Invitations {
         self.accepted(accepted, enterprise, user, now).await
     }
 
-    /// Rejects the user's own invitation `id` without its token (rule B1, SPEC A7); an id
+    /// Rejects the user's own invitation `id` without its token (rule B1, rule A7); an id
     /// not addressed to the user is `not_found`.
     ///
     /// # Errors
@@ -733,7 +733,7 @@ impl Invitations {
         Ok(rejected)
     }
 
-    /// SPEC A9: what sending checked still holds when accepting.
+    /// rule A9: what sending checked still holds when accepting.
     async fn recheck(&self, invitation: &Invitation) -> Result<Enterprise, InviteError> {
         let enterprise = self
             .directory
@@ -784,7 +784,7 @@ impl Invitations {
         Ok(invitation)
     }
 
-    /// The audit trail of one invitation (SPEC X5).
+    /// The audit trail of one invitation (rule X5).
     ///
     /// # Errors
     /// `forbidden`, `not_found`, `internal`.
@@ -813,7 +813,7 @@ impl Invitations {
         }
     }
 
-    /// The invitation behind `token`, if `user` may answer it now (SPEC A4, A6). The store
+    /// The invitation behind `token`, if `user` may answer it now (rule A4, A6). The store
     /// decides again atomically; this only picks the right refusal early.
     async fn answerable(
         &self,
@@ -851,7 +851,7 @@ impl Invitations {
             }
         };
         // The invitation and its link exist whatever this write does: a failure here leaves
-        // delivery `queued`, which is true and resendable (SPEC S8, X7).
+        // delivery `queued`, which is true and resendable (rule S8, X7).
         if let Err(err) = self.store.set_delivery(invitation.id, invitation.delivery).await {
             tracing::error!(invitation_id = %invitation.id, error = ?err, "could not record delivery status");
             invitation.delivery = DeliveryStatus::Queued;

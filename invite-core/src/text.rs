@@ -1,10 +1,10 @@
 //! Free text that people type and others see, such as an account's display name:
-//! trimmed, bounded and free of control characters (SPEC X4).
+//! trimmed, bounded and free of control characters (rule X4).
 
 /// Most characters (Unicode scalar values) a display name may hold once trimmed.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 200;
 
-/// Why a piece of text was refused. Hosts answer it as `invalid_request` (SPEC X4).
+/// Why a piece of text was refused. Hosts answer it as `invalid_request` (rule X4).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TextError {
@@ -50,7 +50,7 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_kept_as_typed() {
-        // SPEC X4
+        // rule X4
         assert_eq!(check_display_name("  Erin Example "), Ok("Erin Example"));
         assert_eq!(check_display_name("Zoë 李 👩‍💻"), Ok("Zoë 李 👩‍💻"));
         assert_eq!(check_display_name("\tErin\n"), Ok("Erin"));
@@ -58,7 +58,7 @@ mod tests {
 
     #[test]
     fn empty_and_whitespace_only_names_are_refused() {
-        // SPEC X4
+        // rule X4
         for empty in ["", " ", "\t\n", "\u{3000}\u{2028}"] {
             assert_eq!(check_display_name(empty), Err(TextError::Empty), "{empty:?}");
         }
@@ -66,7 +66,7 @@ mod tests {
 
     #[test]
     fn names_over_200_characters_are_refused() {
-        // SPEC X4: characters, not bytes
+        // rule X4: characters, not bytes
         let longest = "é".repeat(MAX_DISPLAY_NAME_CHARS);
         assert_eq!(check_display_name(&longest), Ok(longest.as_str()));
         assert_eq!(
@@ -77,7 +77,7 @@ mod tests {
 
     #[test]
     fn control_characters_are_refused() {
-        // SPEC X4: NUL makes PostgreSQL refuse the row (a 500); the others break lines.
+        // rule X4: NUL makes PostgreSQL refuse the row (a 500); the others break lines.
         for c in [
             '\u{0}', '\u{1}', '\t', '\n', '\r', '\u{1B}', '\u{7F}', '\u{85}', '\u{9F}', '\u{2028}',
             '\u{2029}',
@@ -93,7 +93,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn what_is_accepted_is_trimmed_bounded_and_free_of_control_characters(name in proptest::prelude::any::<String>()) {
-            // SPEC X4
+            // rule X4
             if let Ok(kept) = check_display_name(&name) {
                 proptest::prop_assert_eq!(kept, name.trim());
                 proptest::prop_assert!(!kept.is_empty());

@@ -1,5 +1,5 @@
 //! Invitation tokens: 256 bits from a CSPRNG, URL-safe, stored only as a SHA-256 digest
-//! (SPEC S5, X1).
+//! (rule S5, X1).
 
 use std::fmt;
 
@@ -8,13 +8,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::Rng as _;
 use sha2::{Digest as _, Sha256};
 
-/// Bytes of randomness in a token: 256 bits (SPEC S5 prefers 256).
+/// Bytes of randomness in a token: 256 bits (rule S5 prefers 256).
 pub const TOKEN_BYTES: usize = 32;
 /// Length of the URL-safe text of a token (base64url of 32 bytes, unpadded).
 pub const TOKEN_LEN: usize = 43;
 
-/// The secret in an invitation link. Handed out once (SPEC S5), never stored, never
-/// logged: its `Debug` and `Display` print `<redacted>` (SPEC X1); read it with
+/// The secret in an invitation link. Handed out once (rule S5), never stored, never
+/// logged: its `Debug` and `Display` print `<redacted>` (rule X1); read it with
 /// [`InviteToken::expose_secret`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct InviteToken(String);
@@ -29,7 +29,7 @@ impl InviteToken {
     }
 
     /// Reads a token presented by a client. Anything that is not the shape of a token we
-    /// issue is `None`, which callers answer like an unknown token (SPEC A1).
+    /// issue is `None`, which callers answer like an unknown token (rule A1).
     #[must_use]
     pub fn parse(presented: &str) -> Option<Self> {
         let shaped = presented.len() == TOKEN_LEN
@@ -45,7 +45,7 @@ impl InviteToken {
         &self.0
     }
 
-    /// The SHA-256 digest under which the invitation is stored and looked up (SPEC X1).
+    /// The SHA-256 digest under which the invitation is stored and looked up (rule X1).
     #[must_use]
     pub fn digest(&self) -> TokenDigest {
         TokenDigest(Sha256::digest(self.0.as_bytes()).into())
@@ -65,7 +65,7 @@ impl fmt::Display for InviteToken {
 }
 
 /// SHA-256 of a token: what storage keeps and indexes. Not a secret by itself, but it is
-/// still never sent to clients (SPEC §6).
+/// still never sent to clients (rules §6).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenDigest([u8; 32]);
 
@@ -100,13 +100,13 @@ impl fmt::Debug for TokenDigest {
     }
 }
 
-/// The link handed to the notifier and, once, to the inviter (SPEC S5):
+/// The link handed to the notifier and, once, to the inviter (rule S5):
 /// `{base_url}/invite?token={token}`. Its `Debug` hides the token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct InviteLink(String);
 
 impl InviteLink {
-    /// Builds the link from the configured base URL (never a request's Host, SPEC X10).
+    /// Builds the link from the configured base URL (never a request's Host, rule X10).
     #[must_use]
     pub fn new(base_url: &str, token: &InviteToken) -> Self {
         Self(format!(
@@ -149,7 +149,7 @@ mod tests {
 
     #[test]
     fn tokens_are_256_bit_url_safe_and_unique() {
-        // SPEC S5, X1
+        // rule S5, X1
         let tokens: HashSet<String> = (0..1000)
             .map(|_| InviteToken::generate().expose_secret().to_owned())
             .collect();
@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn secret_never_in_debug_or_display() {
-        // SPEC X1
+        // rule X1
         let token = InviteToken::generate();
         let secret = token.expose_secret().to_owned();
         assert!(!format!("{token:?}").contains(&secret));
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn digest_is_sha256_of_the_text() {
-        // SPEC X1
+        // rule X1
         let token = InviteToken::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
         let expected: [u8; 32] = Sha256::digest(b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").into();
         assert_eq!(token.digest().as_bytes(), &expected);

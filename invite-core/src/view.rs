@@ -1,4 +1,4 @@
-//! What the invitee page shows (SPEC A1–A4), decided without changing anything (A9).
+//! What the invitee page shows (rule A1–A4), decided without changing anything (A9).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -7,7 +7,7 @@ use crate::account::{Enterprise, User};
 use crate::invitation::{Invitation, InvitationStatus};
 use crate::role::Role;
 
-/// The state of the invitee page (SPEC A1). `loading` is the client's own, while it asks.
+/// The state of the invitee page (rule A1). `loading` is the client's own, while it asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ViewState {
@@ -21,19 +21,19 @@ pub enum ViewState {
     InvalidOrExpired,
 }
 
-/// Who is looking (SPEC A2–A4).
+/// Who is looking (rule A2–A4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Viewer {
-    /// Nobody is signed in: offer Login and Register (SPEC A2).
+    /// Nobody is signed in: offer Login and Register (rule A2).
     SignedOut,
-    /// The invited account: offer Accept and Reject (SPEC A3).
+    /// The invited account: offer Accept and Reject (rule A3).
     Matching,
-    /// Another account: warn, offer neither (SPEC A4).
+    /// Another account: warn, offer neither (rule A4).
     Mismatch,
 }
 
-/// The details shown with `invitation_info` (SPEC §6 view JSON).
+/// The details shown with `invitation_info` (rules §6 view JSON).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvitationInfo {
     /// Who invites.

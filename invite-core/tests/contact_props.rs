@@ -1,4 +1,4 @@
-//! Property tests of contact parsing (SPEC S3, X4, X8).
+//! Property tests of contact parsing (rule S3, X4, X8).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use invite_core::testing::strategies;
@@ -8,7 +8,7 @@ use proptest::prelude::*;
 proptest! {
     #[test]
     fn spellings_of_one_person_normalize_alike(a in strategies::email(), b in strategies::email()) {
-        // SPEC S3: the same person written two ways is the same contact.
+        // rule S3: the same person written two ways is the same contact.
         let policy = ContactPolicy::default();
         let (x, y) = (policy.parse(&a).unwrap(), policy.parse(&b).unwrap());
         let same_person = a.trim().eq_ignore_ascii_case(b.trim());
@@ -19,7 +19,7 @@ proptest! {
 
     #[test]
     fn phone_spellings_normalize_to_e164(p in strategies::phone()) {
-        // SPEC S3
+        // rule S3
         let contact = ContactPolicy::default().parse(&p).unwrap();
         prop_assert_eq!(contact.kind(), ContactKind::Phone);
         prop_assert!(contact.normalized().starts_with("+1"));
@@ -28,7 +28,7 @@ proptest! {
 
     #[test]
     fn any_text_parses_or_is_refused_without_panic(s in strategies::junk_contact()) {
-        // SPEC X4: no input makes parsing panic; what parses is normalized and bounded.
+        // rule X4: no input makes parsing panic; what parses is normalized and bounded.
         if let Ok(contact) = ContactPolicy::default().parse(&s) {
             prop_assert!(contact.normalized().len() <= 254);
             prop_assert!(contact.normalized().is_ascii());
@@ -38,7 +38,7 @@ proptest! {
 
     #[test]
     fn normalizing_is_idempotent(s in strategies::contact()) {
-        // SPEC S3: parsing the normalized form gives itself.
+        // rule S3: parsing the normalized form gives itself.
         let policy = ContactPolicy::default();
         let once = policy.parse(&s).unwrap();
         let twice = policy.parse(once.normalized()).unwrap();

@@ -1,5 +1,5 @@
 //! The service against a mocked notifier (mockall): what it hands over, and what a failure
-//! leaves behind (SPEC S5, S8, X8).
+//! leaves behind (rule S5, S8, X8).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -22,7 +22,7 @@ mock! {
 
 #[tokio::test]
 async fn failed_delivery_keeps_the_invitation_and_resend_delivers_a_new_link() {
-    // SPEC S8
+    // rule S8
     let store = Arc::new(MemoryStore::default());
     let world = seed::demo(&*store).await.unwrap();
     let mut mailer = MockMailer::new();
@@ -80,7 +80,7 @@ async fn failed_delivery_keeps_the_invitation_and_resend_delivers_a_new_link() {
 
 #[tokio::test]
 async fn the_notifier_gets_the_same_link_the_inviter_sees() {
-    // SPEC S5
+    // rule S5
     let store = Arc::new(MemoryStore::default());
     let world = seed::demo(&*store).await.unwrap();
     let seen = Arc::new(std::sync::Mutex::new(None));

@@ -125,7 +125,7 @@ impl App {
 
 #[tokio::test]
 async fn send_queues_and_the_worker_delivers_the_same_link_once() {
-    // rule D1, SPEC S5
+    // rule D1, rule S5
     let notifier = Arc::new(RecordingNotifier::default());
     let app = app(notifier.clone()).await;
     let sent = app.send("bob@example.com").await;

@@ -1,4 +1,4 @@
-//! The service against the SPEC, rule by rule, over the in-memory store.
+//! The service against the rules, rule by rule, over the in-memory store.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -17,7 +17,7 @@ use invite_core::{
 
 #[tokio::test]
 async fn only_a_super_admin_of_that_enterprise_may_invite() {
-    // SPEC S1
+    // rule S1
     let app = App::new().await;
     let w = &app.world;
     let send = |user, enterprise| {
@@ -69,7 +69,7 @@ async fn only_a_super_admin_of_that_enterprise_may_invite() {
 
 #[tokio::test]
 async fn uncertified_enterprise_writes_and_sends_nothing() {
-    // SPEC S2
+    // rule S2
     let app = App::new().await;
     let w = &app.world;
     let result = app
@@ -92,7 +92,7 @@ async fn uncertified_enterprise_writes_and_sends_nothing() {
 
 #[tokio::test]
 async fn contacts_are_validated_and_normalized() {
-    // SPEC S3, X8
+    // rule S3, X8
     let app = App::new().await;
     for bad in [
         "",
@@ -126,7 +126,7 @@ async fn contacts_are_validated_and_normalized() {
 
 #[tokio::test]
 async fn default_region_reads_numbers_without_country_code() {
-    // SPEC S3
+    // rule S3
     let contacts = invite_core::ContactPolicy::default()
         .with_default_region("US")
         .unwrap();
@@ -137,7 +137,7 @@ async fn default_region_reads_numbers_without_country_code() {
 
 #[tokio::test]
 async fn mail_goes_to_the_address_as_entered() {
-    // SPEC X8
+    // rule X8
     let app = App::new().await;
     app.invite("Anna@Bücher.example", "member").await.unwrap();
     let delivery = app.notifier.deliveries().pop().unwrap();
@@ -147,7 +147,7 @@ async fn mail_goes_to_the_address_as_entered() {
 
 #[tokio::test]
 async fn only_three_roles_are_assignable() {
-    // SPEC S4
+    // rule S4
     let app = App::new().await;
     for bad in ["super_admin", "owner", "", "MEMBER"] {
         assert!(
@@ -166,7 +166,7 @@ async fn only_three_roles_are_assignable() {
 
 #[tokio::test]
 async fn sending_makes_a_pending_invitation_and_one_link() {
-    // SPEC S5, X1, X10
+    // rule S5, X1, X10
     let app = App::new().await;
     let (sent, token) = app.invite_bob().await;
     assert_eq!(sent.invitation.status, InvitationStatus::Pending);
@@ -192,7 +192,7 @@ async fn sending_makes_a_pending_invitation_and_one_link() {
 
 #[tokio::test]
 async fn expiry_defaults_to_seven_days_and_is_bounded() {
-    // SPEC S6
+    // rule S6
     let app = App::new().await;
     let (sent, _) = app.invite_bob().await;
     assert_eq!(
@@ -228,7 +228,7 @@ async fn expiry_defaults_to_seven_days_and_is_bounded() {
 
 #[tokio::test]
 async fn members_and_pending_contacts_are_refused() {
-    // SPEC S7
+    // rule S7
     let app = App::new().await;
     assert!(matches!(
         app.invite("alice@example.com", "member").await,
@@ -246,7 +246,7 @@ async fn members_and_pending_contacts_are_refused() {
 
 #[tokio::test]
 async fn a_failing_notifier_leaves_a_resendable_invitation() {
-    // SPEC S8
+    // rule S8
     let app = App::new().await;
     app.notifier.fail(true);
     let (sent, token) = app.invite_bob().await;
@@ -267,7 +267,7 @@ async fn a_failing_notifier_leaves_a_resendable_invitation() {
 
 #[tokio::test]
 async fn records_are_newest_first_filtered_and_paged() {
-    // SPEC R1
+    // rule R1
     let app = App::new().await;
     let w = &app.world;
     let mut ids = Vec::new();
@@ -390,7 +390,7 @@ async fn records_are_newest_first_filtered_and_paged() {
 
 #[tokio::test]
 async fn revoke_kills_the_link_at_once() {
-    // SPEC R2
+    // rule R2
     let app = App::new().await;
     let w = &app.world;
     let (sent, token) = app.invite_bob().await;
@@ -416,7 +416,7 @@ async fn revoke_kills_the_link_at_once() {
 
 #[tokio::test]
 async fn resend_issues_a_new_link_and_resets_expiry() {
-    // SPEC R3
+    // rule R3
     let app = App::new().await;
     let w = &app.world;
     let (sent, old_token) = app.invite_bob().await;
@@ -455,7 +455,7 @@ async fn resend_issues_a_new_link_and_resets_expiry() {
 
 #[tokio::test]
 async fn the_page_shows_each_state() {
-    // SPEC A1, A2, A3, A4
+    // rule A1, A2, A3, A4
     let app = App::new().await;
     let w = &app.world;
     let (_, token) = app.invite_bob().await;
@@ -505,7 +505,7 @@ async fn the_page_shows_each_state() {
 
 #[tokio::test]
 async fn wrong_account_gets_account_mismatch_and_changes_nothing() {
-    // SPEC A4, A9
+    // rule A4, A9
     let app = App::new().await;
     let w = &app.world;
     let (sent, token) = app.invite_bob().await;
@@ -535,7 +535,7 @@ async fn wrong_account_gets_account_mismatch_and_changes_nothing() {
 
 #[tokio::test]
 async fn accept_makes_a_member_with_the_invited_role() {
-    // SPEC A5, A6
+    // rule A5, A6
     let app = App::new().await;
     let w = &app.world;
     let (_, token) = app.invite_bob().await;
@@ -558,7 +558,7 @@ async fn accept_makes_a_member_with_the_invited_role() {
 
 #[tokio::test]
 async fn reject_makes_no_member() {
-    // SPEC A7
+    // rule A7
     let app = App::new().await;
     let w = &app.world;
     let (_, token) = app.invite_bob().await;
@@ -573,7 +573,7 @@ async fn reject_makes_no_member() {
 
 #[tokio::test]
 async fn a_member_who_joined_meanwhile_keeps_their_role() {
-    // SPEC A8
+    // rule A8
     let app = App::new().await;
     let w = &app.world;
     let (_, token) = app.invite_bob().await;
@@ -593,7 +593,7 @@ async fn a_member_who_joined_meanwhile_keeps_their_role() {
 
 #[tokio::test]
 async fn accept_rechecks_certification_and_role() {
-    // SPEC A9
+    // rule A9
     let app = App::new().await;
     let w = &app.world;
     let (_, token) = app.invite_bob().await;
@@ -624,7 +624,7 @@ async fn accept_rechecks_certification_and_role() {
 
 #[tokio::test]
 async fn viewing_never_uses_up_the_link() {
-    // SPEC A9
+    // rule A9
     let app = App::new().await;
     let w = &app.world;
     let (sent, token) = app.invite_bob().await;
@@ -644,7 +644,7 @@ async fn viewing_never_uses_up_the_link() {
 
 #[tokio::test]
 async fn every_change_is_an_event_with_actor_and_time() {
-    // SPEC X5
+    // rule X5
     let app = App::new().await;
     let w = &app.world;
     let (sent, _) = app.invite_bob().await;
@@ -695,7 +695,7 @@ async fn every_change_is_an_event_with_actor_and_time() {
 
 #[tokio::test]
 async fn tenant_isolation_hides_foreign_ids() {
-    // SPEC X3
+    // rule X3
     let app = App::new().await;
     let w = &app.world;
     let (sent, _) = app.invite_bob().await;
@@ -721,7 +721,7 @@ async fn tenant_isolation_hides_foreign_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thirty_two_concurrent_accepts_have_one_winner() {
-    // SPEC A6
+    // rule A6
     let app = Arc::new(App::new().await);
     let (sent, token) = app.invite_bob().await;
     let tasks: Vec<_> = (0..32)
@@ -770,7 +770,7 @@ impl App {
 
 #[tokio::test]
 async fn inviter_status_and_expiry_come_from_the_service() {
-    // SPEC X9: a request names only contact, role and a bounded expiry; the inviter is the
+    // rule X9: a request names only contact, role and a bounded expiry; the inviter is the
     // signed-in actor, the status is pending, the enterprise is the path's, the digest is
     // the service's own.
     let app = App::new().await;

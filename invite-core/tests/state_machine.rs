@@ -2,10 +2,10 @@
 //! passing, run against the service and against a reference model; after every step the
 //! outcomes must agree and the invariants must hold:
 //!
-//! - at most one accept per invitation (SPEC A6);
-//! - terminal states never change (SPEC R2, A6);
-//! - at most one pending invitation per (enterprise, contact) (SPEC S7);
-//! - members only from accepted invitations (SPEC A5).
+//! - at most one accept per invitation (rule A6);
+//! - terminal states never change (rule R2, A6);
+//! - at most one pending invitation per (enterprise, contact) (rule S7);
+//! - members only from accepted invitations (rule A5).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -116,7 +116,7 @@ async fn the_mail_arrives_with_recipient_subject_and_link() {
     let mails = sink.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(mails.len(), 1);
     let mail = &mails[0];
-    // SPEC X8: to the address as entered.
+    // rule X8: to the address as entered.
     assert_eq!(mail.rcpt_tos, ["Bob@Example.com"]);
     assert_eq!(mail.subject, "Alice Admin invites you to join Acme Robotics");
     assert!(mail.from.contains("invites@acme.example"), "{}", mail.from);

@@ -21,7 +21,7 @@ macro_rules! invitation_columns {
 /// The columns of an invitation, for callers that build SQL (the list query).
 pub(crate) const INVITATION_COLUMNS: &str = invitation_columns!();
 
-/// One invitation of one enterprise (SPEC X3).
+/// One invitation of one enterprise (rule X3).
 pub(crate) const GET: &str = concat!(
     "SELECT ",
     invitation_columns!(),
@@ -36,7 +36,7 @@ pub(crate) const FIND_BY_DIGEST: &str = concat!(
 );
 
 /// Writes down `expired` for the pending rows of a contact that are past their expiry, so
-/// that they never block a new pending row in the unique index (SPEC S7).
+/// that they never block a new pending row in the unique index (rule S7).
 pub(crate) const EXPIRE_STALE_FOR_CONTACT: &str = "UPDATE invite_rs_invitations SET status = 'expired' \
      WHERE enterprise_id = $1 AND contact_normalized = $2 AND status = 'pending' \
      AND expires_at <= $3 AND id <> $4 RETURNING id, enterprise_id";
@@ -48,23 +48,23 @@ pub(crate) const INSERT_INVITATION: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
 );
 
-/// One event of the audit trail (SPEC X5).
+/// One event of the audit trail (rule X5).
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO invite_rs_events \
      (invitation_id, enterprise_id, kind, actor, at) VALUES ($1, $2, $3, $4, $5)";
 
-/// The delivery status of the current link (SPEC S8), after `$3` (0 or 1) more attempts.
+/// The delivery status of the current link (rule S8), after `$3` (0 or 1) more attempts.
 pub(crate) const SET_DELIVERY: &str = "UPDATE invite_rs_invitations SET delivery = $2, \
      delivery_attempts = delivery_attempts + $3 WHERE id = $1";
 
 /// Accept as one conditional statement: only a stored-pending, unexpired row changes
-/// (SPEC A5, A6). `$2` is now.
+/// (rule A5, A6). `$2` is now.
 pub(crate) const ACCEPT: &str = concat!(
     "UPDATE invite_rs_invitations SET status = 'accepted', responded_at = $2, responded_by = $3 \
      WHERE token_digest = $1 AND status = 'pending' AND expires_at > $2 RETURNING ",
     invitation_columns!()
 );
 
-/// Reject as one conditional statement (SPEC A6, A7). `$2` is now.
+/// Reject as one conditional statement (rule A6, A7). `$2` is now.
 pub(crate) const REJECT: &str = concat!(
     "UPDATE invite_rs_invitations SET status = 'rejected', responded_at = $2, responded_by = $3 \
      WHERE token_digest = $1 AND status = 'pending' AND expires_at > $2 RETURNING ",
@@ -95,14 +95,14 @@ pub(crate) const PENDING_FOR_CONTACT: &str = concat!(
      AND expires_at > $2 ORDER BY expires_at, id"
 );
 
-/// Revoke as one conditional statement (SPEC R2). `$3` is now.
+/// Revoke as one conditional statement (rule R2). `$3` is now.
 pub(crate) const REVOKE: &str = concat!(
     "UPDATE invite_rs_invitations SET status = 'revoked', revoked_at = $3, revoked_by = $4 \
      WHERE enterprise_id = $1 AND id = $2 AND status = 'pending' AND expires_at > $3 RETURNING ",
     invitation_columns!()
 );
 
-/// Resend as one conditional statement (SPEC R3): a pending (expired or not) or
+/// Resend as one conditional statement (rule R3): a pending (expired or not) or
 /// written-down expired row gets a new digest and expiry and is pending again.
 pub(crate) const RESEND: &str = concat!(
     "UPDATE invite_rs_invitations SET status = 'pending', token_digest = $3, expires_at = $4, \
@@ -124,23 +124,23 @@ pub(crate) const SWEEP: &str = "UPDATE invite_rs_invitations SET status = 'expir
 pub(crate) const EXPIRE_OVERDUE_OF_ENTERPRISE: &str = "UPDATE invite_rs_invitations SET status = 'expired' \
      WHERE enterprise_id = $1 AND status = 'pending' AND expires_at <= $2 RETURNING id, enterprise_id";
 
-/// The events of one invitation of one enterprise, oldest first (SPEC X5).
+/// The events of one invitation of one enterprise, oldest first (rule X5).
 pub(crate) const EVENTS: &str = "SELECT invitation_id, enterprise_id, kind, actor, at \
      FROM invite_rs_events WHERE enterprise_id = $1 AND invitation_id = $2 ORDER BY id";
 
-/// Names of the unique index that keeps one pending invitation per contact (SPEC S7), as
+/// Names of the unique index that keeps one pending invitation per contact (rule S7), as
 /// PostgreSQL reports it and as SQLite words it.
 pub(crate) const PENDING_CONTACT_INDEX: &str = "invite_rs_invitations_pending_contact";
 /// SQLite names the columns rather than the index in its message.
 pub(crate) const PENDING_CONTACT_SQLITE_MESSAGE: &str = "invite_rs_invitations.contact_normalized";
 
-/// The records query (SPEC R1), assembled from fixed fragments: a status filter and a
+/// The records query (rule R1), assembled from fixed fragments: a status filter and a
 /// keyset cursor. Binds, in order: the enterprise, `now` (when [`ListSql::binds_now`]),
 /// the cursor's `sent_at` and id (when `cursor`), the limit.
 ///
 /// Every branch is one range of an index in `(sent_at, id)` order, so a page costs the
 /// same wherever the cursor is. `expired` is derived (a pending row past its expiry *is*
-/// expired, SPEC §1) and no index can hold a derived status in `sent_at` order; so the
+/// expired, rules §1) and no index can hold a derived status in `sent_at` order; so the
 /// store first writes such rows down ([`EXPIRE_OVERDUE_OF_ENTERPRISE`], with their
 /// `expired` events) and then reads the stored `expired` range like any other status.
 pub(crate) fn list(status: Option<invite_core::InvitationStatus>, cursor: bool) -> ListSql {

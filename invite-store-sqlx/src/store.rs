@@ -172,7 +172,7 @@ impl Target<'_> {
         }
     }
 
-    /// What "no such invitation" answers: an unknown token is `invalid_or_expired` (SPEC
+    /// What "no such invitation" answers: an unknown token is `invalid_or_expired` (rules
     /// A1), an unknown id `not_found` (rule B1).
     fn unknown(self) -> StoreError {
         match self {
@@ -441,7 +441,7 @@ where
         }
     }
 
-    /// Accept (SPEC A5, A6, A8, H2): the conditional UPDATE of `target`, the host's
+    /// Accept (rule A5, A6, A8, H2): the conditional UPDATE of `target`, the host's
     /// membership insert and the `accepted` event in one transaction.
     async fn accept_target(
         &self,
@@ -469,7 +469,7 @@ where
         Ok(invitation)
     }
 
-    /// Reject (SPEC A6, A7): the conditional UPDATE of `target` and the `rejected` event in
+    /// Reject (rule A6, A7): the conditional UPDATE of `target` and the `rejected` event in
     /// one transaction.
     async fn reject_target(
         &self,

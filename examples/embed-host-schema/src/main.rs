@@ -1,5 +1,5 @@
 //! `cargo run -p embed-host-schema -- --bind 127.0.0.1:3002 --database-url URL`: the host
-//! of SPEC §8 on its own tables (see the crate docs). Then, as Peter (owner of Initech):
+//! of rules §8 on its own tables (see the crate docs). Then, as Peter (owner of Initech):
 //!
 //! ```text
 //! curl -s localhost:3002/api/enterprises/1/invitations -H 'x-account-id: 1' \

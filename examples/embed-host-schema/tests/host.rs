@@ -1,4 +1,4 @@
-//! embed-host-schema as its users would check it: the scenario of SPEC §8 over HTTP on
+//! embed-host-schema as its users would check it: the scenario of rules §8 over HTTP on
 //! SQLite and PostgreSQL, and the library's store contract suite run on the host's own
 //! schema through a `HostFixture` of the host's (races and faults included), as a host
 //! proves its mapping in its own tests.
@@ -101,7 +101,7 @@ async fn memberships(pool: &AnyPool, account: i64) -> Vec<(i64, String)> {
         .expect("memberships")
 }
 
-/// SPEC §8 "done when", step by step.
+/// rules §8 "done when", step by step.
 async fn scenario(url: &str) {
     let app = embed_host_schema::app(url, "https://intranet.initech.example")
         .await

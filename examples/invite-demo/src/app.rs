@@ -23,8 +23,8 @@ use crate::pages;
 const TTL_CEILING: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// The expiry policy of the demo: `ttl` by default, and bounds wide enough that any
-/// positive `--invite-ttl` is allowed (SPEC §7), while keeping the usual 1 minute to
-/// 30 days around it for per-invitation requests (SPEC S6).
+/// positive `--invite-ttl` is allowed (rules §7), while keeping the usual 1 minute to
+/// 30 days around it for per-invitation requests (rule S6).
 ///
 /// # Errors
 /// A message when `ttl` is zero or longer than ten years.
@@ -84,7 +84,7 @@ pub fn rate_limit(per_minute: u32) -> Option<RateLimit> {
     (per_minute > 0).then(|| RateLimit::per_minute(per_minute).burst(per_minute.div_ceil(2)))
 }
 
-/// The whole demo: `/api` (SPEC §6), the demo sign-in and the pages (SPEC §7).
+/// The whole demo: `/api` (rules §6), the demo sign-in and the pages (rules §7).
 /// `accounts` must be the store the service was built over. The API's OpenAPI document
 /// (`/api/openapi.json`) names its server `/api` and the demo's session cookie.
 pub fn router(
@@ -124,7 +124,7 @@ pub fn router(
         .route("/me/enterprises/{enterprise_id}/members", get(auth::members))
         .with_state(state);
     // The request log names the matched route, never the URI: the invitee page's URI holds
-    // a token (SPEC X10).
+    // a token (rule X10).
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request<_>| {
             let route = request
@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn any_positive_ttl_is_allowed() {
-        // SPEC §7: `--invite-ttl 3s` works; SPEC S6: the default is the flag
+        // rules §7: `--invite-ttl 3s` works; rule S6: the default is the flag
         let s = Duration::from_secs;
         let three = ttl_policy(s(3)).unwrap();
         assert_eq!((three.default_ttl(), three.min()), (s(3), s(3)));

@@ -1,4 +1,4 @@
-//! The demo sign-in (SPEC §7; demo only, never in the library): `POST /login`,
+//! The demo sign-in (rules §7; demo only, never in the library): `POST /login`,
 //! `POST /register`, `POST /logout` and `GET /me`, with sessions kept in memory and keyed
 //! by a random cookie. Like the API's, every POST takes a JSON body sent as
 //! `application/json` (`{}` for `/logout`); another content type is 415
@@ -102,7 +102,7 @@ pub struct AuthState {
 
 impl AuthState {
     /// The signed-in account of a request, if any (identity comes from the session only,
-    /// SPEC X9).
+    /// rule X9).
     ///
     /// # Errors
     /// `internal` when the accounts cannot be read.
@@ -130,7 +130,7 @@ impl AuthState {
     }
 }
 
-/// An error answer in the shape of the API's (SPEC §6): `{"error":{"code","message"}}`.
+/// An error answer in the shape of the API's (rules §6): `{"error":{"code","message"}}`.
 #[derive(Debug)]
 pub struct DemoError {
     status: StatusCode,
@@ -154,7 +154,7 @@ impl DemoError {
     }
 
     /// A body the JSON extractor refused: `unsupported_media_type` (415) when it was not
-    /// sent as `application/json` (SPEC §6: so no cross-site form can post it), else
+    /// sent as `application/json` (rules §6: so no cross-site form can post it), else
     /// `invalid_request` (400).
     fn bad_json(rejection: &JsonRejection) -> Self {
         match rejection {
@@ -231,7 +231,7 @@ pub async fn register(
     body: Result<Json<RegisterBody>, JsonRejection>,
 ) -> Result<Response, DemoError> {
     let Json(body) = body.map_err(|rejection| DemoError::bad_json(&rejection))?;
-    // The library's check (trimmed, no control characters: SPEC X4), then the demo's own
+    // The library's check (trimmed, no control characters: rule X4), then the demo's own
     // shorter limit.
     let name = match check_display_name(&body.name) {
         Ok(name) if name.chars().count() <= 100 => name,
@@ -272,7 +272,7 @@ async fn signed_in(state: &AuthState, user: &User) -> Result<Response, DemoError
 }
 
 /// `POST /logout {}`: ends the session (signing out twice is fine). Like every POST, it
-/// takes a JSON body sent as `application/json` (SPEC §6), here `{}`, so that no
+/// takes a JSON body sent as `application/json` (rules §6), here `{}`, so that no
 /// cross-site form can sign the user out.
 pub async fn logout(
     State(state): State<AuthState>,
@@ -324,7 +324,7 @@ fn user_json(user: &User) -> Value {
 }
 
 /// `GET /me/enterprises/{enterprise_id}/members`: the members list of the members page,
-/// for members of that enterprise only (the API of SPEC §6 has invitations, not members).
+/// for members of that enterprise only (the API of rules §6 has invitations, not members).
 pub async fn members(
     State(state): State<AuthState>,
     headers: HeaderMap,

@@ -1,4 +1,4 @@
-//! Command-line flags of `invite-demo` (SPEC §7); each is also an environment variable.
+//! Command-line flags of `invite-demo` (rules §7); each is also an environment variable.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn ttl_accepts_days_seconds_and_rejects_zero() {
-        // SPEC §7: `7d`, `90s`, `3s`; any positive duration
+        // rules §7: `7d`, `90s`, `3s`; any positive duration
         assert_eq!(parse_ttl("7d"), Ok(Duration::from_secs(7 * 86_400)));
         assert_eq!(parse_ttl("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_ttl("3s"), Ok(Duration::from_secs(3)));
@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_spec() {
-        // SPEC §7: --bind 127.0.0.1:3000, a SQLite file, 7d, base URL from bind
+        // rules §7: --bind 127.0.0.1:3000, a SQLite file, 7d, base URL from bind
         let args = Args::parse_from(["invite-demo"]);
         assert_eq!(args.bind.to_string(), "127.0.0.1:3000");
         assert!(args.database_url.starts_with("sqlite://"));
@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn passwords_in_query_parameters_are_redacted() {
-        // SPEC §7: the database URL is logged at start-up; no secret goes to the log.
+        // rules §7: the database URL is logged at start-up; no secret goes to the log.
         for (url, redacted) in [
             (
                 "postgres://db/invite?password=secret",

@@ -1,11 +1,11 @@
-//! `invite-demo`: the guide, clickable in a browser (SPEC §7).
+//! `invite-demo`: the guide, clickable in a browser (rules §7).
 //!
 //! One process serves the invitation API of `invite-axum` under `/api`, a demo sign-in
 //! (`/login`, `/register`, `/logout`, `/me`) and the pages: `/` (sign in),
 //! `/enterprise/members` (members, the invite drawer, the invitation records) and
 //! `/invite?token=…` (the invitee page). Data lives in SQLite (a file in the working
 //! directory by default) or PostgreSQL, seeded with the demo enterprises and users of the
-//! SPEC when empty. Invitations are delivered through the outbox (rules D1–D4) by a worker
+//! rules when empty. Invitations are delivered through the outbox (rules D1–D4) by a worker
 //! in this process: over SMTP with `--smtp-url`, to an SMS webhook with `--sms-url`, and
 //! otherwise written to the log by a development notifier.
 //!

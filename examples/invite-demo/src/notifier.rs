@@ -1,6 +1,6 @@
 //! The development notifier: instead of sending mail or SMS it writes each link to the log.
 //!
-//! This is the one place in invite-rs where a token reaches a log line (SPEC X1 forbids it
+//! This is the one place in invite-rs where a token reaches a log line (rule X1 forbids it
 //! everywhere else); the line is marked `DEV` so nobody mistakes it for a real delivery.
 //! A real host plugs in an email/SMS [`Notifier`] instead.
 

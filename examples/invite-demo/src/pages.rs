@@ -42,7 +42,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
 }
 
 /// An HTML page. Every page may carry a token in its URL (the invitee page, and the sign-in
-/// page coming back to it), so none is cached or leaks its URL as a referrer (SPEC X2).
+/// page coming back to it), so none is cached or leaks its URL as a referrer (rule X2).
 fn page(html: &'static str) -> Response {
     (
         [

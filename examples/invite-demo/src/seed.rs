@@ -1,4 +1,4 @@
-//! The demo data of SPEC §7, created through the self-contained layout's [`Accounts`]
+//! The demo data of rules §7, created through the self-contained layout's [`Accounts`]
 //! when the database has none.
 //!
 //! | enterprise | certified | super_admin |

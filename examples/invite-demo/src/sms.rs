@@ -87,7 +87,7 @@ impl HttpSmsNotifier {
         let Contact::Phone(phone) = &delivery.contact else {
             return Err((SmsError::NotAPhone, false));
         };
-        // SPEC X8: SMS goes to the number's E.164 form.
+        // rule X8: SMS goes to the number's E.164 form.
         let body = serde_json::json!({
             "from": self.from,
             "to": phone.normalized(),
@@ -187,7 +187,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_phone_invitation_is_posted_as_json_to_the_e164_number() {
-        // rule D5, SPEC X8
+        // rule D5, rule X8
         let (url, seen) = endpoint(StatusCode::CREATED).await;
         let sms = HttpSmsNotifier::new(&url, "Acme").unwrap();
         let d = delivery("+1 (415) 555-0100");

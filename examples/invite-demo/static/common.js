@@ -2,7 +2,7 @@
 'use strict';
 
 const Demo = (() => {
-  // API error codes (SPEC §6) and the demo sign-in's own, as sentences for people.
+  // API error codes (rules §6) and the demo sign-in's own, as sentences for people.
   const MESSAGES = {
     invalid_request: 'The request was not understood. Check the fields and try again.',
     not_authenticated: 'Please sign in first.',
@@ -98,7 +98,7 @@ const Demo = (() => {
 
   // The token of the invitation this tab is looking at. It lives in sessionStorage (this
   // tab only, kept across a reload and the trip through sign-in), never in a URL once read
-  // (SPEC X2). Both answer false/'' where the browser refuses storage.
+  // (rule X2). Both answer false/'' where the browser refuses storage.
   const INVITE_TOKEN_KEY = 'invite-demo.invite-token';
 
   function rememberInviteToken(token) {

@@ -7,7 +7,7 @@
 
   // A return to `/invite?token=…` (an older page's link) carries the token in this URL:
   // move it to sessionStorage, come back to `/invite`, and take it out of the address bar
-  // too (SPEC X2). Where storage is refused, keep it as it is.
+  // too (rule X2). Where storage is refused, keep it as it is.
   function withoutInviteToken(target) {
     if (!target) return target;
     const url = new URL(target, window.location.origin);

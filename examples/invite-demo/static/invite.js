@@ -1,11 +1,11 @@
-// invite-rs demo: the invitee page (SPEC A1–A4). It shows Loading while it verifies the
-// token with POST /api/invitations/view (the token travels in the body, SPEC X2).
+// invite-rs demo: the invitee page (rule A1–A4). It shows Loading while it verifies the
+// token with POST /api/invitations/view (the token travels in the body, rule X2).
 'use strict';
 
 (() => {
   const $ = (id) => document.getElementById(id);
 
-  // SPEC X2: the token of `/invite?token=…` moves from the address bar (and this history
+  // rule X2: the token of `/invite?token=…` moves from the address bar (and this history
   // entry) to this tab's sessionStorage, where a reload and the way back from sign-in find
   // it. Only a browser that refuses storage keeps it in the URL, as it would otherwise be
   // lost.
@@ -45,7 +45,7 @@
     $('mismatch-current').textContent = session
       ? session.user.name + ' (' + Demo.contactOf(session.user) + ')'
       : 'another account';
-    // SPEC A2: signed out, Login and Register; A3: matching, Accept and Reject;
+    // rule A2: signed out, Login and Register; A3: matching, Accept and Reject;
     // A4: another account, the warning and neither.
     Demo.show('actions-signed-out', view.viewer === 'signed_out');
     Demo.show('actions-matching', view.viewer === 'matching');

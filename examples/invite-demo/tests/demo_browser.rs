@@ -1,4 +1,4 @@
-//! The guide, clicked through in a real headless Chromium (SPEC §7 pages; A1–A4 states).
+//! The guide, clicked through in a real headless Chromium (rules §7 pages; A1–A4 states).
 //!
 //! Opt-in: these run only with `INVITE_E2E_BROWSER=1` (and `chromium` + `chromium-driver`
 //! installed: `/usr/bin/chromium`, `/usr/bin/chromedriver`). Then they fail, never skip,
@@ -51,7 +51,7 @@ impl Records for Browser {
     }
 }
 
-/// Waits for the invitee page to leave Loading for `state` (SPEC A1).
+/// Waits for the invitee page to leave Loading for `state` (rule A1).
 async fn invitee_state(b: &Browser, state: &str) {
     b.visible(&format!("#invite-card[data-state={state}]")).await;
     b.visible(&format!("[data-testid=state-{}]", state.replace('_', "-")))
@@ -67,7 +67,7 @@ async fn href(b: &Browser) -> String {
         .to_owned()
 }
 
-/// Asserts that neither the address bar nor `path` holds the token of `link` (SPEC X2).
+/// Asserts that neither the address bar nor `path` holds the token of `link` (rule X2).
 async fn no_token_in_the_url(b: &Browser, link: &str, path: &str) {
     let token = token_of(link);
     let href = href(b).await;
@@ -83,7 +83,7 @@ async fn sign_in_page(b: &Browser) -> String {
         .await
 }
 
-/// Waits until the invitee page is back at `/invite`, its token out of the URL (SPEC X2).
+/// Waits until the invitee page is back at `/invite`, its token out of the URL (rule X2).
 async fn back_on_the_invitation(b: &Browser, link: &str) {
     let path = b.wait_path("back to the invitation", |p| p == "/invite").await;
     no_token_in_the_url(b, link, &path).await;
@@ -173,7 +173,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
     assert_eq!(b.text("[data-testid=enterprise-name]").await, "Acme Robotics");
     b.visible("[data-testid=records-empty]").await;
 
-    // The drawer: Invite by Email or Phone, Select Role (no super_admin, SPEC S4).
+    // The drawer: Invite by Email or Phone, Select Role (no super_admin, rule S4).
     let bob_link = invite(
         &b,
         "bob@example.com",
@@ -185,7 +185,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
     let carol_link = invite(&b, "+14155550100", "member", None).await;
     let dave_link = invite(&b, "dave@example.com", "finance_admin", None).await;
     assert!(!b.is_visible("[data-testid=invite-drawer]").await);
-    // SPEC S7: a second pending invitation to Bob is refused, readably.
+    // rule S7: a second pending invitation to Bob is refused, readably.
     b.click("[data-testid=invite-button]").await;
     b.fill("[data-testid=invite-contact]", "BOB@example.com").await;
     b.click("[data-testid=invite-send]").await;
@@ -196,7 +196,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
     );
     b.click("[data-testid=drawer-close]").await;
 
-    // The records table: newest first, Pending; revoke Dave's (SPEC R2).
+    // The records table: newest first, Pending; revoke Dave's (rule R2).
     b.wait_record("bob@example.com", "pending").await;
     let status = b
         .text("[data-testid=record-row][data-contact='bob@example.com'] [data-testid=record-status]")
@@ -207,11 +207,11 @@ async fn inviter_and_invitee_click_through_the_guide() {
         .await;
     b.wait_record("dave@example.com", "revoked").await;
 
-    // Bob's link, signed out: the info with Login and Register, no Accept (SPEC A2).
+    // Bob's link, signed out: the info with Login and Register, no Accept (rule A2).
     b.forget_session().await;
     b.goto(&bob_link).await;
     invitee_state(&b, "invitation_info").await;
-    // SPEC X2: once read, the token leaves the address bar and the history entry (it
+    // rule X2: once read, the token leaves the address bar and the history entry (it
     // stays in this tab's sessionStorage, so a reload still shows the invitation).
     let path = b.wait_path("the invitee page", |p| p == "/invite").await;
     no_token_in_the_url(&b, &bob_link, &path).await;
@@ -227,8 +227,8 @@ async fn inviter_and_invitee_click_through_the_guide() {
     assert!(!b.is_visible("[data-testid=btn-reject]").await);
     b.screenshot("05-invitee-signed-out").await;
 
-    // Login, with the wrong account: the mismatch warning, masked contact, no Accept (SPEC A4).
-    // The sign-in page's URL holds no token either (SPEC X2), nor does the history entry
+    // Login, with the wrong account: the mismatch warning, masked contact, no Accept (rule A4).
+    // The sign-in page's URL holds no token either (rule X2), nor does the history entry
     // of the invitee page left behind.
     b.click("[data-testid=btn-login]").await;
     let path = sign_in_page(&b).await;
@@ -253,7 +253,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
     );
     b.screenshot("06-invitee-mismatch").await;
 
-    // Switch account: sign out, sign in as Bob, back on the same invitation (SPEC A3).
+    // Switch account: sign out, sign in as Bob, back on the same invitation (rule A3).
     b.click("[data-testid=btn-switch-account]").await;
     let path = b
         .wait_path("the sign-in page", |p| p.starts_with("/?return="))
@@ -274,7 +274,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
         "You joined Acme Robotics as dev_admin."
     );
     b.screenshot("08-invitee-accepted").await;
-    // Reopened, the link says Accepted (SPEC A1, A6: single use).
+    // Reopened, the link says Accepted (rule A1, A6: single use).
     b.goto(&bob_link).await;
     invitee_state(&b, "accepted").await;
     // Bob now belongs to Acme as dev_admin: the start page lists it.
@@ -288,7 +288,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
 
     // A sign-in link of an older page, with the token in its `return`: the sign-in page
     // moves the token to sessionStorage and out of its own URL, then comes back to
-    // `/invite` (SPEC X2).
+    // `/invite` (rule X2).
     b.forget_session().await;
     b.goto(&format!("{base}/")).await;
     b.script("window.sessionStorage.clear(); return null").await;
@@ -303,7 +303,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
     invitee_state(&b, "invitation_info").await;
     b.visible("[data-testid=btn-reject]").await;
 
-    // Carol (by phone) rejects (SPEC A7); the link then says Rejected.
+    // Carol (by phone) rejects (rule A7); the link then says Rejected.
     b.forget_session().await;
     b.goto(&carol_link).await;
     invitee_state(&b, "invitation_info").await;
@@ -319,14 +319,14 @@ async fn inviter_and_invitee_click_through_the_guide() {
     invitee_state(&b, "rejected").await;
     b.screenshot("09-invitee-rejected").await;
 
-    // The revoked link is Invalid or Expired (SPEC R2, A1), as is a made-up token.
+    // The revoked link is Invalid or Expired (rule R2, A1), as is a made-up token.
     b.goto(&dave_link).await;
     invitee_state(&b, "invalid_or_expired").await;
     b.screenshot("10-invitee-invalid-or-expired").await;
     b.goto(&format!("{base}/invite?token=not-a-real-token")).await;
     invitee_state(&b, "invalid_or_expired").await;
 
-    // Erin has no account: Register from the invitation, come back, accept (SPEC A2, A3).
+    // Erin has no account: Register from the invitation, come back, accept (rule A2, A3).
     b.sign_in(&base, "alice@example.com").await;
     b.wait_path("the members page", |p| p == "/enterprise/members")
         .await;
@@ -370,7 +370,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
     );
     b.screenshot("12-members-and-records").await;
 
-    // Paginated records (SPEC R1): 3 + 9 invitations are two pages of 10.
+    // Paginated records (rule R1): 3 + 9 invitations are two pages of 10.
     let mut alice = Http::new(&server);
     let me = alice.login("alice@example.com").await;
     let acme = enterprise_id(&me, "Acme Robotics");
@@ -414,7 +414,7 @@ async fn an_expired_link_is_invalid_resend_brings_a_fresh_one_and_uncertified_ca
     if !enabled("an_expired_link_is_invalid_resend_brings_a_fresh_one_and_uncertified_cannot_invite") {
         return;
     }
-    // SPEC §7 --invite-ttl in seconds; §1 expired is derived; R3 resend; S2 not certified
+    // rules §7 --invite-ttl in seconds; §1 expired is derived; R3 resend; S2 not certified
     let server = DemoServer::start(&["--invite-ttl", "4s"]);
     let base = server.base_url.clone();
     let b = Browser::start().await;
@@ -450,7 +450,7 @@ async fn an_expired_link_is_invalid_resend_brings_a_fresh_one_and_uncertified_ca
     b.goto(&old_link).await;
     invitee_state(&b, "invalid_or_expired").await;
 
-    // Uma's enterprise is not certified: the page says so, and sending explains why not (SPEC S2).
+    // Uma's enterprise is not certified: the page says so, and sending explains why not (rule S2).
     b.sign_in(&base, "uma@example.com").await;
     b.wait_path("the members page", |p| p == "/enterprise/members")
         .await;
@@ -468,7 +468,7 @@ async fn an_expired_link_is_invalid_resend_brings_a_fresh_one_and_uncertified_ca
 
 #[tokio::test]
 async fn signing_out_ends_the_session_on_the_server() {
-    // SPEC §6, §7: the page's Sign out posts `{}` as application/json (a bodiless POST is
+    // rules §6, §7: the page's Sign out posts `{}` as application/json (a bodiless POST is
     // refused with 415), so the server forgets the session, not only the page.
     if !enabled("signing_out_ends_the_session_on_the_server") {
         return;

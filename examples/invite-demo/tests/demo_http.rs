@@ -12,7 +12,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn login_sets_an_http_only_same_site_lax_cookie_and_me_has_the_memberships() {
-    // SPEC §7 demo sign-in; SPEC X9: identity comes from the session only
+    // rules §7 demo sign-in; rule X9: identity comes from the session only
     let server = DemoServer::start(&[]);
     let mut http = Http::new(&server);
 
@@ -56,7 +56,7 @@ async fn login_sets_an_http_only_same_site_lax_cookie_and_me_has_the_memberships
 
 #[tokio::test]
 async fn every_post_of_the_demo_takes_json_and_refuses_a_cross_site_form_post() {
-    // SPEC §6: every POST takes a JSON body sent as application/json (`{}` for /logout);
+    // rules §6: every POST takes a JSON body sent as application/json (`{}` for /logout);
     // anything else — what an HTML form on another site can send — is 415, before any
     // state changes.
     let server = DemoServer::start(&[]);
@@ -122,7 +122,7 @@ async fn every_post_of_the_demo_takes_json_and_refuses_a_cross_site_form_post() 
 
 #[tokio::test]
 async fn the_api_answers_wrong_methods_with_405_and_describes_the_demo() {
-    // SPEC §6: a known path with another method is 405 with Allow; unknown paths 404. The
+    // rules §6: a known path with another method is 405 with Allow; unknown paths 404. The
     // OpenAPI document names where the API is mounted and the demo's session cookie.
     let server = DemoServer::start(&[]);
     let http = Http::new(&server);
@@ -173,7 +173,7 @@ async fn the_rate_limit_flag_sets_the_limit_per_client_address() {
 
 #[tokio::test]
 async fn the_demo_data_of_the_spec_is_there() {
-    // SPEC §7 demo data table
+    // rules §7 demo data table
     let server = DemoServer::start(&[]);
     let mut http = Http::new(&server);
     for (contact, enterprise) in [
@@ -202,7 +202,7 @@ async fn the_demo_data_of_the_spec_is_there() {
 
 #[tokio::test]
 async fn bad_json_to_the_demo_sign_in_is_400_never_500() {
-    // SPEC X4: malformed input gets invalid_request (400)
+    // rule X4: malformed input gets invalid_request (400)
     let server = DemoServer::start(&[]);
     let http = Http::new(&server);
     let json = Some("application/json");
@@ -234,7 +234,7 @@ async fn bad_json_to_the_demo_sign_in_is_400_never_500() {
 
 #[tokio::test]
 async fn register_creates_an_account_and_refuses_a_taken_or_invalid_contact() {
-    // SPEC §7: POST /register {"name","contact"} creates a user and signs in
+    // rules §7: POST /register {"name","contact"} creates a user and signs in
     let server = DemoServer::start(&[]);
     let mut http = Http::new(&server);
     let reply = http
@@ -258,7 +258,7 @@ async fn register_creates_an_account_and_refuses_a_taken_or_invalid_contact() {
     assert_eq!(taken.status, StatusCode::CONFLICT);
     assert_eq!(taken.json()["error"]["code"], "account_exists");
 
-    // SPEC S3: not a contact
+    // rule S3: not a contact
     let invalid = http
         .post("/register", &json!({ "name": "X", "contact": "not a contact" }))
         .await;
@@ -274,9 +274,9 @@ async fn register_creates_an_account_and_refuses_a_taken_or_invalid_contact() {
 
 #[tokio::test]
 async fn register_refuses_control_characters_in_the_name_and_the_contact() {
-    // SPEC X4: a NUL or another control character in a name is invalid_request (400),
+    // rule X4: a NUL or another control character in a name is invalid_request (400),
     // never stored (PostgreSQL refuses NUL in text: a 500); in a contact it is
-    // invalid_contact (SPEC S3).
+    // invalid_contact (rule S3).
     let server = DemoServer::start(&[]);
     let mut http = Http::new(&server);
     for name in ["a\u{0}b", "a\u{1b}[31mb", "a\nb", "a\u{2028}b"] {
@@ -345,7 +345,7 @@ async fn concurrent_registrations_of_one_contact_make_one_account() {
 
 #[tokio::test]
 async fn pages_are_served_and_the_invitee_page_is_neither_cached_nor_a_referrer() {
-    // SPEC X2: token-bearing pages send Cache-Control: no-store and Referrer-Policy: no-referrer
+    // rule X2: token-bearing pages send Cache-Control: no-store and Referrer-Policy: no-referrer
     let server = DemoServer::start(&[]);
     let http = Http::new(&server);
     let invite = http.get("/invite?token=abc").await;
@@ -379,7 +379,7 @@ async fn pages_are_served_and_the_invitee_page_is_neither_cached_nor_a_referrer(
 
 #[tokio::test]
 async fn the_guide_over_http_send_view_accept_and_the_dev_notifier_logs_the_link() {
-    // SPEC S5 (link handed to the notifier), A2, A3, A5, §7 (dev notifier logs each link)
+    // rule S5 (link handed to the notifier), A2, A3, A5, §7 (dev notifier logs each link)
     let server = DemoServer::start(&[]);
     let mut alice = Http::new(&server);
     let me = alice.login("alice@example.com").await;
@@ -426,7 +426,7 @@ async fn the_guide_over_http_send_view_accept_and_the_dev_notifier_logs_the_link
     assert_eq!(
         roles,
         [json!("finance_admin"), json!("dev_admin"), json!("member")]
-    ); // SPEC S4
+    ); // rule S4
 
     let token = token_of(&link);
     let anonymous = Http::new(&server);
@@ -444,7 +444,7 @@ async fn the_guide_over_http_send_view_accept_and_the_dev_notifier_logs_the_link
         .post("/api/invitations/view", &json!({ "token": token }))
         .await
         .json();
-    assert_eq!(view["viewer"], "mismatch"); // SPEC A4
+    assert_eq!(view["viewer"], "mismatch"); // rule A4
     let refused = mallory
         .post("/api/invitations/accept", &json!({ "token": token }))
         .await;
@@ -458,7 +458,7 @@ async fn the_guide_over_http_send_view_accept_and_the_dev_notifier_logs_the_link
         .await;
     assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
     let me = bob.get("/me").await.json();
-    assert_eq!(me["memberships"][0]["enterprise_name"], "Acme Robotics"); // SPEC A5
+    assert_eq!(me["memberships"][0]["enterprise_name"], "Acme Robotics"); // rule A5
     assert_eq!(me["memberships"][0]["role"], "dev_admin");
     // Bob is a member but not a super admin: the members list is his, the records are not.
     assert_eq!(
@@ -466,7 +466,7 @@ async fn the_guide_over_http_send_view_accept_and_the_dev_notifier_logs_the_link
         StatusCode::OK
     );
     let records = bob.get(&format!("/api/enterprises/{acme}/invitations")).await;
-    assert_eq!(records.status, StatusCode::FORBIDDEN); // SPEC S1
+    assert_eq!(records.status, StatusCode::FORBIDDEN); // rule S1
     // Mallory is not a member at all.
     let foreign = mallory.get(&format!("/me/enterprises/{acme}/members")).await;
     assert_eq!(foreign.status, StatusCode::FORBIDDEN);
@@ -474,7 +474,7 @@ async fn the_guide_over_http_send_view_accept_and_the_dev_notifier_logs_the_link
 
 #[tokio::test]
 async fn a_short_invite_ttl_expires_links_in_seconds() {
-    // SPEC §7: --invite-ttl 2s; SPEC §1: expired is what a pending invitation past its expiry is
+    // rules §7: --invite-ttl 2s; rules §1: expired is what a pending invitation past its expiry is
     let server = DemoServer::start(&["--invite-ttl", "2s"]);
     let mut alice = Http::new(&server);
     let me = alice.login("alice@example.com").await;
@@ -502,7 +502,7 @@ async fn a_short_invite_ttl_expires_links_in_seconds() {
 
 #[tokio::test]
 async fn the_database_is_seeded_once_and_kept_across_restarts() {
-    // SPEC §7: demo data "created when the database is empty"
+    // rules §7: demo data "created when the database is empty"
     let server = DemoServer::start(&[]);
     let mut alice = Http::new(&server);
     let me = alice.login("alice@example.com").await;
@@ -534,7 +534,7 @@ async fn the_database_is_seeded_once_and_kept_across_restarts() {
 
 #[test]
 fn a_zero_ttl_is_refused_and_help_names_the_environment_variables() {
-    // SPEC §7: any positive duration; each flag is also an environment variable
+    // rules §7: any positive duration; each flag is also an environment variable
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_invite-demo"))
         .args(["--invite-ttl", "0s"])
         .output()
@@ -565,7 +565,7 @@ fn a_zero_ttl_is_refused_and_help_names_the_environment_variables() {
 
 #[tokio::test]
 async fn the_demo_runs_on_postgres_too() {
-    // SPEC §7: `--database-url postgres://…` works too
+    // rules §7: `--database-url postgres://…` works too
     use sqlx::Connection as _;
     use std::io::Write as _;
     let Ok(admin_url) = std::env::var("INVITE_TEST_POSTGRES_URL") else {

@@ -16,7 +16,7 @@ use invite_core::{Accounts, InvitationStore, Invitations, Key, KeyKind, KeyKinds
 use serde_json::Value;
 use tower::ServiceExt as _;
 
-/// The base URL the service is configured with (SPEC X10).
+/// The base URL the service is configured with (rule X10).
 pub const BASE_URL: &str = "https://app.example";
 
 /// The test host's "session": the `x-user-id` header, the host's own key of the account
@@ -55,7 +55,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// Asserts the status and that the body is a SPEC error with `code`.
+    /// Asserts the status and that the body is a rules' error with `code`.
     #[track_caller]
     pub fn error(&self, status: StatusCode, code: &str) {
         assert_eq!(self.status, status, "{self:?}");
@@ -79,7 +79,7 @@ impl Answer {
         url.rsplit("token=").next().unwrap().to_owned()
     }
 
-    /// Asserts the SPEC X2 headers.
+    /// Asserts the rule X2 headers.
     #[track_caller]
     pub fn no_store(&self) {
         assert_eq!(self.headers["cache-control"], "no-store", "{self:?}");

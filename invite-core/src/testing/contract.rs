@@ -38,7 +38,7 @@ use crate::testing::seed::{self, World};
 use crate::token::InviteLink;
 use crate::token::{InviteToken, TokenDigest};
 
-/// A store under test with the demo data of SPEC §7.
+/// A store under test with the demo data of rules §7.
 pub struct Fixture<S> {
     /// The store.
     pub store: Arc<S>,
@@ -302,7 +302,7 @@ macro_rules! store_contract_suite {
     };
 }
 
-/// What `create` writes is what `get` and `find_by_digest` read (SPEC §1, X1).
+/// What `create` writes is what `get` and `find_by_digest` read (rules §1, X1).
 pub async fn create_round_trips<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
     let (new, token) = f.invitation(" Bob@Example.com ", Role::FinanceAdmin, f.now);
@@ -322,7 +322,7 @@ pub async fn create_round_trips<S: InvitationStore + Directory>(subject: Subject
     assert_eq!(unknown, None);
 }
 
-/// SPEC S7: one pending invitation per (enterprise, contact), by normalized contact; other
+/// rule S7: one pending invitation per (enterprise, contact), by normalized contact; other
 /// enterprises are not affected.
 pub async fn duplicate_pending_is_refused<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
@@ -340,7 +340,7 @@ pub async fn duplicate_pending_is_refused<S: InvitationStore + Directory>(subjec
         .expect("another enterprise may invite the same contact");
 }
 
-/// SPEC S7, §1: a pending invitation past its expiry never blocks a new one, swept or not.
+/// rule S7, §1: a pending invitation past its expiry never blocks a new one, swept or not.
 pub async fn expired_pending_never_blocks<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
     let (old, _) = f.send("bob@example.com", f.now).await;
@@ -357,7 +357,7 @@ pub async fn expired_pending_never_blocks<S: InvitationStore + Directory>(subjec
     assert_eq!(created.status_at(later), InvitationStatus::Pending);
 }
 
-/// SPEC S7: a contact that belongs to a member gets `already_member`, by normalized forms.
+/// rule S7: a contact that belongs to a member gets `already_member`, by normalized forms.
 pub async fn already_member_is_refused<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
     let (new, _) = f.invitation("ALICE@example.com", Role::Member, f.now);
@@ -376,7 +376,7 @@ pub async fn already_member_is_refused<S: InvitationStore + Directory>(subject: 
     ));
 }
 
-/// SPEC X3: an invitation id is only reachable under its own enterprise.
+/// rule X3: an invitation id is only reachable under its own enterprise.
 pub async fn tenant_isolation<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
     let (inv, _) = f.send("bob@example.com", f.now).await;
@@ -421,7 +421,7 @@ pub async fn tenant_isolation<S: InvitationStore + Directory>(subject: Subject<S
     assert_eq!(still.status, InvitationStatus::Pending);
 }
 
-/// SPEC R1: newest first; pages continue exactly after the cursor, with ties on `sent_at`
+/// rule R1: newest first; pages continue exactly after the cursor, with ties on `sent_at`
 /// broken by id.
 pub async fn list_is_newest_first_with_keyset_pages<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
@@ -451,7 +451,7 @@ pub async fn list_is_newest_first_with_keyset_pages<S: InvitationStore + Directo
     assert_eq!(seen, sent);
 }
 
-/// SPEC §1, R1: the status filter reads the derived status, so an unswept pending row past
+/// rules §1, R1: the status filter reads the derived status, so an unswept pending row past
 /// its expiry lists as `expired`, not `pending`.
 pub async fn list_filters_by_derived_status<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
@@ -487,7 +487,7 @@ pub async fn list_filters_by_derived_status<S: InvitationStore + Directory>(subj
     assert_eq!(ids(InvitationStatus::Accepted).await, Vec::<InvitationId>::new());
 }
 
-/// SPEC R2: revoke works on a pending invitation only, and the link dies at once.
+/// rule R2: revoke works on a pending invitation only, and the link dies at once.
 pub async fn revoke_only_pending<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
     let acme = &f.world.acme.id;
@@ -521,7 +521,7 @@ pub async fn revoke_only_pending<S: InvitationStore + Directory>(subject: Subjec
     assert!(matches!(missing, Err(StoreError::NotFound)));
 }
 
-/// SPEC R3: resend gives a pending or expired invitation a new token and expiry; the old
+/// rule R3: resend gives a pending or expired invitation a new token and expiry; the old
 /// link stops working at once; answered invitations cannot be resent.
 pub async fn resend_rotates_the_token<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
@@ -576,7 +576,7 @@ pub async fn resend_rotates_the_token<S: InvitationStore + Directory>(subject: S
     ));
 }
 
-/// SPEC S7, R3: reviving an expired invitation must not make a second pending one.
+/// rule S7, R3: reviving an expired invitation must not make a second pending one.
 pub async fn resend_refuses_a_second_pending<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
     let (old, _) = f.send("bob@example.com", f.now).await;
@@ -604,7 +604,7 @@ pub async fn resend_refuses_a_second_pending<S: InvitationStore + Directory>(sub
     assert_eq!(kept.status_at(later), InvitationStatus::Pending);
 }
 
-/// SPEC A5, A6: accept makes the member with the invited role, once.
+/// rule A5, A6: accept makes the member with the invited role, once.
 pub async fn accept_makes_a_member_once<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
     let (inv, token) = f.send("bob@example.com", f.now).await;
@@ -636,7 +636,7 @@ pub async fn accept_makes_a_member_once<S: InvitationStore + Directory>(subject:
     assert_eq!(f.membership_count(&f.world.bob.id).await, 1);
 }
 
-/// SPEC A1, A6: expired, revoked and unknown tokens are all `invalid_or_expired`.
+/// rule A1, A6: expired, revoked and unknown tokens are all `invalid_or_expired`.
 pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
     let (inv, token) = f.send("bob@example.com", f.now).await;
@@ -678,7 +678,7 @@ pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(
     );
 }
 
-/// SPEC A8: accepting when already a member leaves role and invitation unchanged.
+/// rule A8: accepting when already a member leaves role and invitation unchanged.
 pub async fn accept_by_a_member_changes_nothing<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
     let (inv, token) = f.send("bob@example.com", f.now).await;
@@ -706,7 +706,7 @@ pub async fn accept_by_a_member_changes_nothing<S: InvitationStore + Directory>(
     assert!(events.iter().all(|e| e.kind != EventKind::Accepted));
 }
 
-/// SPEC A7: reject marks the invitation rejected and makes no member.
+/// rule A7: reject marks the invitation rejected and makes no member.
 pub async fn reject_makes_no_member<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
     let (_, token) = f.send("bob@example.com", f.now).await;
@@ -725,7 +725,7 @@ pub async fn reject_makes_no_member<S: InvitationStore + Directory>(subject: Sub
     ));
 }
 
-/// SPEC A6: of 32 concurrent accepts of one token exactly one succeeds, and exactly one
+/// rule A6: of 32 concurrent accepts of one token exactly one succeeds, and exactly one
 /// membership exists.
 pub async fn concurrent_accepts_have_one_winner<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
@@ -742,7 +742,7 @@ pub async fn concurrent_accepts_have_one_winner<S: InvitationStore + Directory>(
     assert_eq!(f.membership_count(&f.world.bob.id).await, 1);
 }
 
-/// SPEC S7: of 16 concurrent sends to one contact exactly one makes a pending invitation.
+/// rule S7: of 16 concurrent sends to one contact exactly one makes a pending invitation.
 pub async fn concurrent_sends_make_one_pending<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
     let created = race_sends(
@@ -768,7 +768,7 @@ pub async fn concurrent_sends_make_one_pending<S: InvitationStore + Directory>(s
     );
 }
 
-/// SPEC X5: every state change is an event with actor and time, in order.
+/// rule X5: every state change is an event with actor and time, in order.
 pub async fn events_record_every_change<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
     let acme = &f.world.acme.id;
@@ -833,7 +833,7 @@ pub async fn events_record_every_change<S: InvitationStore + Directory>(subject:
     );
 }
 
-/// SPEC §1, X5: a sweep writes `expired` down in batches, with an event, and touches
+/// rules §1, X5: a sweep writes `expired` down in batches, with an event, and touches
 /// nothing else.
 pub async fn sweep_writes_expired_down<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
@@ -872,7 +872,7 @@ pub async fn sweep_writes_expired_down<S: InvitationStore + Directory>(subject: 
     assert_eq!(live.status, InvitationStatus::Pending);
 }
 
-/// SPEC S8: the delivery status is stored and read back.
+/// rule S8: the delivery status is stored and read back.
 pub async fn delivery_status_is_recorded<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
     let (inv, _) = f.send("bob@example.com", f.now).await;

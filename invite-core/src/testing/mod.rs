@@ -5,7 +5,7 @@
 //! - [`ManualClock`]: a clock you move by hand;
 //! - [`RecordingNotifier`]: keeps every delivery, and can be told to fail;
 //! - [`host`]: [`HostFixture`], the host's side of a contract run, and [`Subject`];
-//! - [`seed`]: the demo data of the SPEC (§7) through a [`HostFixture`];
+//! - [`seed`]: the demo data of the rules (§7) through a [`HostFixture`];
 //! - [`strategies`]: proptest strategies for contacts, roles and commands;
 //! - [`contract`]: the store contract suite every storage adapter must pass, and the
 //!   [`store_contract_suite!`](crate::store_contract_suite) macro that runs it.

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use crate::ports::{Delivery, Notifier, NotifyError};
 
-/// Keeps every delivery it is handed; fails on demand (SPEC S8 tests).
+/// Keeps every delivery it is handed; fails on demand (rule S8 tests).
 #[derive(Debug, Default)]
 pub struct RecordingNotifier {
     deliveries: Mutex<Vec<Delivery>>,

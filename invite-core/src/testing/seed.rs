@@ -1,4 +1,4 @@
-//! The demo data of SPEC §7, written through a [`HostFixture`].
+//! The demo data of rules §7, written through a [`HostFixture`].
 //!
 //! | enterprise | certified | super_admin |
 //! |---|---|---|
@@ -37,7 +37,7 @@ pub struct World {
     pub mallory: User,
 }
 
-/// Creates the demo data of SPEC §7 through the host's side of a store.
+/// Creates the demo data of rules §7 through the host's side of a store.
 ///
 /// # Errors
 /// Whatever the host fixture answers.

@@ -16,7 +16,7 @@ fn pending_query() -> ListQuery {
     }
 }
 
-/// SPEC X7, A5: a failure between the steps of accept (the membership insert, then the
+/// rule X7, A5: a failure between the steps of accept (the membership insert, then the
 /// event insert) leaves the invitation pending, no membership and no `accepted` event.
 pub async fn accept_fault_leaves_no_half_state<S: InvitationStore + Directory>(case: Case<S>) {
     let raw = case.raw.clone();
@@ -60,7 +60,7 @@ pub async fn accept_fault_leaves_no_half_state<S: InvitationStore + Directory>(c
     );
 }
 
-/// SPEC X7, S7: a failure after the invitation row is written (the `sent` event) leaves no
+/// rule X7, S7: a failure after the invitation row is written (the `sent` event) leaves no
 /// invitation behind, so the contact can be invited again.
 pub async fn send_fault_leaves_no_half_state<S: InvitationStore + Directory>(case: Case<S>) {
     let raw = case.raw.clone();
@@ -77,7 +77,7 @@ pub async fn send_fault_leaves_no_half_state<S: InvitationStore + Directory>(cas
     f.send("bob@example.com", f.now).await;
 }
 
-/// SPEC X7, R3: a failure while resending keeps the old link and status.
+/// rule X7, R3: a failure while resending keeps the old link and status.
 pub async fn resend_fault_keeps_the_old_link<S: InvitationStore + Directory>(case: Case<S>) {
     let raw = case.raw.clone();
     let f = Fixture::new(case.subject).await;
@@ -101,7 +101,7 @@ pub async fn resend_fault_keeps_the_old_link<S: InvitationStore + Directory>(cas
     assert_eq!(a.find_by_digest(&fresh.digest()).await.expect("find"), None);
 }
 
-/// SPEC R1, §1: every status filter, paged 3 rows at a time, returns exactly the rows whose
+/// rule R1, §1: every status filter, paged 3 rows at a time, returns exactly the rows whose
 /// status derived at `now` matches, newest first — `expired` drawing on written-down
 /// (swept) and unswept rows alike.
 pub async fn every_filter_pages_like_the_reference<S: InvitationStore + Directory>(case: Case<S>) {
@@ -182,7 +182,7 @@ pub async fn bad_row_is_a_backend_error<S: InvitationStore + Directory>(case: Ca
     assert!(matches!(listed, Err(StoreError::Backend(_))), "{listed:?}");
 }
 
-/// SPEC §1, X5: the SQL stores write overdue pending rows down as `expired` when a new
+/// rules §1, X5: the SQL stores write overdue pending rows down as `expired` when a new
 /// invitation to the same contact is sent and when the records are listed by `expired`;
 /// each such write records an `expired` event, as the sweep does.
 pub async fn overdue_rows_written_down_record_expired_events<S: InvitationStore + Directory>(case: Case<S>) {
