@@ -13,7 +13,10 @@ use invite_core::{
 };
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::schema::{
+    AnyOfBuilder, Array, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Ref, Schema, SchemaFormat,
+    SchemaType, Type,
+};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 use uuid::Uuid;
 
@@ -541,9 +544,32 @@ pub struct BulkInvitationRow {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkInvitationsRequest {
-    /// The rows, each read on its own: see [`BulkInvitationRow`].
-    #[schema(value_type = Vec<BulkInvitationRow>, min_items = 1, max_items = 100)]
+    /// The rows, each read on its own: a [`BulkInvitationRow`], or any other JSON value,
+    /// which is answered with an `invalid_request` error row while the others go ahead.
+    #[schema(schema_with = bulk_rows)]
     pub invitations: Vec<serde_json::Value>,
+}
+
+/// The OpenAPI schema of the bulk rows, as the server reads them (rule B2): 1 to 100 of
+/// anything, each a [`BulkInvitationRow`] or answered with an error row. Describing the rows
+/// as `BulkInvitationRow` alone would call a request invalid that the server takes (200,
+/// with that row refused).
+fn bulk_rows() -> Array {
+    ArrayBuilder::new()
+        .items(
+            AnyOfBuilder::new()
+                .item(Ref::from_schema_name("BulkInvitationRow"))
+                .item(
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::AnyValue)
+                        .description(Some(
+                            "Any other value: answered with an `invalid_request` error row (rule B2)",
+                        )),
+                ),
+        )
+        .min_items(Some(1))
+        .max_items(Some(100))
+        .build()
 }
 
 /// A row of a bulk invite that was sent: the invitation and its link, shown this once

@@ -370,3 +370,31 @@ async fn every_request_body_has_examples_the_server_accepts() {
         }
     }
 }
+
+#[tokio::test]
+async fn bulk_rows_are_documented_as_the_server_reads_them() {
+    // rule B2: a row of the wrong shape is answered with an error row (200), not a refused
+    // request, so the document admits any row value and names the row's shape first.
+    let app = common::memory().await;
+    let doc = document(&app).await;
+    let rows = &doc["components"]["schemas"]["BulkInvitationsRequest"]["properties"]["invitations"];
+    assert_eq!(rows["type"], "array");
+    assert_eq!(
+        (rows["minItems"].clone(), rows["maxItems"].clone()),
+        (json!(1), json!(100))
+    );
+    let any_of = rows["items"]["anyOf"].as_array().unwrap();
+    assert_eq!(any_of[0]["$ref"], "#/components/schemas/BulkInvitationRow");
+    assert!(any_of[1].get("type").is_none(), "any value: {}", any_of[1]);
+    // And the server does take such a row.
+    let answer = app
+        .post(
+            &format!("{}/bulk", app.acme_invitations()),
+            Some(&app.world.alice),
+            json!({"invitations": [[null, null], {"contact": "bob@example.com", "role": "member"}]}),
+        )
+        .await;
+    let results = answer.ok(StatusCode::OK)["results"].clone();
+    assert_eq!(results[0]["error"]["code"], "invalid_request");
+    assert!(results[1]["invite_url"].is_string(), "{results}");
+}
