@@ -43,8 +43,9 @@ pub enum MemberInsert {
     AlreadyMember,
 }
 
-/// The host's directory, read and written on the library's transaction. See the
-/// [module docs](self).
+/// The host's directory, read and written on the library's transaction: every method gets
+/// the connection of the transaction the library is in, so the member check of a send and
+/// the membership insert of an accept commit with the invitation (rules H1, H2).
 #[async_trait]
 pub trait HostDirectory<DB: Database>: Send + Sync + 'static {
     /// How the host keys organizations and users (rule H3).

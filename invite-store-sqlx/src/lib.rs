@@ -2,8 +2,9 @@
 //!
 //! Storage for invite-rs through sqlx, on **SQLite** (feature `sqlite`, the embedded
 //! default: one file, created if missing) and **PostgreSQL** (feature `postgres`, for
-//! several server processes sharing a database): the [`InvitationStore`] and
-//! [`Directory`] ports of `invite-core` as one generic store, [`SqlStore`], over the
+//! several server processes sharing a database): the
+//! [`InvitationStore`](invite_core::InvitationStore) and
+//! [`Directory`](invite_core::Directory) ports of `invite-core` as one generic store, [`SqlStore`], over the
 //! host's own tables.
 //!
 //! ## Your tables stay yours

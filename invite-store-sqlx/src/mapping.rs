@@ -101,7 +101,7 @@ struct ContactColumn {
     normalized: bool,
 }
 
-/// Builds a [`TableMapping`]; see the [module docs](self).
+/// Builds a [`TableMapping`]; see its docs.
 #[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct TableMappingBuilder {
