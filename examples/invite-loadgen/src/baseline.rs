@@ -196,7 +196,7 @@ impl Baseline {
     }
 }
 
-/// The demo data of SPEC §7, as `invite-demo`'s seed makes it, unless Alice exists.
+/// The demo data of rules §7, as `invite-demo`'s seed makes it, unless Alice exists.
 async fn seed_if_empty(store: &invite_store_sqlx::SqliteStore) -> Result<(), BoxError> {
     const ENTERPRISES: [(&str, bool, &str, &str); 3] = [
         ("Acme Robotics", true, "Alice Admin", "alice@example.com"),
@@ -249,7 +249,7 @@ async fn seed_if_empty(store: &invite_store_sqlx::SqliteStore) -> Result<(), Box
 
 // --- errors ---------------------------------------------------------------------------
 
-/// An error answer in the SPEC §6 shape.
+/// An error answer in the shape of rules §6.
 #[derive(Debug)]
 struct Fail {
     status: StatusCode,
@@ -589,7 +589,7 @@ impl Inner {
         Ok(([(SET_COOKIE, cookie)], Json(me)).into_response())
     }
 
-    /// The checks before an answer (SPEC A4, A6), in the library's order.
+    /// The checks before an answer (rules A4, A6), in the library's order.
     fn answerable(&self, row: &InvitationRow, user: &UserRow, now: i64) -> Result<(), Fail> {
         match row.status_at(now) {
             "pending" => {}
