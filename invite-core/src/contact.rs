@@ -228,6 +228,16 @@ impl ContactPolicy {
             return Err(ContactError::InvalidPhone);
         }
         let normalized = number.format().mode(phonenumber::Mode::E164).to_string();
+        // The stored form must read back as itself, or an account holding it could never
+        // be matched (a fuzz finding: `+78884(00840011` gave an E.164 form that the parser
+        // then refused).
+        let reads_back = phonenumber::parse(None, &normalized)
+            .ok()
+            .filter(phonenumber::is_valid)
+            .map(|again| again.format().mode(phonenumber::Mode::E164).to_string());
+        if reads_back.as_deref() != Some(normalized.as_str()) {
+            return Err(ContactError::InvalidPhone);
+        }
         Ok(Phone {
             entered: entered.to_owned(),
             normalized,

@@ -61,3 +61,21 @@ fn a_slow_fuzz_unit_parses_quickly_once_warm() {
     eprintln!("{each:?} per warm parse");
     assert!(each < std::time::Duration::from_millis(250), "{each:?} per parse");
 }
+
+/// A fuzz finding (contact_parse crash): `+78884(00840011` was accepted with an E.164 form
+/// that did not parse again, so normalization was not idempotent and an account keeping
+/// that form could never be matched (rules S3, X8). Every accepted phone's normalized form
+/// now reads back as itself.
+#[test]
+fn a_phone_is_accepted_only_if_its_normalized_form_reads_back() {
+    let policy = invite_core::ContactPolicy::default();
+    for input in ["+78884(00840011", "+1 (415) 555-0100", "+44 20 7946 0958"] {
+        if let Ok(contact) = policy.parse(input) {
+            let again = policy
+                .parse(contact.normalized())
+                .expect("the normalized form parses");
+            assert_eq!(again.normalized(), contact.normalized(), "{input}");
+        }
+    }
+    assert!(policy.parse("+1 (415) 555-0100").is_ok());
+}
