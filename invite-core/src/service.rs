@@ -282,7 +282,7 @@ impl Invitations {
     /// The worker that drains this service's outbox, sharing its store, directory,
     /// notifier, outbox key, clock and event sink, with [`WorkerConfig::default`]; `None`
     /// when the service delivers inline (no [`InvitationsBuilder::outbox`]). Deliveries
-    /// this service queues wake its workers' [`DeliveryWorker::run`] at once.
+    /// this service queues wake its workers' `DeliveryWorker::run` at once.
     #[must_use]
     pub fn delivery_worker(&self) -> Option<DeliveryWorker> {
         let key = self.outbox.clone()?;

@@ -1,5 +1,5 @@
 //! [`DeliveryWorker`]: drains the delivery outbox (rules D1–D4). The host spawns
-//! [`DeliveryWorker::run`] on its runtime (feature `worker`, tokio), or calls
+//! `DeliveryWorker::run` on its runtime (feature `worker`, tokio), or calls
 //! [`DeliveryWorker::drain_once`] from its own scheduler (no runtime needed).
 //!
 //! One attempt: claim due rows under a lease; drop the stale ones (rule D2); open the
@@ -40,13 +40,13 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// Attempts and backoff.
     pub retry: RetryPolicy,
-    /// How long [`DeliveryWorker::run`] waits for work when nothing woke it: the latency of
+    /// How long `DeliveryWorker::run` waits for work when nothing woke it: the latency of
     /// retries and of rows queued by other processes.
     pub poll_interval: Duration,
     /// How long finished rows (delivered, failed, dropped; their links already erased)
     /// are kept before [`DeliveryWorker::prune`] deletes them.
     pub retention: Duration,
-    /// How often [`DeliveryWorker::run`] prunes.
+    /// How often `DeliveryWorker::run` prunes.
     pub prune_every: Duration,
 }
 
@@ -86,7 +86,7 @@ pub struct DrainReport {
     pub unrecorded: usize,
 }
 
-/// Wakes a waiting [`DeliveryWorker::run`] when the service has queued a delivery, so a
+/// Wakes a waiting `DeliveryWorker::run` when the service has queued a delivery, so a
 /// new link goes out at once rather than at the next poll.
 #[derive(Debug, Default)]
 pub(crate) struct Wake {
