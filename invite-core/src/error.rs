@@ -105,6 +105,7 @@ impl From<StoreError> for InviteError {
             StoreError::AlreadyMember => InviteError::AlreadyMember,
             StoreError::DuplicatePending => InviteError::DuplicatePending,
             StoreError::NotFound => InviteError::NotFound,
+            StoreError::EnterpriseNotCertified => InviteError::EnterpriseNotCertified,
             StoreError::Transition(refused) => refused.into(),
             other @ StoreError::Backend(_) => InviteError::Internal(other),
         }

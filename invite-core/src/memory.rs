@@ -256,6 +256,12 @@ impl MemoryStore {
         let mut state = self.lock();
         let current = state.by_target(target)?.clone();
         current.check_answerable(now)?;
+        // Rule A9, under the same lock as the accept.
+        match state.enterprises.get(&current.enterprise_id) {
+            Some(e) if e.certified => {}
+            Some(_) => return Err(StoreError::EnterpriseNotCertified),
+            None => return Err(TransitionError::InvalidOrExpired.into()),
+        }
         if state
             .members
             .contains_key(&(current.enterprise_id.clone(), user.id.clone()))

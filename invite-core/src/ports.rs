@@ -40,6 +40,10 @@ pub enum StoreError {
     /// pending, already answered, or expired or revoked (also for an unknown token).
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    /// The enterprise is no longer certified when accepting (rule A9), read in the same
+    /// transaction as the accept.
+    #[error("enterprise not certified")]
+    EnterpriseNotCertified,
     /// The backend failed; nothing was changed (rule X7).
     #[error("storage backend failed")]
     Backend(#[source] Box<dyn StdError + Send + Sync + 'static>),

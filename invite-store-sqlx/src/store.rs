@@ -455,6 +455,18 @@ where
             Ok(invitation) => invitation,
             Err(err) => return refuse(tx, err).await,
         };
+        // Rule A9, decided here rather than before the transaction: the host's
+        // certified flag is read on the accept's own connection, under its lock.
+        let enterprise = self
+            .directory
+            .enterprise(&mut tx, &invitation.enterprise_id)
+            .await
+            .map_err(host)?;
+        match enterprise {
+            Some(e) if e.certified => {}
+            Some(_) => return refuse(tx, StoreError::EnterpriseNotCertified).await,
+            None => return refuse(tx, TransitionError::InvalidOrExpired.into()).await,
+        }
         let added = self
             .directory
             .add_member(&mut tx, &invitation.enterprise_id, user, invitation.role, now)

@@ -299,3 +299,40 @@ pub async fn delivery_status_is_recorded<S: InvitationStore + Directory>(subject
         .expect("exists");
     assert_eq!(stored.delivery, DeliveryStatus::Delivered);
 }
+
+/// Rule A9 at the right depth: the accept reads the host's certified flag in its own
+/// transaction, so an enterprise that lost its certification after the invitation was
+/// sent gets `enterprise_not_certified`, the invitation stays pending and no membership
+/// is made; once certified again, the same link works.
+pub async fn accept_rechecks_certification_in_the_transaction<S: InvitationStore + Directory>(
+    subject: Subject<S>,
+) {
+    let f = Fixture::new(subject).await;
+    let (inv, token) = f.send("bob@example.com", f.now).await;
+    f.host
+        .set_certified(&f.world.acme.id, false)
+        .await
+        .expect("decertify");
+    let refused = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
+    assert!(
+        matches!(refused, Err(StoreError::EnterpriseNotCertified)),
+        "{refused:?}"
+    );
+    let stored = f
+        .store
+        .get(&f.world.acme.id, inv.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(stored.status, InvitationStatus::Pending);
+    assert_eq!(f.membership_count(&f.world.bob.id).await, 0);
+    f.host
+        .set_certified(&f.world.acme.id, true)
+        .await
+        .expect("certify again");
+    f.store
+        .accept(&token.digest(), &f.world.bob, f.now)
+        .await
+        .expect("accept once certified");
+    assert_eq!(f.membership_count(&f.world.bob.id).await, 1);
+}

@@ -254,6 +254,7 @@ macro_rules! store_contract_suite {
             accept_makes_a_member_once,
             accept_refuses_expired_and_revoked,
             accept_by_a_member_changes_nothing,
+            accept_rechecks_certification_in_the_transaction,
             reject_makes_no_member,
             concurrent_accepts_have_one_winner,
             concurrent_sends_make_one_pending,
