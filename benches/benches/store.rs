@@ -90,59 +90,13 @@ impl Layout {
     }
 }
 
-/// The host's schema on SQLite, as in `examples/embed-host-schema/migrations/sqlite`.
-const HOST_SCHEMA_SQLITE: &str = "
-CREATE TABLE accounts (
-    id            BIGINT PRIMARY KEY,
-    display_name  TEXT NOT NULL,
-    email         TEXT UNIQUE,
-    phone         TEXT UNIQUE
-);
-CREATE INDEX accounts_email_lower ON accounts (lower(email));
-CREATE TABLE organizations (
-    id        BIGINT PRIMARY KEY,
-    title     TEXT NOT NULL,
-    verified  BOOLEAN NOT NULL
-);
-CREATE TABLE org_memberships (
-    org_id      BIGINT NOT NULL REFERENCES organizations (id),
-    account_id  BIGINT NOT NULL REFERENCES accounts (id),
-    role        TEXT NOT NULL CHECK (role IN ('owner', 'billing', 'developer', 'member')),
-    joined_at   TEXT NOT NULL,
-    PRIMARY KEY (org_id, account_id)
-);
-CREATE TABLE invitations (
-    id     BIGINT PRIMARY KEY,
-    event  TEXT NOT NULL
-);
-";
+/// The host's schema on SQLite: `embed-host-schema`'s own migration, the one definition.
+const HOST_SCHEMA_SQLITE: &str =
+    include_str!("../../examples/embed-host-schema/migrations/sqlite/20261201000001_host_schema.sql");
 
-/// The host's schema on PostgreSQL, as in `examples/embed-host-schema/migrations/postgres`.
-const HOST_SCHEMA_POSTGRES: &str = "
-CREATE TABLE accounts (
-    id            BIGINT PRIMARY KEY,
-    display_name  TEXT NOT NULL,
-    email         TEXT UNIQUE,
-    phone         TEXT UNIQUE
-);
-CREATE INDEX accounts_email_lower ON accounts (lower(email));
-CREATE TABLE organizations (
-    id        BIGINT PRIMARY KEY,
-    title     TEXT NOT NULL,
-    verified  BOOLEAN NOT NULL
-);
-CREATE TABLE org_memberships (
-    org_id      BIGINT NOT NULL REFERENCES organizations (id),
-    account_id  BIGINT NOT NULL REFERENCES accounts (id),
-    role        TEXT NOT NULL CHECK (role IN ('owner', 'billing', 'developer', 'member')),
-    joined_at   TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (org_id, account_id)
-);
-CREATE TABLE invitations (
-    id     BIGINT PRIMARY KEY,
-    event  TEXT NOT NULL
-);
-";
+/// The host's schema on PostgreSQL: `embed-host-schema`'s own migration.
+const HOST_SCHEMA_POSTGRES: &str =
+    include_str!("../../examples/embed-host-schema/migrations/postgres/20261201000001_host_schema.sql");
 
 /// The host's role names.
 fn host_role(role: &str) -> &'static str {

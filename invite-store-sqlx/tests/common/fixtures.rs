@@ -98,35 +98,20 @@ pub struct Case<S> {
 
 // --- the host-shaped schema ----------------------------------------------------------
 
-/// The host's schema on SQLite, as a host's own migration would create it.
-pub const HOST_SCHEMA_SQLITE: &str = "
-CREATE TABLE accounts (id INTEGER PRIMARY KEY, display_name TEXT NOT NULL, email TEXT UNIQUE, phone TEXT UNIQUE);
-CREATE INDEX accounts_email_lower ON accounts (lower(email));
-CREATE TABLE organizations (id INTEGER PRIMARY KEY, title TEXT NOT NULL, verified BOOLEAN NOT NULL);
-CREATE TABLE org_memberships (
-    org_id INTEGER NOT NULL REFERENCES organizations (id),
-    account_id INTEGER NOT NULL REFERENCES accounts (id),
-    role TEXT NOT NULL CHECK (role IN ('owner', 'billing', 'developer', 'member')),
-    joined_at TEXT NOT NULL,
-    PRIMARY KEY (org_id, account_id));
-CREATE TABLE invitations (id INTEGER PRIMARY KEY, event TEXT NOT NULL);
-INSERT INTO invitations VALUES (1, 'Team offsite'), (2, 'Quarterly review');
-";
+/// The host's schema on SQLite: `embed-host-schema`'s own migration (one definition of
+/// the host-shaped schema for the example, these tests and the benches), and two rows of
+/// the host's own `invitations` table.
+pub const HOST_SCHEMA_SQLITE: &str = concat!(
+    include_str!("../../../examples/embed-host-schema/migrations/sqlite/20261201000001_host_schema.sql"),
+    "INSERT INTO invitations VALUES (1, 'Team offsite'), (2, 'Quarterly review');"
+);
 
-/// The host's schema on PostgreSQL.
-pub const HOST_SCHEMA_POSTGRES: &str = "
-CREATE TABLE accounts (id BIGINT PRIMARY KEY, display_name TEXT NOT NULL, email TEXT UNIQUE, phone TEXT UNIQUE);
-CREATE INDEX accounts_email_lower ON accounts (lower(email));
-CREATE TABLE organizations (id BIGINT PRIMARY KEY, title TEXT NOT NULL, verified BOOLEAN NOT NULL);
-CREATE TABLE org_memberships (
-    org_id BIGINT NOT NULL REFERENCES organizations (id),
-    account_id BIGINT NOT NULL REFERENCES accounts (id),
-    role TEXT NOT NULL CHECK (role IN ('owner', 'billing', 'developer', 'member')),
-    joined_at TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (org_id, account_id));
-CREATE TABLE invitations (id BIGINT PRIMARY KEY, event TEXT NOT NULL);
-INSERT INTO invitations VALUES (1, 'Team offsite'), (2, 'Quarterly review');
-";
+/// The host's schema on PostgreSQL: `embed-host-schema`'s own migration, and two rows
+/// of the host's own `invitations` table.
+pub const HOST_SCHEMA_POSTGRES: &str = concat!(
+    include_str!("../../../examples/embed-host-schema/migrations/postgres/20261201000001_host_schema.sql"),
+    "INSERT INTO invitations VALUES (1, 'Team offsite'), (2, 'Quarterly review');"
+);
 
 /// The host's role names (rule H4).
 fn host_role(role: Role) -> &'static str {
