@@ -1,0 +1,370 @@
+//! Bulk invite (rule B2) against single sends (see docs/BENCHMARKS.md, "Bulk invite (rule
+//! B2)").
+//!
+//! In one criterion group per backend, so that both sides of each pair run in the same
+//! process, on the same database, one after the other:
+//!
+//! - `service/send_many`: one `Invitations::send_many` of 100 new contacts;
+//! - `service/send_x100`: 100 `Invitations::send` of 100 new contacts;
+//! - `router/bulk`: one `POST /enterprises/{id}/invitations/bulk` with 100 rows through the
+//!   `invite-axum` router, in process (`tower::ServiceExt::oneshot`), body read;
+//! - `router/post_x100`: 100 `POST /enterprises/{id}/invitations`, one row each.
+//!
+//! The service delivers through the outbox (rule D1), as the product does: every created
+//! invitation writes its sealed delivery request in its own transaction; no worker runs, so
+//! the notifier is never called. Backends: SQLite (a WAL file in a temp dir) and, when
+//! `INVITE_TEST_POSTGRES_URL` is set, PostgreSQL (a new database `invite_bench_bulk` on
+//! that server), self-contained layout, seeded with `seed::demo_accounts`.
+//!
+//! Every iteration sends to 100 contacts never used before (a counter), so no row meets
+//! `duplicate_pending`; every measured row is checked to have been created. The
+//! invitations, events and deliveries are deleted before each sample (outside the timer),
+//! so a sample starts on the same tables whichever side runs it; the largest number of
+//! invitations in the tables during a case is printed at its end.
+//!
+//! Time per iteration = 100 invitations (criterion also reports invitations/s). The
+//! ratio to read is single / bulk from the same run. `INVITE_BENCH_SINGLE_FIRST=1`
+//! measures the single sends of each pair first.
+//!
+//! Run: `cargo bench -p invite-benches --bench bulk` (add
+//! `INVITE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test` for PostgreSQL).
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use axum::http::request::Parts;
+use axum::http::{Request, StatusCode};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use invite_axum::Identify;
+use invite_core::testing::{World, seed};
+use invite_core::{
+    Delivery, Directory, InvitationStore, Invitations, Notifier, NotifyError, OutboxKey, SendInvitation, User,
+};
+use invite_store_sqlx::{PgStore, SqliteStore};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, SqlitePool};
+use tokio::runtime::Runtime;
+use tower::ServiceExt as _;
+
+/// Rows per bulk request, and single sends on the other side: B2's maximum.
+const ROWS: usize = 100;
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn next_contact() -> String {
+    format!("bulk{}@example.com", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A notifier that takes every message at once. With the outbox on and no worker running,
+/// it is never called; the builder wants one.
+struct Nothing;
+
+#[async_trait]
+impl Notifier for Nothing {
+    async fn deliver(&self, _: &Delivery) -> Result<(), NotifyError> {
+        Ok(())
+    }
+}
+
+/// The benchmark host's session: an `x-user` header naming the inviter (as in `http.rs`).
+#[derive(Clone)]
+struct HeaderSession(Arc<World>);
+
+impl Identify for HeaderSession {
+    async fn current_user(&self, parts: &mut Parts, _: &Invitations) -> Option<User> {
+        match parts.headers.get("x-user")?.to_str().ok()? {
+            "alice" => Some(self.0.alice.clone()),
+            _ => None,
+        }
+    }
+}
+
+fn json(uri: &str, body: &serde_json::Value) -> Request<Body> {
+    Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("content-type", "application/json")
+        .header("x-user", "alice")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// The pool under a subject's store, to empty and count its tables outside the timer.
+enum Db {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+impl Db {
+    /// Deletes every invitation, event and delivery (the directory's rows stay).
+    async fn reset(&self) {
+        match self {
+            Db::Sqlite(pool) => {
+                for table in ["invite_rs_outbox", "invite_rs_events", "invite_rs_invitations"] {
+                    sqlx::raw_sql(AssertSqlSafe(format!("DELETE FROM {table}")))
+                        .execute(pool)
+                        .await
+                        .unwrap();
+                }
+            }
+            Db::Pg(pool) => {
+                sqlx::raw_sql("TRUNCATE invite_rs_outbox, invite_rs_events, invite_rs_invitations")
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// (invitations, queued deliveries) now in the tables.
+    async fn counts(&self) -> (i64, i64) {
+        const INVITATIONS: &str = "SELECT COUNT(*) FROM invite_rs_invitations";
+        const QUEUED: &str = "SELECT COUNT(*) FROM invite_rs_outbox WHERE state = 'queued'";
+        match self {
+            Db::Sqlite(pool) => (
+                sqlx::query_scalar(INVITATIONS).fetch_one(pool).await.unwrap(),
+                sqlx::query_scalar(QUEUED).fetch_one(pool).await.unwrap(),
+            ),
+            Db::Pg(pool) => (
+                sqlx::query_scalar(INVITATIONS).fetch_one(pool).await.unwrap(),
+                sqlx::query_scalar(QUEUED).fetch_one(pool).await.unwrap(),
+            ),
+        }
+    }
+}
+
+/// One backend: its service (outbox on), router and seeded world.
+struct Subject {
+    name: &'static str,
+    db: Db,
+    invitations: Invitations,
+    router: Router,
+    world: Arc<World>,
+}
+
+fn subject(name: &'static str, db: Db, invitations: Invitations, world: World) -> Subject {
+    let world = Arc::new(world);
+    let router = invite_axum::router(invitations.clone(), HeaderSession(world.clone()));
+    Subject {
+        name,
+        db,
+        invitations,
+        router,
+        world,
+    }
+}
+
+fn service<S: InvitationStore + Directory>(store: Arc<S>) -> Invitations {
+    Invitations::builder(store)
+        .base_url("https://app.example")
+        .notifier(Arc::new(Nothing))
+        .outbox(OutboxKey::generate())
+        .build()
+}
+
+async fn sqlite_subject(dir: &tempfile::TempDir) -> Subject {
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("bulk.db").display());
+    let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
+    store.migrate().await.unwrap();
+    let world = seed::demo_accounts(store.clone()).await.unwrap();
+    let db = Db::Sqlite(store.pool().clone());
+    subject("sqlite", db, service(store), world)
+}
+
+/// A new database on the server of `INVITE_TEST_POSTGRES_URL`, if set (as `store.rs` does).
+async fn pg_subject() -> Option<Subject> {
+    let url = std::env::var("INVITE_TEST_POSTGRES_URL").ok()?;
+    let options = PgConnectOptions::from_str(&url).unwrap();
+    let mut admin = PgConnection::connect_with(&options).await.unwrap();
+    let name = "invite_bench_bulk";
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let store = Arc::new(PgStore::connect_with(options.database(name)).await.unwrap());
+    store.migrate().await.unwrap();
+    let world = seed::demo_accounts(store.clone()).await.unwrap();
+    let db = Db::Pg(store.pool().clone());
+    Some(subject("postgres", db, service(store), world))
+}
+
+/// The four ways to send 100 invitations.
+#[derive(Clone, Copy)]
+enum Case {
+    ServiceBulk,
+    ServiceSingles,
+    RouterBulk,
+    RouterSingles,
+}
+
+impl Case {
+    fn name(self) -> &'static str {
+        match self {
+            Case::ServiceBulk => "service/send_many",
+            Case::ServiceSingles => "service/send_x100",
+            Case::RouterBulk => "router/bulk",
+            Case::RouterSingles => "router/post_x100",
+        }
+    }
+
+    /// Sends 100 new invitations this case's way; returns the time of the sending alone
+    /// (the requests are built before the clock starts, the answers checked after).
+    async fn run(self, s: &Subject) -> Duration {
+        let contacts: Vec<String> = (0..ROWS).map(|_| next_contact()).collect();
+        let (alice, acme) = (&s.world.alice, &s.world.acme.id);
+        match self {
+            Case::ServiceBulk => {
+                let rows = contacts
+                    .into_iter()
+                    .map(|c| Ok(SendInvitation::new(c, "member")))
+                    .collect();
+                let started = Instant::now();
+                let results = s.invitations.send_many(alice, acme, rows).await.unwrap();
+                let took = started.elapsed();
+                assert_eq!(results.len(), ROWS);
+                for result in results {
+                    result.unwrap();
+                }
+                took
+            }
+            Case::ServiceSingles => {
+                let requests: Vec<_> = contacts
+                    .into_iter()
+                    .map(|c| SendInvitation::new(c, "member"))
+                    .collect();
+                let mut sent = Vec::with_capacity(ROWS);
+                let started = Instant::now();
+                for request in requests {
+                    sent.push(s.invitations.send(alice, acme, request).await);
+                }
+                let took = started.elapsed();
+                for result in sent {
+                    result.unwrap();
+                }
+                took
+            }
+            Case::RouterBulk => {
+                let uri = format!("/enterprises/{acme}/invitations/bulk");
+                let rows: Vec<_> = contacts
+                    .iter()
+                    .map(|c| serde_json::json!({ "contact": c, "role": "member" }))
+                    .collect();
+                let request = json(&uri, &serde_json::json!({ "invitations": rows }));
+                let started = Instant::now();
+                let response = s.router.clone().oneshot(request).await.unwrap();
+                let status = response.status();
+                let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .unwrap();
+                let took = started.elapsed();
+                assert_eq!(status, StatusCode::OK);
+                let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let results = body["results"].as_array().unwrap();
+                assert_eq!(results.len(), ROWS);
+                for result in results {
+                    assert!(result["invite_url"].is_string(), "{result}");
+                }
+                took
+            }
+            Case::RouterSingles => {
+                let uri = format!("/enterprises/{acme}/invitations");
+                let requests: Vec<_> = contacts
+                    .iter()
+                    .map(|c| json(&uri, &serde_json::json!({ "contact": c, "role": "member" })))
+                    .collect();
+                let mut answers = Vec::with_capacity(ROWS);
+                let started = Instant::now();
+                for request in requests {
+                    let response = s.router.clone().oneshot(request).await.unwrap();
+                    let status = response.status();
+                    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                        .await
+                        .unwrap();
+                    answers.push((status, body));
+                }
+                let took = started.elapsed();
+                for (status, body) in answers {
+                    assert_eq!(status, StatusCode::CREATED, "{body:?}");
+                }
+                took
+            }
+        }
+    }
+}
+
+fn bulk(c: &mut Criterion) {
+    let rt = Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut subjects = vec![rt.block_on(sqlite_subject(&dir))];
+    match rt.block_on(pg_subject()) {
+        Some(pg) => subjects.push(pg),
+        None => eprintln!("bulk bench: INVITE_TEST_POSTGRES_URL not set: PostgreSQL NOT measured"),
+    }
+    let single_first = std::env::var_os("INVITE_BENCH_SINGLE_FIRST").is_some();
+    let pairs = [
+        [Case::ServiceBulk, Case::ServiceSingles],
+        [Case::RouterBulk, Case::RouterSingles],
+    ];
+    for subject in &subjects {
+        let mut group = c.benchmark_group(format!("bulk/{}", subject.name));
+        group.throughput(Throughput::Elements(ROWS as u64));
+        for pair in pairs {
+            let order = if single_first { [pair[1], pair[0]] } else { pair };
+            for case in order {
+                let most = AtomicU64::new(0);
+                group.bench_function(case.name(), |b| {
+                    b.to_async(&rt).iter_custom(|iters| {
+                        let most = &most;
+                        async move {
+                            // Each sample starts on empty invitation tables (not timed).
+                            subject.db.reset().await;
+                            let mut total = Duration::ZERO;
+                            for _ in 0..iters {
+                                total += case.run(subject).await;
+                            }
+                            most.fetch_max(iters * ROWS as u64, Ordering::Relaxed);
+                            total
+                        }
+                    });
+                });
+                let (invitations, queued) = rt.block_on(subject.db.counts());
+                eprintln!(
+                    "bulk/{}/{}: at most {} invitations in the tables during a sample; \
+                     at the end {invitations} invitations, {queued} deliveries queued",
+                    subject.name,
+                    case.name(),
+                    most.load(Ordering::Relaxed),
+                );
+            }
+        }
+        group.finish();
+    }
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .without_plots()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = bulk
+}
+criterion_main!(benches);
