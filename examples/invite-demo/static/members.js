@@ -3,6 +3,8 @@
 
 (() => {
   const PAGE_SIZE = 10;
+  // Rule B2: one bulk request takes 1 to 100 rows.
+  const BULK_MAX = 100;
   const DEFAULT_ROLES = ['finance_admin', 'dev_admin', 'member'].map((role) => ({
     role, description: Demo.ROLE_DESCRIPTIONS[role],
   }));
@@ -155,28 +157,61 @@
 
   // ---- the drawer ------------------------------------------------------------------------
 
+  // Whatever sits behind the open drawer is inert: no focus, no clicks, not read out.
+  const BACKGROUND = () => [document.querySelector('.topbar'), document.querySelector('.layout')];
+
   function openDrawer() {
     Demo.showError('invite-error', null);
     Demo.show('invite-link-panel', false);
+    clearBulkResults();
     $('invite-contact').value = '';
     $('invite-send').disabled = false;
+    for (const node of BACKGROUND()) if (node) node.inert = true;
     Demo.show('drawer-overlay', true);
     Demo.show('invite-drawer', true);
-    $('invite-contact').focus();
+    (bulkMode() ? $('invite-contacts') : $('invite-contact')).focus();
   }
 
   function closeDrawer() {
+    for (const node of BACKGROUND()) if (node) node.inert = false;
     Demo.show('drawer-overlay', false);
     Demo.show('invite-drawer', false);
     $('invite-link').value = '';
+    clearBulkResults();
+    $('invite-open').focus();
+  }
+
+  function selectedRole() {
+    const checked = document.querySelector('#role-options input[name=role]:checked');
+    return checked ? checked.value : '';
+  }
+
+  function bulkMode() {
+    const checked = document.querySelector('#invite-mode input[name=mode]:checked');
+    return Boolean(checked && checked.value === 'many');
+  }
+
+  // One person or many: the fields, the role's label and the button say which.
+  function applyMode() {
+    const many = bulkMode();
+    Demo.show('invite-single', !many);
+    Demo.show('invite-many', many);
+    $('invite-drawer').classList.toggle('wide', many);
+    $('role-label').textContent = many ? 'Role for lines without one' : 'Select Role';
+    $('invite-send').textContent = many ? 'Send Invitations' : 'Send Invitation';
+    Demo.showError('invite-error', null);
+    Demo.show('invite-link-panel', false);
   }
 
   async function sendInvitation(event) {
     event.preventDefault();
+    if (bulkMode()) {
+      await sendMany();
+      return;
+    }
     Demo.showError('invite-error', null);
     Demo.show('invite-link-panel', false);
-    const checked = document.querySelector('#role-options input[name=role]:checked');
-    const body = { contact: $('invite-contact').value.trim(), role: checked ? checked.value : '' };
+    const body = { contact: $('invite-contact').value.trim(), role: selectedRole() };
     const button = $('invite-send');
     button.disabled = true;
     try {
@@ -195,6 +230,165 @@
     } finally {
       button.disabled = false;
     }
+  }
+
+  // ---- many at once (rule B2) ------------------------------------------------------------
+
+  // The fields of one CSV line: commas separate, double quotes may wrap a field ("" is a
+  // quote inside one), spaces around a field are dropped.
+  function csvFields(line) {
+    const fields = [];
+    let field = '';
+    let quoted = false;
+    for (let i = 0; i < line.length; i += 1) {
+      const c = line[i];
+      if (quoted) {
+        if (c === '"' && line[i + 1] === '"') { field += '"'; i += 1; } else if (c === '"') quoted = false;
+        else field += c;
+      } else if (c === '"' && field.trim() === '') {
+        quoted = true;
+        field = '';
+      } else if (c === ',') {
+        fields.push(field.trim());
+        field = '';
+      } else {
+        field += c;
+      }
+    }
+    fields.push(field.trim());
+    return fields;
+  }
+
+  // The rows of the textarea: one per non-empty line, `contact` or `contact,role` (an empty
+  // role is the default one); a first line `contact,role` is a header. A line with more
+  // columns is sent as it is, and the server answers it as a row of the wrong shape.
+  function parseRows(text, defaultRole) {
+    const rows = [];
+    let first = true;
+    text.split(/\r\n|\n|\r/).forEach((raw, index) => {
+      const line = raw.trim();
+      if (line === '') return;
+      const fields = csvFields(line);
+      const header = first && /^contact$/i.test(fields[0])
+        && (fields.length === 1 || (fields.length === 2 && /^role$/i.test(fields[1])));
+      first = false;
+      if (header) return;
+      const row = { line: index + 1, text: line, contact: fields[0], role: fields[1] || defaultRole };
+      if (fields.length > 2) row.extra = fields.slice(2);
+      rows.push(row);
+    });
+    return rows;
+  }
+
+  // A message of the page itself (not an answer of the server) in the drawer's alert.
+  function drawerError(text) {
+    const node = $('invite-error');
+    node.textContent = text;
+    node.hidden = false;
+  }
+
+  function clearBulkResults() {
+    $('bulk-summary').textContent = '';
+    $('bulk-results-table').tBodies[0].replaceChildren();
+    Demo.show('bulk-results', false);
+  }
+
+  async function sendMany() {
+    Demo.showError('invite-error', null);
+    Demo.show('invite-link-panel', false);
+    clearBulkResults();
+    const rows = parseRows($('invite-contacts').value, selectedRole());
+    if (rows.length === 0) {
+      drawerError('Enter at least one email or phone, one per line.');
+      $('invite-contacts').focus();
+      return;
+    }
+    if (rows.length > BULK_MAX) {
+      drawerError(`You entered ${rows.length} contacts; up to ${BULK_MAX} can be sent at once. `
+        + 'Nothing was sent: split the list and send each part.');
+      $('invite-contacts').focus();
+      return;
+    }
+    const button = $('invite-send');
+    button.disabled = true;
+    let data;
+    try {
+      data = await api('POST', invitationsPath() + '/bulk', {
+        invitations: rows.map((row) => (row.extra
+          ? { contact: row.contact, role: row.role, extra: row.extra }
+          : { contact: row.contact, role: row.role })),
+      });
+    } catch (err) {
+      Demo.showError('invite-error', err);
+      button.disabled = false;
+      return;
+    }
+    const results = (data && data.results) || [];
+    const failed = [];
+    const seen = new Map();
+    const tableRows = rows.map((row, index) => {
+      const result = results[index] || { error: { code: 'internal' } };
+      const key = row.contact.toLowerCase();
+      const earlier = seen.get(key);
+      if (earlier === undefined) seen.set(key, row.line);
+      if (result.error) failed.push(row);
+      return bulkResultRow(row, result, earlier);
+    });
+    $('bulk-results-table').tBodies[0].replaceChildren(...tableRows);
+    const sent = rows.length - failed.length;
+    let summary = `${sent} of ${rows.length} ${rows.length === 1 ? 'invitation' : 'invitations'} sent`;
+    if (failed.length > 0) {
+      summary += `; ${failed.length} refused. The refused lines are left in the box to correct and send again.`;
+      $('invite-contacts').value = failed.map((row) => row.text).join('\n');
+    } else {
+      summary += '.';
+      $('invite-contacts').value = '';
+    }
+    Demo.show('bulk-results', true);
+    $('bulk-summary').textContent = summary;
+    $('bulk-summary').scrollIntoView({ block: 'start' });
+    Demo.show('resend-panel', false);
+    Demo.show('records-notice', false);
+    button.disabled = false;
+    await reloadFirstPage();
+  }
+
+  // One line's result: created with its one-time link, or the error code and what it means.
+  function bulkResultRow(row, result, earlierLine) {
+    const cell = Demo.el('td', { class: 'bulk-outcome' });
+    if (result.error) {
+      const code = result.error.code || 'internal';
+      let message = Demo.messageFor(code);
+      if (code === 'duplicate_pending' && earlierLine !== undefined) {
+        message = `This contact is already on line ${earlierLine} of this list.`;
+      } else if (code === 'invalid_request' && row.extra) {
+        message = 'This line has more than two columns; write contact,role.';
+      }
+      cell.append(
+        Demo.el('span', { class: 'badge badge-error', 'data-testid': 'bulk-result-code', text: code }),
+        Demo.el('span', { class: 'bulk-message', 'data-testid': 'bulk-result-message', text: message }));
+    } else {
+      const link = Demo.el('input', {
+        type: 'text', readonly: true, value: result.invite_url || '', 'data-testid': 'bulk-result-link',
+        'aria-label': 'Invitation link for ' + row.contact,
+      });
+      const copy = Demo.el('button', {
+        class: 'btn btn-small', type: 'button', 'aria-label': 'Copy the link for ' + row.contact,
+        onclick: (event) => Demo.copyToClipboard(link, event.currentTarget),
+      }, 'Copy');
+      cell.append(
+        Demo.el('span', { class: 'badge badge-created', 'data-testid': 'bulk-result-code', text: 'Created' }),
+        Demo.el('span', { class: 'link-box' }, link, copy));
+    }
+    const invitation = result.invitation || {};
+    return Demo.el('tr', {
+      'data-testid': 'bulk-result', 'data-line': String(row.line), 'data-contact': row.contact,
+      'data-outcome': result.error ? 'error' : 'created', 'data-code': result.error ? result.error.code : 'created',
+    },
+    Demo.el('td', { text: String(row.line) }),
+    Demo.el('td', { class: 'bulk-contact', text: invitation.contact || row.contact }),
+    Demo.el('td', {}, Demo.roleBadge(invitation.role || row.role)),
+    cell);
   }
 
   // ---- start -----------------------------------------------------------------------------
@@ -237,6 +431,12 @@
     if (event.key === 'Escape' && !$('invite-drawer').hidden) closeDrawer();
   });
   $('invite-form').addEventListener('submit', sendInvitation);
+  for (const radio of document.querySelectorAll('#invite-mode input[name=mode]')) {
+    radio.addEventListener('change', () => {
+      applyMode();
+      (bulkMode() ? $('invite-contacts') : $('invite-contact')).focus();
+    });
+  }
   $('invite-copy').addEventListener('click', (event) => Demo.copyToClipboard($('invite-link'), event.currentTarget));
   $('resend-copy').addEventListener('click', (event) => Demo.copyToClipboard($('resend-link'), event.currentTarget));
   $('records-status').addEventListener('change', (event) => {

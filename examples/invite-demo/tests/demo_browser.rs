@@ -5,7 +5,8 @@
 //! when the browser or driver cannot start. Without the variable they say on stderr that
 //! they did not run, and pass. Each run takes screenshots of every page state; with
 //! `INVITE_E2E_SCREENSHOTS=1` they replace those in `docs/screenshots/` (shown in the
-//! README), otherwise they go to `target/tmp/screenshots/`.
+//! README), otherwise they go to `target/tmp/screenshots/`. Every state they reach must
+//! pass axe-core (`Browser::assert_accessible`: WCAG 2.0/2.1 A and AA, best practices).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -24,6 +25,7 @@ async fn invite(b: &Browser, contact: &str, role: &str, screenshots: Option<(&st
     b.click(&format!("[data-testid=role-{role}]")).await;
     if let Some((drawer, _)) = screenshots {
         b.screenshot(drawer).await;
+        b.assert_accessible("invite drawer open").await;
     }
     b.click("[data-testid=invite-send]").await;
     b.visible("[data-testid=invite-link-panel]").await;
@@ -32,23 +34,10 @@ async fn invite(b: &Browser, contact: &str, role: &str, screenshots: Option<(&st
     b.wait_record(contact, "pending").await;
     if let Some((_, shown)) = screenshots {
         b.screenshot(shown).await;
+        b.assert_accessible("invite drawer, link shown").await;
     }
     b.click("[data-testid=drawer-close]").await;
     link
-}
-
-trait Records {
-    async fn wait_record(&self, contact: &str, status: &str);
-}
-
-impl Records for Browser {
-    /// Waits for the records row of `contact` to show `status`.
-    async fn wait_record(&self, contact: &str, status: &str) {
-        self.visible(&format!(
-            "[data-testid=record-row][data-contact='{contact}'][data-status={status}]"
-        ))
-        .await;
-    }
 }
 
 /// Waits for the invitee page to leave Loading for `state` (rule A1).
@@ -166,12 +155,17 @@ async fn inviter_and_invitee_click_through_the_guide() {
     b.goto(&format!("{base}/")).await;
     b.visible("[data-testid=login-form]").await;
     b.screenshot("01-sign-in").await;
+    b.assert_accessible("sign-in page").await;
+    b.click("[data-testid=tab-register]").await;
+    b.visible("[data-testid=register-form]").await;
+    b.assert_accessible("sign-in page, Register tab").await;
     b.sign_in(&base, "alice@example.com").await;
     b.wait_path("the members page", |p| p == "/enterprise/members")
         .await;
     assert_eq!(b.text("[data-testid=breadcrumb]").await, "Enterprise › Members");
     assert_eq!(b.text("[data-testid=enterprise-name]").await, "Acme Robotics");
     b.visible("[data-testid=records-empty]").await;
+    b.assert_accessible("members page, no invitations yet").await;
 
     // The drawer: Invite by Email or Phone, Select Role (no super_admin, rule S4).
     let bob_link = invite(
@@ -194,6 +188,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
         error.contains("already exists") && !error.contains("duplicate_pending"),
         "{error}"
     );
+    b.assert_accessible("invite drawer, refused").await;
     b.click("[data-testid=drawer-close]").await;
 
     // The records table: newest first, Pending; revoke Dave's (rule R2).
@@ -203,6 +198,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
         .await;
     assert_eq!(status, "Pending");
     b.screenshot("04-invitation-records").await;
+    b.assert_accessible("members page with records").await;
     b.click("[data-testid=record-row][data-contact='dave@example.com'] [data-testid=record-revoke]")
         .await;
     b.wait_record("dave@example.com", "revoked").await;
@@ -226,6 +222,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
     assert!(!b.is_visible("[data-testid=btn-accept]").await);
     assert!(!b.is_visible("[data-testid=btn-reject]").await);
     b.screenshot("05-invitee-signed-out").await;
+    b.assert_accessible("invitee page, valid token, signed out").await;
 
     // Login, with the wrong account: the mismatch warning, masked contact, no Accept (rule A4).
     // The sign-in page's URL holds no token either (rule X2), nor does the history entry
@@ -239,6 +236,8 @@ async fn inviter_and_invitee_click_through_the_guide() {
     b.click("[data-testid=btn-login]").await;
     sign_in_page(&b).await;
     b.visible("[data-testid=return-note]").await;
+    b.assert_accessible("sign-in page, on the way to an invitation")
+        .await;
     b.fill("[data-testid=login-contact]", "mallory@example.com").await;
     b.click("[data-testid=login-submit]").await;
     back_on_the_invitation(&b, &bob_link).await;
@@ -252,6 +251,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
         "the invited contact stays masked"
     );
     b.screenshot("06-invitee-mismatch").await;
+    b.assert_accessible("invitee page, account mismatch").await;
 
     // Switch account: sign out, sign in as Bob, back on the same invitation (rule A3).
     b.click("[data-testid=btn-switch-account]").await;
@@ -267,6 +267,8 @@ async fn inviter_and_invitee_click_through_the_guide() {
     b.visible("[data-testid=btn-reject]").await;
     assert!(!b.is_visible("[data-testid=mismatch-warning]").await);
     b.screenshot("07-invitee-matching").await;
+    b.assert_accessible("invitee page, valid token, matching account")
+        .await;
     b.click("[data-testid=btn-accept]").await;
     invitee_state(&b, "accepted").await;
     assert_eq!(
@@ -274,12 +276,14 @@ async fn inviter_and_invitee_click_through_the_guide() {
         "You joined Acme Robotics as dev_admin."
     );
     b.screenshot("08-invitee-accepted").await;
+    b.assert_accessible("invitee page, accepted").await;
     // Reopened, the link says Accepted (rule A1, A6: single use).
     b.goto(&bob_link).await;
     invitee_state(&b, "accepted").await;
     // Bob now belongs to Acme as dev_admin: the start page lists it.
     b.click("#accepted-home").await;
     b.visible("[data-testid=not-super-admin]").await;
+    b.assert_accessible("start page, member of an enterprise").await;
     let list = b.text("[data-testid=membership-list]").await;
     assert!(
         list.contains("Acme Robotics") && list.contains("dev_admin"),
@@ -318,11 +322,13 @@ async fn inviter_and_invitee_click_through_the_guide() {
     b.goto(&carol_link).await;
     invitee_state(&b, "rejected").await;
     b.screenshot("09-invitee-rejected").await;
+    b.assert_accessible("invitee page, rejected").await;
 
     // The revoked link is Invalid or Expired (rule R2, A1), as is a made-up token.
     b.goto(&dave_link).await;
     invitee_state(&b, "invalid_or_expired").await;
     b.screenshot("10-invitee-invalid-or-expired").await;
+    b.assert_accessible("invitee page, invalid or revoked").await;
     b.goto(&format!("{base}/invite?token=not-a-real-token")).await;
     invitee_state(&b, "invalid_or_expired").await;
 
@@ -338,6 +344,8 @@ async fn inviter_and_invitee_click_through_the_guide() {
     let path = sign_in_page(&b).await;
     assert!(path.contains("mode=register"), "{path}");
     no_token_in_the_url(&b, &erin_link, &path).await;
+    b.assert_accessible("sign-in page, Register on the way to an invitation")
+        .await;
     b.fill("[data-testid=register-name]", "Erin Example").await;
     b.fill("[data-testid=register-contact]", "erin@example.com").await;
     b.click("[data-testid=register-submit]").await;
@@ -350,6 +358,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
     // Carol has no enterprise: signing in shows "no enterprise yet".
     b.sign_in(&base, "+14155550100").await;
     b.visible("[data-testid=no-enterprise]").await;
+    b.assert_accessible("start page, no enterprise").await;
 
     // Back to Alice: Bob is a member, the records say Accepted, Rejected, Revoked.
     b.sign_in(&base, "alice@example.com").await;
@@ -369,6 +378,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
         "no pending row left"
     );
     b.screenshot("12-members-and-records").await;
+    b.assert_accessible("members page, answered records").await;
 
     // Paginated records (rule R1): 3 + 9 invitations are two pages of 10.
     let mut alice = Http::new(&server);
@@ -392,6 +402,7 @@ async fn inviter_and_invitee_click_through_the_guide() {
     b.click("[data-testid=records-next]:not([disabled])").await;
     b.wait_record("bob@example.com", "accepted").await;
     assert_eq!(b.text("[data-testid=records-page]").await, "Page 2");
+    b.assert_accessible("members page, records page 2").await;
     b.click("[data-testid=records-prev]:not([disabled])").await;
     b.wait_record("user8@example.com", "pending").await;
     // The status filter.
@@ -431,15 +442,18 @@ async fn an_expired_link_is_invalid_resend_brings_a_fresh_one_and_uncertified_ca
     b.goto(&old_link).await;
     invitee_state(&b, "invalid_or_expired").await;
     b.screenshot("11-invitee-expired").await;
+    b.assert_accessible("invitee page, expired").await;
 
     // The records say Expired; Resend issues a new link, and the old one stays dead.
     b.sign_in(&base, "alice@example.com").await;
     b.wait_path("the members page", |p| p == "/enterprise/members")
         .await;
     b.wait_record("erin@example.com", "expired").await;
+    b.assert_accessible("members page, an expired record").await;
     b.click("[data-testid=record-row][data-contact='erin@example.com'] [data-testid=record-resend]")
         .await;
     b.visible("[data-testid=resend-panel]").await;
+    b.assert_accessible("members page, resend link shown").await;
     let new_link = b.value("[data-testid=resend-link]").await;
     assert_ne!(new_link, old_link);
 
@@ -462,6 +476,8 @@ async fn an_expired_link_is_invalid_resend_brings_a_fresh_one_and_uncertified_ca
     let error = b.text("[data-testid=invite-error]").await;
     assert!(error.contains("not certified"), "{error}");
     b.screenshot("13-not-certified").await;
+    b.assert_accessible("invite drawer, enterprise not certified")
+        .await;
 
     b.close().await;
 }

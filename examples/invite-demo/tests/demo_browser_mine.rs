@@ -77,6 +77,7 @@ async fn the_start_page_lists_and_answers_your_invitations() {
         "{text}"
     );
     b.screenshot("14-your-invitations").await;
+    b.assert_accessible("start page, your invitations").await;
 
     // Accept Acme's: Bob joins, the list shrinks to Globex's.
     b.click(
@@ -90,6 +91,7 @@ async fn the_start_page_lists_and_answers_your_invitations() {
             .contains("Acme Robotics"),
         "the accept is confirmed"
     );
+    b.assert_accessible("start page, an invitation accepted").await;
     let memberships = b.text("[data-testid=membership-list]").await;
     assert!(memberships.contains("Acme Robotics"), "{memberships}");
     // Reject Globex's: nothing is left.
@@ -99,6 +101,7 @@ async fn the_start_page_lists_and_answers_your_invitations() {
     let memberships = b.text("[data-testid=membership-list]").await;
     assert!(!memberships.contains("Globex"), "{memberships}");
     b.screenshot("15-your-invitations-answered").await;
+    b.assert_accessible("start page, no invitations left").await;
 
     // Mallory sees only hers.
     b.sign_in(&base, "mallory@example.com").await;
@@ -108,5 +111,97 @@ async fn the_start_page_lists_and_answers_your_invitations() {
         .script("return document.querySelectorAll('[data-testid=my-invitation]').length")
         .await;
     assert_eq!(shown, json!(1));
+    b.close().await;
+}
+
+#[tokio::test]
+async fn an_invitation_to_another_contact_is_never_shown_as_yours() {
+    // rule B1: matched by the signed-in account's own verified contact, normalized (S3),
+    // never by a look-alike: another domain, a plus address, another enterprise's invitee,
+    // a phone number.
+    if !enabled("an_invitation_to_another_contact_is_never_shown_as_yours") {
+        return;
+    }
+    let server = DemoServer::start(&[]);
+    let base = server.base_url.clone();
+    let mut alice = Http::new(&server);
+    let me = alice.login("alice@example.com").await;
+    let acme = enterprise_id(&me, "Acme Robotics");
+    // One bulk request (rule B2): Bob's own address spelled in capitals, and others'.
+    let reply = alice
+        .post(
+            &format!("/api/enterprises/{acme}/invitations/bulk"),
+            &json!({"invitations": [
+                {"contact": "bob@example.org", "role": "member"},
+                {"contact": "bob+team@example.com", "role": "member"},
+                {"contact": "BOB@Example.COM", "role": "dev_admin"},
+                {"contact": "mallory@example.com", "role": "member"},
+                {"contact": "+1 (415) 555-0100", "role": "finance_admin"},
+                {"contact": "obo@example.com", "role": "member"},
+            ]}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let results = reply.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 6);
+    let id_of = |n: usize| {
+        results[n]["invitation"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("row {n} was not sent: {}", results[n]))
+            .to_owned()
+    };
+    let (bobs, carols) = (id_of(2), id_of(4));
+
+    /// The ids of the invitations listed under "Your invitations", once it has loaded.
+    async fn shown(b: &Browser) -> Vec<String> {
+        b.visible("[data-testid=my-invitations]").await;
+        let ids = b
+            .script(
+                "return [...document.querySelectorAll('[data-testid=my-invitation]')].map((li) => li.dataset.id)",
+            )
+            .await;
+        serde_json::from_value(ids).unwrap()
+    }
+
+    let b = Browser::start().await;
+    b.sign_in(&base, "bob@example.com").await;
+    b.visible("[data-testid=my-invitation]").await;
+    assert_eq!(shown(&b).await, [bobs], "only Bob's own");
+    assert_eq!(
+        b.text("[data-testid=my-invitation] .badge-role").await,
+        "dev_admin"
+    );
+    b.assert_accessible("start page, one invitation of several").await;
+    // Bob is no super admin: the members page says so, and is accessible too.
+    b.goto(&format!("{base}/enterprise/members")).await;
+    b.visible("[data-testid=not-admin]").await;
+    b.assert_accessible("members page, not a super admin").await;
+
+    // Carol, by phone, sees hers, spelled another way by the inviter.
+    b.sign_in(&base, "+14155550100").await;
+    b.visible("[data-testid=my-invitation]").await;
+    assert_eq!(shown(&b).await, [carols], "only Carol's own");
+
+    // Grace has none of them, though she administers another enterprise.
+    b.sign_in(&base, "grace@example.com").await;
+    b.wait_path("the members page", |p| p == "/enterprise/members")
+        .await;
+    b.goto(&format!("{base}/")).await;
+    b.visible("[data-testid=my-invitations-empty]").await;
+    assert!(shown(&b).await.is_empty());
+    b.assert_accessible("start page, super admin without invitations")
+        .await;
+
+    // Bob answers his; the look-alikes stay pending, still not his.
+    b.sign_in(&base, "bob@example.com").await;
+    b.click("[data-testid=my-invitation] [data-testid=my-invitation-reject]")
+        .await;
+    b.visible("[data-testid=my-invitations-empty]").await;
+    assert!(shown(&b).await.is_empty());
+    let pending = alice
+        .get(&format!("/api/enterprises/{acme}/invitations?status=pending"))
+        .await
+        .json();
+    assert_eq!(pending["items"].as_array().unwrap().len(), 5, "{pending}");
     b.close().await;
 }

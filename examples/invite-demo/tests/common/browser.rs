@@ -4,7 +4,9 @@
 
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
@@ -28,6 +30,42 @@ pub fn enabled(test: &str) -> bool {
     false
 }
 
+/// Where axe-core's `axe.min.js` is, when not in `tests/axe/node_modules` (npm, pinned in
+/// `tests/axe/package.json` and its lock file).
+pub const AXE_JS: &str = "INVITE_AXE_JS";
+
+/// The axe-core rule tags every page state must pass: WCAG 2.0 and 2.1, levels A and AA,
+/// and axe's best practices.
+pub const AXE_TAGS: [&str; 5] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"];
+
+/// The path of `axe.min.js`: `$INVITE_AXE_JS`, or the pinned npm install beside the tests.
+pub fn axe_path() -> PathBuf {
+    match std::env::var_os(AXE_JS) {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/axe/node_modules/axe-core/axe.min.js"),
+    }
+}
+
+/// The source of `axe.min.js`, read once. Panics (fails the test, never skips it) with the
+/// command that installs it when it is missing.
+fn axe_source() -> &'static str {
+    static SOURCE: OnceLock<String> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let path = axe_path();
+        match std::fs::read_to_string(&path) {
+            Ok(source) if source.contains("axe") => source,
+            Ok(_) => panic!("{} is not axe-core's axe.min.js", path.display()),
+            Err(err) => panic!(
+                "{OPT_IN}=1 runs axe-core on every page state, but {} cannot be read ({err}).\n\
+                 Install it (pinned in examples/invite-demo/tests/axe/package-lock.json) from the workspace root:\n    \
+                 npm ci --prefix examples/invite-demo/tests/axe --no-audit --no-fund\n\
+                 or point {AXE_JS} at an axe.min.js.",
+                path.display()
+            ),
+        }
+    })
+}
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const WAIT: Duration = Duration::from_secs(15);
@@ -49,6 +87,8 @@ impl Browser {
                 "{OPT_IN}=1 but {path} is missing: apt-get install -y chromium chromium-driver"
             );
         }
+        // Before anything starts: no browser test runs without its accessibility check.
+        axe_source();
         let port = super::free_port();
         let mut driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -230,5 +270,90 @@ impl Browser {
 impl Browser {
     pub async fn refresh(&self) {
         self.client.refresh().await.unwrap();
+    }
+
+    /// Waits for the members page's records row of `contact` to show `status`.
+    pub async fn wait_record(&self, contact: &str, status: &str) {
+        self.visible(&format!(
+            "[data-testid=record-row][data-contact='{contact}'][data-status={status}]"
+        ))
+        .await;
+    }
+
+    /// Runs axe-core on the page as it is now (`state` names it in the failure) and fails
+    /// on any violation of [`AXE_TAGS`]: every rule id with its impact, help, and the
+    /// selectors and HTML of the nodes at fault.
+    pub async fn assert_accessible(&self, state: &str) {
+        if let Some(report) = self.accessibility_report(state).await {
+            panic!("{report}");
+        }
+    }
+
+    /// axe-core's violations of [`AXE_TAGS`] on the page as it is now, as a readable
+    /// report, or `None` when there are none.
+    pub async fn accessibility_report(&self, state: &str) -> Option<String> {
+        // Let the page's scripts finish their current render.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        // Once per page load: the script is large.
+        let mut loaded = self.script("return typeof window.axe;").await;
+        if loaded != json!("object") {
+            loaded = self
+                .client
+                .execute(&format!("{}\n;return typeof window.axe;", axe_source()), vec![])
+                .await
+                .unwrap_or_else(|err| panic!("{state}: axe-core could not be injected: {err}"));
+        }
+        assert_eq!(loaded, json!("object"), "{state}: axe-core did not load");
+        let outcome = self
+            .client
+            .execute_async(
+                r#"const [tags, done] = arguments;
+                window.axe
+                  .run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] })
+                  .then((result) => done({
+                    url: window.location.pathname,
+                    violations: result.violations.map((v) => ({
+                      id: v.id, impact: v.impact, help: v.help, tags: v.tags,
+                      nodes: v.nodes.map((n) => ({
+                        target: n.target.map(String).join(' '),
+                        html: n.html,
+                        summary: n.failureSummary || '',
+                      })),
+                    })),
+                  }), (err) => done({ error: String(err) }));"#,
+                vec![json!(AXE_TAGS)],
+            )
+            .await
+            .unwrap_or_else(|err| panic!("{state}: axe.run did not answer: {err}"));
+        if let Some(error) = outcome.get("error") {
+            panic!("{state}: axe.run failed: {error}");
+        }
+        let violations = outcome["violations"].as_array().cloned().unwrap_or_default();
+        if violations.is_empty() {
+            return None;
+        }
+        let mut report = format!(
+            "{state} ({}): {} accessibility violation(s) ({}):",
+            outcome["url"].as_str().unwrap_or("?"),
+            violations.len(),
+            AXE_TAGS.join(", ")
+        );
+        for v in &violations {
+            report.push_str(&format!(
+                "\n- {} [{}] {}",
+                v["id"].as_str().unwrap_or("?"),
+                v["impact"].as_str().unwrap_or("?"),
+                v["help"].as_str().unwrap_or("")
+            ));
+            for node in v["nodes"].as_array().into_iter().flatten() {
+                report.push_str(&format!(
+                    "\n    at {}: {}\n      {}",
+                    node["target"].as_str().unwrap_or("?"),
+                    node["html"].as_str().unwrap_or(""),
+                    node["summary"].as_str().unwrap_or("").replace('\n', "\n      ")
+                ));
+            }
+        }
+        Some(report)
     }
 }
