@@ -9,6 +9,7 @@ use axum::Router;
 use axum::extract::MatchedPath;
 use axum::http::Request;
 use axum::http::request::Parts;
+use axum::middleware;
 use axum::routing::{get, post};
 use invite_axum::utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use invite_axum::{InviteApi, RateLimit};
@@ -18,6 +19,7 @@ use tracing::Level;
 
 use crate::auth::{self, AuthState, Sessions};
 use crate::pages;
+use crate::sign_in_limit::{self, SignInLimit};
 
 /// The longest invitation lifetime the core allows any policy.
 const TTL_CEILING: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
@@ -65,8 +67,14 @@ struct DemoIdentity {
 }
 
 impl invite_axum::Identify for DemoIdentity {
-    async fn current_user(&self, parts: &mut Parts, _: &Invitations) -> Option<User> {
-        let id = self.sessions.user_id(&parts.headers)?;
+    async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
+        let id = match self.sessions.user_id(&parts.headers, invitations).await {
+            Ok(id) => id?,
+            Err(err) => {
+                tracing::error!(error = %err, "could not read the session");
+                return None;
+            }
+        };
         match self.accounts.user(&id).await {
             Ok(user) => user,
             Err(err) => {
@@ -85,15 +93,17 @@ pub fn rate_limit(per_minute: u32) -> Option<RateLimit> {
 }
 
 /// The whole demo: `/api` (rules §6), the demo sign-in and the pages (rules §7).
-/// `accounts` must be the store the service was built over. The API's OpenAPI document
+/// `accounts` must be the store the service was built over, `sessions` in its database.
+/// `rate_limit` limits the API's token lookups, `sign_in_limit` `POST /login` and
+/// `POST /register` (`None`: not limited). The API's OpenAPI document
 /// (`/api/openapi.json`) names its server `/api` and the demo's session cookie.
 pub fn router(
     invitations: Invitations,
     accounts: Arc<dyn Accounts>,
-    secure_cookie: bool,
+    sessions: Sessions,
     rate_limit: Option<RateLimit>,
+    sign_in_limit: Option<SignInLimit>,
 ) -> Router {
-    let sessions = Sessions::new(secure_cookie);
     let api = InviteApi::new(
         invitations.clone(),
         DemoIdentity {
@@ -116,9 +126,14 @@ pub fn router(
         sessions,
         registering: Arc::default(),
     };
-    let demo = Router::new()
+    let mut sign_in = Router::new()
         .route("/login", post(auth::login))
-        .route("/register", post(auth::register))
+        .route("/register", post(auth::register));
+    if let Some(limit) = sign_in_limit {
+        sign_in = sign_in.route_layer(middleware::from_fn_with_state(limit, sign_in_limit::limit));
+    }
+    let demo = Router::new()
+        .merge(sign_in)
         .route("/logout", post(auth::logout))
         .route("/me", get(auth::me))
         .route("/me/enterprises/{enterprise_id}/members", get(auth::members))

@@ -1,88 +1,28 @@
 //! The demo sign-in (rules §7; demo only, never in the library): `POST /login`,
-//! `POST /register`, `POST /logout` and `GET /me`, with sessions kept in memory and keyed
-//! by a random cookie. Like the API's, every POST takes a JSON body sent as
+//! `POST /register`, `POST /logout` and `GET /me`, with sessions kept in the demo's
+//! database and keyed by a random cookie (see [`crate::session`]: they expire, every
+//! sign-in makes a new one, and sign-in is rate-limited per client, see
+//! [`crate::sign_in_limit`]). Like the API's, every POST takes a JSON body sent as
 //! `application/json` (`{}` for `/logout`); another content type is 415
 //! `unsupported_media_type`.
 //!
 //! There are no passwords: knowing an account's email or phone is enough to sign in. That
 //! is what a demo needs to click through both halves of the guide, and nothing more.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::header::{COOKIE, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use invite_core::text::{TextError, check_display_name};
-use invite_core::{Accounts, Contact, Invitations, InviteError, Role, User, UserId};
+use invite_core::{Accounts, Contact, Invitations, InviteError, Role, User};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "invite_demo_session";
-
-/// Signed-in sessions: a random id (the cookie) to the account.
-#[derive(Clone, Debug, Default)]
-pub struct Sessions {
-    inner: Arc<Mutex<HashMap<String, UserId>>>,
-    secure_cookie: bool,
-}
-
-impl Sessions {
-    /// Sessions whose cookie carries `Secure` when the demo is served over HTTPS.
-    #[must_use]
-    pub fn new(secure_cookie: bool) -> Self {
-        Self {
-            inner: Arc::default(),
-            secure_cookie,
-        }
-    }
-
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, UserId>> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Opens a session for `user`; returns its `Set-Cookie` value.
-    fn open(&self, user: UserId) -> Result<HeaderValue, DemoError> {
-        let id = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-        let secure = if self.secure_cookie { "; Secure" } else { "" };
-        let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax{secure}");
-        let value = HeaderValue::from_str(&cookie).map_err(|_| DemoError::internal())?;
-        self.map().insert(id, user);
-        Ok(value)
-    }
-
-    /// Closes the session of the request, if any; returns the `Set-Cookie` that clears it.
-    fn close(&self, headers: &HeaderMap) -> HeaderValue {
-        if let Some(id) = session_id(headers) {
-            self.map().remove(&id);
-        }
-        HeaderValue::from_static("invite_demo_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
-    }
-
-    /// The account the request's cookie is signed in as.
-    #[must_use]
-    pub fn user_id(&self, headers: &HeaderMap) -> Option<UserId> {
-        let id = session_id(headers)?;
-        self.map().get(&id).cloned()
-    }
-}
-
-fn session_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, id)| id.to_owned())
-}
+pub use crate::session::{SESSION_COOKIE, Sessions};
 
 /// What the demo routes share.
 #[derive(Clone)]
@@ -92,7 +32,7 @@ pub struct AuthState {
     /// The accounts of the self-contained layout (the same store as the service's): who
     /// signs in, who registers, the memberships of `/me` and the members page.
     pub accounts: Arc<dyn Accounts>,
-    /// The sessions.
+    /// The sessions (in the demo's database).
     pub sessions: Sessions,
     /// Held while a registration checks that its contact is free and saves the account,
     /// so that two registrations of one contact cannot both pass the check. The demo is
@@ -105,9 +45,10 @@ impl AuthState {
     /// rule X9).
     ///
     /// # Errors
-    /// `internal` when the accounts cannot be read.
+    /// `internal` when the accounts or the sessions cannot be read.
     pub async fn current_user(&self, headers: &HeaderMap) -> Result<Option<User>, InviteError> {
-        match self.sessions.user_id(headers) {
+        let session = self.sessions.user_id(headers, &self.invitations).await;
+        match session.map_err(|err| InviteError::from(invite_core::StoreError::backend(err)))? {
             Some(id) => Ok(self.accounts.user(&id).await?),
             None => Ok(None),
         }
@@ -151,6 +92,12 @@ impl DemoError {
 
     fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    }
+
+    /// `internal` for a session table that cannot be read or written (logged).
+    fn session(err: &sqlx::Error) -> Self {
+        tracing::error!(error = %err, "the session table failed");
+        Self::internal()
     }
 
     /// A body the JSON extractor refused: `unsupported_media_type` (415) when it was not
@@ -211,6 +158,7 @@ pub struct RegisterBody {
 /// `POST /login {"contact"}`: signs in the account with that email or phone.
 pub async fn login(
     State(state): State<AuthState>,
+    headers: HeaderMap,
     body: Result<Json<LoginBody>, JsonRejection>,
 ) -> Result<Response, DemoError> {
     let Json(body) = body.map_err(|rejection| DemoError::bad_json(&rejection))?;
@@ -222,12 +170,13 @@ pub async fn login(
             "no account uses this email or phone",
         ));
     };
-    signed_in(&state, &user).await
+    signed_in(&state, &headers, &user).await
 }
 
 /// `POST /register {"name","contact"}`: creates an account and signs it in.
 pub async fn register(
     State(state): State<AuthState>,
+    headers: HeaderMap,
     body: Result<Json<RegisterBody>, JsonRejection>,
 ) -> Result<Response, DemoError> {
     let Json(body) = body.map_err(|rejection| DemoError::bad_json(&rejection))?;
@@ -262,11 +211,17 @@ pub async fn register(
     let user = crate::seed::new_user(name, contact);
     state.accounts.save_user(&user).await?;
     tracing::info!(user_id = %user.id, "demo account registered");
-    signed_in(&state, &user).await
+    signed_in(&state, &headers, &user).await
 }
 
-async fn signed_in(state: &AuthState, user: &User) -> Result<Response, DemoError> {
-    let cookie = state.sessions.open(user.id.clone())?;
+/// Opens a new session for `user` (the request's old one, if any, is deleted: a new id at
+/// every sign-in) and answers with its cookie and the `/me` body.
+async fn signed_in(state: &AuthState, headers: &HeaderMap, user: &User) -> Result<Response, DemoError> {
+    let cookie = state
+        .sessions
+        .sign_in(headers, &user.id)
+        .await
+        .map_err(|err| DemoError::session(&err))?;
     let body = me_body(state, user).await?;
     Ok(([(SET_COOKIE, cookie)], Json(body)).into_response())
 }
@@ -287,7 +242,11 @@ pub async fn logout(
             "the body of /logout is {}",
         ));
     }
-    let cookie = state.sessions.close(&headers);
+    let cookie = state
+        .sessions
+        .sign_out(&headers)
+        .await
+        .map_err(|err| DemoError::session(&err))?;
     Ok(([(SET_COOKIE, cookie)], Json(json!({ "signed_out": true }))).into_response())
 }
 

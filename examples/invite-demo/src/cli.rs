@@ -39,6 +39,17 @@ pub struct Args {
     #[arg(long, env = "INVITE_DEMO_RATE_LIMIT_PER_MINUTE", default_value_t = 120)]
     pub rate_limit_per_minute: u32,
 
+    /// Sign-ins (`POST /login` and `POST /register` together) each client address may
+    /// make per minute, in bursts of up to half as many; `0` turns the limit off, for load
+    /// generators that register accounts from one address.
+    #[arg(long, env = "INVITE_DEMO_SIGN_IN_RATE_LIMIT_PER_MINUTE", default_value_t = 30)]
+    pub sign_in_rate_limit_per_minute: u32,
+
+    /// How long a sign-in lasts, from signing in, e.g. `12h`, `30m`, `2s` (any positive
+    /// duration). Sessions are kept in the database, so they survive a restart.
+    #[arg(long, env = "INVITE_DEMO_SESSION_TTL", default_value = "12h", value_parser = parse_session_ttl)]
+    pub session_ttl: Duration,
+
     /// Send email invitations over SMTP, e.g. `smtp://127.0.0.1:2525` (plain, for a local
     /// relay), `smtp://host:587?tls=required` (STARTTLS) or `smtps://user:pass@host:465`.
     /// Without it, the development notifier writes links to the log.
@@ -90,6 +101,18 @@ fn parse_ttl(input: &str) -> Result<Duration, String> {
     let ttl = humantime::parse_duration(input.trim()).map_err(|err| err.to_string())?;
     if ttl.is_zero() {
         return Err("the invitation time-to-live must be positive".to_owned());
+    }
+    Ok(ttl)
+}
+
+/// Parses a positive session lifetime, as [`parse_ttl`] does, at most ten years.
+fn parse_session_ttl(input: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(input.trim()).map_err(|err| err.to_string())?;
+    if ttl.is_zero() {
+        return Err("the session time-to-live must be positive".to_owned());
+    }
+    if ttl > Duration::from_secs(10 * 365 * 24 * 3600) {
+        return Err("the session time-to-live must be at most 10 years".to_owned());
     }
     Ok(ttl)
 }
@@ -186,6 +209,8 @@ mod tests {
         assert_eq!(args.invite_ttl, Duration::from_secs(7 * 86_400));
         assert_eq!(args.base_url(), "http://127.0.0.1:3000");
         assert_eq!(args.rate_limit_per_minute, 120); // rule X6: on unless turned off
+        assert_eq!(args.sign_in_rate_limit_per_minute, 30);
+        assert_eq!(args.session_ttl, Duration::from_secs(12 * 3600));
         let args = Args::parse_from([
             "invite-demo",
             "--bind",
@@ -194,6 +219,15 @@ mod tests {
             "https://x.example/",
         ]);
         assert_eq!(args.base_url(), "https://x.example");
+    }
+
+    #[test]
+    fn session_ttl_is_positive_and_bounded() {
+        assert_eq!(parse_session_ttl("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_session_ttl("12h"), Ok(Duration::from_secs(12 * 3600)));
+        assert!(parse_session_ttl("0s").is_err());
+        assert!(parse_session_ttl("11years").is_err());
+        assert!(parse_session_ttl("later").is_err());
     }
 
     #[test]

@@ -22,7 +22,10 @@
 //!
 //! It serves with client addresses (`into_make_service_with_connect_info`), so the rate
 //! limit of the token lookups (rule X6, `--rate-limit-per-minute`, default 120 a minute)
-//! tells clients apart. The API's OpenAPI document is at `/api/openapi.json`.
+//! and that of the sign-in (`--sign-in-rate-limit-per-minute`, default 30 a minute) tell
+//! clients apart. Sign-in sessions are rows of the demo's own table in the same database,
+//! stored as SHA-256 of the cookie, living `--session-ttl` (default 12 h) and renewed at
+//! every sign-in (see `session.rs`). The API's OpenAPI document is at `/api/openapi.json`.
 #![forbid(unsafe_code)]
 
 mod app;
@@ -32,6 +35,8 @@ mod delivery;
 mod notifier;
 mod pages;
 mod seed;
+mod session;
+mod sign_in_limit;
 mod sms;
 mod store;
 
@@ -90,7 +95,13 @@ async fn run(args: cli::Args) -> Result<(), BoxError> {
     if rate_limit.is_none() {
         tracing::warn!("token lookups are not rate-limited (--rate-limit-per-minute 0)");
     }
-    let app = app::router(invitations, store, base_url.starts_with("https://"), rate_limit);
+    let sessions =
+        session::Sessions::open(&store, args.session_ttl, base_url.starts_with("https://")).await?;
+    let sign_in_limit = sign_in_limit::SignInLimit::per_minute(args.sign_in_rate_limit_per_minute);
+    if sign_in_limit.is_none() {
+        tracing::warn!("sign-ins are not rate-limited (--sign-in-rate-limit-per-minute 0)");
+    }
+    let app = app::router(invitations, store, sessions, rate_limit, sign_in_limit);
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", args.bind))?;

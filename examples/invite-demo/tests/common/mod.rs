@@ -242,3 +242,51 @@ pub fn screenshot_dir() -> PathBuf {
 }
 
 pub mod browser;
+
+/// A fresh PostgreSQL database of a test's own, next to the one `INVITE_TEST_POSTGRES_URL`
+/// names (so parallel tests never share tables). Drop it with [`PgDatabase::remove`].
+pub struct PgDatabase {
+    /// The URL of the fresh database.
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// Creates the database, or `None` (with a `NOT RUN` line naming `test`) when
+    /// `INVITE_TEST_POSTGRES_URL` is not set: PostgreSQL runs are opt-in.
+    pub async fn create(test: &str) -> Option<Self> {
+        use sqlx::Connection as _;
+        use std::io::Write as _;
+        let Ok(admin_url) = std::env::var("INVITE_TEST_POSTGRES_URL") else {
+            let _ = writeln!(
+                std::io::stderr(),
+                "{test}: NOT RUN; set INVITE_TEST_POSTGRES_URL=postgres://…"
+            );
+            return None;
+        };
+        // The name is ours, a UUID: safe to splice into SQL.
+        let name = format!("invite_demo_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let (base, query) = admin_url.split_once('?').unwrap_or((&admin_url, ""));
+        let (prefix, _) = base.rsplit_once('/').unwrap();
+        let url = if query.is_empty() {
+            format!("{prefix}/{name}")
+        } else {
+            format!("{prefix}/{name}?{query}")
+        };
+        Some(Self { url, admin_url, name })
+    }
+
+    /// Drops the database (and whatever is still connected to it).
+    pub async fn remove(self) {
+        use sqlx::Connection as _;
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
+        let drop = format!("DROP DATABASE {} WITH (FORCE)", self.name);
+        let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&mut admin).await;
+    }
+}
