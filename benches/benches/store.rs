@@ -776,7 +776,7 @@ impl Subject {
     async fn accept(&self, side: Side, digest: &TokenDigest, user: &User, at: DateTime<Utc>) {
         match side {
             Side::Library => {
-                self.store.accept(digest, user, at).await.unwrap();
+                self.store.accept(digest, user, &at).await.unwrap();
             }
             Side::HandWritten => {
                 self.pool

@@ -149,9 +149,13 @@ pub(crate) async fn list(
         cursor: params.cursor,
     };
     let page = state.invitations.list(&user, &enterprise, request).await?;
-    let now = state.invitations.now();
+    // The instant the rows were chosen at, not a second read (rules §1, "one instant").
     Ok(Json(InvitationPage {
-        items: page.items.iter().map(|i| InvitationJson::at(i, now)).collect(),
+        items: page
+            .items
+            .iter()
+            .map(|i| InvitationJson::at(i, page.as_of))
+            .collect(),
         next_cursor: page.next_cursor,
     }))
 }

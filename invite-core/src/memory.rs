@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::account::{Enterprise, Member, Membership, User};
+use crate::clock::Clock;
 use crate::contact::Contact;
 use crate::event::{EventKind, InvitationEvent};
 use crate::ids::{EnterpriseId, InvitationId, KeyKind, KeyKinds, UserId};
@@ -251,9 +252,11 @@ impl MemoryStore {
         &self,
         target: Target<'_>,
         user: &User,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
         let mut state = self.lock();
+        // One instant, read under the lock (rules §1).
+        let now = clock.now_stored();
         let current = state.by_target(target)?.clone();
         current.check_answerable(now)?;
         // Rule A9, under the same lock as the accept.
@@ -290,9 +293,10 @@ impl MemoryStore {
         &self,
         target: Target<'_>,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
         let mut state = self.lock();
+        let now = clock.now_stored();
         let invitation = state.by_target(target)?;
         invitation.reject(by.clone(), now)?;
         let invitation = invitation.clone();
@@ -514,9 +518,10 @@ impl InvitationStore for MemoryStore {
         enterprise: &EnterpriseId,
         id: InvitationId,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
         let mut state = self.lock();
+        let now = clock.now_stored();
         let invitation = state.by_id(enterprise, id)?;
         invitation.revoke(by.clone(), now)?;
         let invitation = invitation.clone();
@@ -540,18 +545,18 @@ impl InvitationStore for MemoryStore {
         &self,
         digest: &TokenDigest,
         user: &User,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.accept_target(Target::Digest(digest), user, now)
+        self.accept_target(Target::Digest(digest), user, clock)
     }
 
     async fn reject(
         &self,
         digest: &TokenDigest,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.reject_target(Target::Digest(digest), by, now)
+        self.reject_target(Target::Digest(digest), by, clock)
     }
 
     async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
@@ -579,18 +584,18 @@ impl InvitationStore for MemoryStore {
         &self,
         id: InvitationId,
         user: &User,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.accept_target(Target::Id(id), user, now)
+        self.accept_target(Target::Id(id), user, clock)
     }
 
     async fn reject_by_id(
         &self,
         id: InvitationId,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.reject_target(Target::Id(id), by, now)
+        self.reject_target(Target::Id(id), by, clock)
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {

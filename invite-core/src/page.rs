@@ -96,6 +96,10 @@ pub struct Page {
     pub items: Vec<Invitation>,
     /// The cursor for the next page, if there is one.
     pub next_cursor: Option<String>,
+    /// The instant the rows were chosen at: derive each row's status at this instant
+    /// ([`Invitation::status_at`](crate::Invitation::status_at)), so that a page filtered
+    /// on `pending` never shows a row as `expired` (rules §1, "one instant").
+    pub as_of: DateTime<Utc>,
 }
 
 #[cfg(test)]

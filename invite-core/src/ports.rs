@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::account::{Enterprise, Member, Membership, User};
+use crate::clock::Clock;
 use crate::contact::Contact;
 use crate::event::InvitationEvent;
 use crate::ids::{EnterpriseId, InvitationId, KeyKinds, UserId};
@@ -143,13 +144,15 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
     ) -> Result<Vec<Invitation>, StoreError>;
 
     /// Revokes a pending, unexpired invitation (rule R2): [`Invitation::revoke`] as one
-    /// conditional step, with a `revoked` event.
+    /// conditional step, with a `revoked` event. Like every decision, it reads `clock`
+    /// ([`Clock::now_stored`]) only once it holds its lock, judges expiry at that instant
+    /// and records it as `revoked_at` (rules §1, "one instant").
     async fn revoke(
         &self,
         enterprise: &EnterpriseId,
         id: InvitationId,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError>;
 
     /// Gives a pending or expired invitation a new token digest and expiry (rule R3):
@@ -172,20 +175,23 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
     /// host's membership table, rule H1, H2), and an `accepted` event is written (rule A5,
     /// A6). If `user` is already a member — also by a membership the host inserted itself
     /// meanwhile (rule H7) — nothing changes and the answer is
-    /// [`StoreError::AlreadyMember`] (rule A8).
+    /// [`StoreError::AlreadyMember`] (rule A8). The instant it judges expiry at, and
+    /// records as `responded_at`, is read from `clock` once the transaction holds its lock
+    /// (rules §1, "one instant").
     async fn accept(
         &self,
         digest: &TokenDigest,
         user: &User,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError>;
 
-    /// Rejects the pending invitation with this digest (rule A7), with a `rejected` event.
+    /// Rejects the pending invitation with this digest (rule A7), with a `rejected` event;
+    /// `clock` is read as by [`InvitationStore::accept`].
     async fn reject(
         &self,
         digest: &TokenDigest,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError>;
 
     /// The invitation `id`, whatever its enterprise: for the invitee's own invitations
@@ -208,7 +214,7 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
         &self,
         id: InvitationId,
         user: &User,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError>;
 
     /// [`InvitationStore::reject`] of the invitation `id` (rule B1); an unknown id is
@@ -217,7 +223,7 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
         &self,
         id: InvitationId,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError>;
 
     /// Writes down `expired` for at most `batch` pending invitations past their expiry,

@@ -532,14 +532,20 @@ impl Invitations {
             limit: limit + 1,
             after,
         };
-        let mut items = self.store.list(enterprise_id, &query, self.now()).await?;
+        // One instant for the filter and for every status the page shows (rules §1).
+        let as_of = self.now();
+        let mut items = self.store.list(enterprise_id, &query, as_of).await?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
             items.last().map(|last| Cursor::after(last).encode())
         } else {
             None
         };
-        Ok(Page { items, next_cursor })
+        Ok(Page {
+            items,
+            next_cursor,
+            as_of,
+        })
     }
 
     /// One invitation of the enterprise (rule X3: a foreign id is `not_found`).
@@ -570,9 +576,12 @@ impl Invitations {
         id: InvitationId,
     ) -> Result<Invitation, InviteError> {
         self.authorize(actor, enterprise_id).await?;
-        let now = self.now();
-        let invitation = self.store.revoke(enterprise_id, id, &actor.id, now).await?;
-        self.publish(&invitation, EventKind::Revoked, Some(&actor.id), now)
+        let invitation = self
+            .store
+            .revoke(enterprise_id, id, &actor.id, &*self.clock)
+            .await?;
+        let at = invitation.revoked_at.unwrap_or_else(|| self.now());
+        self.publish(&invitation, EventKind::Revoked, Some(&actor.id), at)
             .await;
         Ok(invitation)
     }
@@ -637,11 +646,13 @@ impl Invitations {
     /// `invalid_or_expired`, `already_accepted`, `already_rejected`, `account_mismatch`,
     /// `enterprise_not_certified`, `role_not_assignable`, `already_member`, `internal`.
     pub async fn accept(&self, token: &str, user: &User) -> Result<Accepted, InviteError> {
-        let now = self.now();
-        let invitation = self.answerable(token, user, now).await?;
+        let invitation = self.answerable(token, user, self.now()).await?;
         let enterprise = self.recheck(&invitation).await?;
-        let accepted = self.store.accept(&invitation.token_digest, user, now).await?;
-        self.accepted(accepted, enterprise, user, now).await
+        let accepted = self
+            .store
+            .accept(&invitation.token_digest, user, &*self.clock)
+            .await?;
+        self.accepted(accepted, enterprise, user).await
     }
 
     /// Rejects an invitation for the signed-in `user` (rule A7); no membership is made.
@@ -650,12 +661,12 @@ impl Invitations {
     /// `invalid_or_expired`, `already_accepted`, `already_rejected`, `account_mismatch`,
     /// `internal`.
     pub async fn reject(&self, token: &str, user: &User) -> Result<Invitation, InviteError> {
-        let now = self.now();
-        let invitation = self.answerable(token, user, now).await?;
-        let rejected = self.store.reject(&invitation.token_digest, &user.id, now).await?;
-        self.publish(&rejected, EventKind::Rejected, Some(&user.id), now)
-            .await;
-        Ok(rejected)
+        let invitation = self.answerable(token, user, self.now()).await?;
+        let rejected = self
+            .store
+            .reject(&invitation.token_digest, &user.id, &*self.clock)
+            .await?;
+        self.rejected(rejected, user).await
     }
 
     /// The signed-in user's own invitations (rule B1): pending and unexpired, addressed to
@@ -711,11 +722,10 @@ impl Invitations {
     /// `not_found`, `invalid_or_expired`, `already_accepted`, `already_rejected`,
     /// `enterprise_not_certified`, `role_not_assignable`, `already_member`, `internal`.
     pub async fn accept_mine(&self, user: &User, id: InvitationId) -> Result<Accepted, InviteError> {
-        let now = self.now();
-        let invitation = self.answerable_mine(user, id, now).await?;
+        let invitation = self.answerable_mine(user, id, self.now()).await?;
         let enterprise = self.recheck(&invitation).await?;
-        let accepted = self.store.accept_by_id(id, user, now).await?;
-        self.accepted(accepted, enterprise, user, now).await
+        let accepted = self.store.accept_by_id(id, user, &*self.clock).await?;
+        self.accepted(accepted, enterprise, user).await
     }
 
     /// Rejects the user's own invitation `id` without its token (rule B1, rule A7); an id
@@ -725,12 +735,9 @@ impl Invitations {
     /// `not_found`, `invalid_or_expired`, `already_accepted`, `already_rejected`,
     /// `internal`.
     pub async fn reject_mine(&self, user: &User, id: InvitationId) -> Result<Invitation, InviteError> {
-        let now = self.now();
-        self.answerable_mine(user, id, now).await?;
-        let rejected = self.store.reject_by_id(id, &user.id, now).await?;
-        self.publish(&rejected, EventKind::Rejected, Some(&user.id), now)
-            .await;
-        Ok(rejected)
+        self.answerable_mine(user, id, self.now()).await?;
+        let rejected = self.store.reject_by_id(id, &user.id, &*self.clock).await?;
+        self.rejected(rejected, user).await
     }
 
     /// rule A9: the role is still one the service assigns (its own settings), and the
@@ -746,15 +753,16 @@ impl Invitations {
         Ok(enterprise)
     }
 
-    /// Publishes an accept and makes its answer.
+    /// Publishes an accept, at the instant the store decided and recorded it, and makes
+    /// its answer.
     async fn accepted(
         &self,
         accepted: Invitation,
         enterprise: Enterprise,
         user: &User,
-        now: DateTime<Utc>,
     ) -> Result<Accepted, InviteError> {
-        self.publish(&accepted, EventKind::Accepted, Some(&user.id), now)
+        let at = accepted.responded_at.unwrap_or_else(|| self.now());
+        self.publish(&accepted, EventKind::Accepted, Some(&user.id), at)
             .await;
         let role = accepted.role;
         Ok(Accepted {
@@ -762,6 +770,14 @@ impl Invitations {
             enterprise,
             role,
         })
+    }
+
+    /// Publishes a reject at the instant the store decided and recorded it.
+    async fn rejected(&self, rejected: Invitation, user: &User) -> Result<Invitation, InviteError> {
+        let at = rejected.responded_at.unwrap_or_else(|| self.now());
+        self.publish(&rejected, EventKind::Rejected, Some(&user.id), at)
+            .await;
+        Ok(rejected)
     }
 
     /// The invitation `id` if it is addressed to `user`'s verified contacts and may be

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use invite_core::{
-    Accounts, ClaimedDelivery, Contact, DeliveryId, DeliveryOutbox, DeliveryOutcome, DeliveryStatus,
+    Accounts, ClaimedDelivery, Clock, Contact, DeliveryId, DeliveryOutbox, DeliveryOutcome, DeliveryStatus,
     Directory, Enterprise, EnterpriseId, Finished, Invitation, InvitationEvent, InvitationId,
     InvitationStore, KeyKinds, ListQuery, Member, Membership, NewDelivery, NewInvitation, OutboxEntry, Role,
     StoreError, TokenDigest, User, UserId,
@@ -250,9 +250,9 @@ where
         enterprise: &EnterpriseId,
         id: InvitationId,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.ports().revoke(enterprise, id, by, now).await
+        self.ports().revoke(enterprise, id, by, clock).await
     }
 
     async fn resend(
@@ -273,18 +273,18 @@ where
         &self,
         digest: &TokenDigest,
         user: &User,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.ports().accept(digest, user, now).await
+        self.ports().accept(digest, user, clock).await
     }
 
     async fn reject(
         &self,
         digest: &TokenDigest,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.ports().reject(digest, by, now).await
+        self.ports().reject(digest, by, clock).await
     }
 
     async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
@@ -303,18 +303,18 @@ where
         &self,
         id: InvitationId,
         user: &User,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.ports().accept_by_id(id, user, now).await
+        self.ports().accept_by_id(id, user, clock).await
     }
 
     async fn reject_by_id(
         &self,
         id: InvitationId,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.ports().reject_by_id(id, by, now).await
+        self.ports().reject_by_id(id, by, clock).await
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {

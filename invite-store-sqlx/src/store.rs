@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use invite_core::TransitionError;
 use invite_core::{
-    ClaimedDelivery, Contact, DeliveryId, DeliveryOutbox, DeliveryOutcome, DeliveryStatus, Directory,
+    ClaimedDelivery, Clock, Contact, DeliveryId, DeliveryOutbox, DeliveryOutcome, DeliveryStatus, Directory,
     Enterprise, EnterpriseId, EventKind, Finished, Invitation, InvitationEvent, InvitationId,
     InvitationStatus, InvitationStore, KeyKinds, ListQuery, NewDelivery, NewInvitation, OutboxEntry, Role,
     StoreError, TokenDigest, User, UserId,
@@ -442,15 +442,17 @@ where
     }
 
     /// Accept (rule A5, A6, A8, H2): the conditional UPDATE of `target`, the host's
-    /// membership insert and the `accepted` event in one transaction.
+    /// membership insert and the `accepted` event in one transaction, judged and recorded
+    /// at an instant read from `clock` once the lock is held (rules §1, "one instant").
     async fn accept_target(
         &self,
         target: Target<'_>,
         user: &User,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
         let mut tx = self.begin_write().await?;
         Self::lock_enterprise_of(&mut tx, target).await?;
+        let now = clock.now_stored();
         let invitation = match self.answer(&mut tx, Answer::Accept, target, &user.id, now).await {
             Ok(invitation) => invitation,
             Err(err) => return refuse(tx, err).await,
@@ -482,14 +484,16 @@ where
     }
 
     /// Reject (rule A6, A7): the conditional UPDATE of `target` and the `rejected` event in
-    /// one transaction.
+    /// one transaction, under the lock the accept takes, at an instant read once it is held.
     async fn reject_target(
         &self,
         target: Target<'_>,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
         let mut tx = self.begin_write().await?;
+        Self::lock_enterprise_of(&mut tx, target).await?;
+        let now = clock.now_stored();
         let invitation = match self.answer(&mut tx, Answer::Reject, target, by, now).await {
             Ok(invitation) => invitation,
             Err(err) => return refuse(tx, err).await,
@@ -746,9 +750,12 @@ where
         enterprise: &EnterpriseId,
         id: InvitationId,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
         let mut tx = self.begin_write().await?;
+        Self::lock_enterprise(&mut tx, enterprise).await?;
+        // Read once the lock is held: the instant judged is the instant recorded.
+        let now = clock.now_stored();
         let row = sqlx::query_as::<_, InvitationRow<DB::Time>>(sql::REVOKE)
             .bind(text(enterprise.key()))
             .bind(id.as_uuid())
@@ -784,18 +791,18 @@ where
         &self,
         digest: &TokenDigest,
         user: &User,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.accept_target(Target::Digest(digest), user, now).await
+        self.accept_target(Target::Digest(digest), user, clock).await
     }
 
     async fn reject(
         &self,
         digest: &TokenDigest,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.reject_target(Target::Digest(digest), by, now).await
+        self.reject_target(Target::Digest(digest), by, clock).await
     }
 
     async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
@@ -831,18 +838,18 @@ where
         &self,
         id: InvitationId,
         user: &User,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.accept_target(Target::Id(id), user, now).await
+        self.accept_target(Target::Id(id), user, clock).await
     }
 
     async fn reject_by_id(
         &self,
         id: InvitationId,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.reject_target(Target::Id(id), by, now).await
+        self.reject_target(Target::Id(id), by, clock).await
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {

@@ -51,7 +51,7 @@ mod host_shaped {
         let f = invite_core::testing::contract::Fixture::new(case.subject).await;
         let (_, token) = f.send("bob@example.com", f.now).await;
         f.store
-            .accept(&token.digest(), &f.world.bob, f.now)
+            .accept(&token.digest(), &f.world.bob, &f.now)
             .await
             .expect("accept");
         let tables: Vec<String> = sqlx::query_scalar(

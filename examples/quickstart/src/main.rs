@@ -83,10 +83,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )
         .await?;
     invitations.revoke(alice, acme, carol.invitation.id).await?;
-    records(
-        &invitations.list(alice, acme, ListInvitations::default()).await?,
-        &invitations,
-    );
+    records(&invitations.list(alice, acme, ListInvitations::default()).await?);
 
     step("4. Bob's link, opened signed out / by Mallory / by Bob");
     show("signed out", &invitations.view(&token, None).await?);
@@ -120,10 +117,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "Dave's link 7 days later",
         &invitations.view(dave.link.token(), None).await?,
     );
-    records(
-        &invitations.list(alice, acme, ListInvitations::default()).await?,
-        &invitations,
-    );
+    records(&invitations.list(alice, acme, ListInvitations::default()).await?);
     Ok(())
 }
 
@@ -189,13 +183,13 @@ fn show(who: &str, view: &InvitationView) {
     );
 }
 
-fn records(page: &Page, invitations: &Invitations) {
+fn records(page: &Page) {
     println!(
         "   {:<22} {:<14} {:<9} Sent Date",
         "Email / Phone", "Role", "Status"
     );
     for i in &page.items {
-        let status = i.status_at(invitations.now());
+        let status = i.status_at(page.as_of);
         println!(
             "   {:<22} {:<14} {:<9} {}",
             i.contact.entered(),

@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use invite_core::testing::MemoryStore;
 use invite_core::{
-    Accounts, Contact, DeliveryStatus, Directory, Enterprise, EnterpriseId, Invitation, InvitationEvent,
-    InvitationId, InvitationStore, KeyKinds, ListQuery, Member, Membership, NewInvitation, Role, StoreError,
-    TokenDigest, User, UserId,
+    Accounts, Clock, Contact, DeliveryStatus, Directory, Enterprise, EnterpriseId, Invitation,
+    InvitationEvent, InvitationId, InvitationStore, KeyKinds, ListQuery, Member, Membership, NewInvitation,
+    Role, StoreError, TokenDigest, User, UserId,
 };
 
 /// [`MemoryStore`] whose `list` and `find_by_digest` fail while `failing` is set.
@@ -113,9 +113,9 @@ impl InvitationStore for FlakyStore {
         enterprise: &EnterpriseId,
         id: InvitationId,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.inner.revoke(enterprise, id, by, now).await
+        self.inner.revoke(enterprise, id, by, clock).await
     }
     async fn resend(
         &self,
@@ -134,17 +134,17 @@ impl InvitationStore for FlakyStore {
         &self,
         digest: &TokenDigest,
         user: &User,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.inner.accept(digest, user, now).await
+        self.inner.accept(digest, user, clock).await
     }
     async fn reject(
         &self,
         digest: &TokenDigest,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.inner.reject(digest, by, now).await
+        self.inner.reject(digest, by, clock).await
     }
     async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
         self.check()?;
@@ -162,17 +162,17 @@ impl InvitationStore for FlakyStore {
         &self,
         id: InvitationId,
         user: &User,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.inner.accept_by_id(id, user, now).await
+        self.inner.accept_by_id(id, user, clock).await
     }
     async fn reject_by_id(
         &self,
         id: InvitationId,
         by: &UserId,
-        now: DateTime<Utc>,
+        clock: &dyn Clock,
     ) -> Result<Invitation, StoreError> {
-        self.inner.reject_by_id(id, by, now).await
+        self.inner.reject_by_id(id, by, clock).await
     }
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {
         self.inner.sweep_expired(now, batch).await

@@ -4,26 +4,46 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::clock::Clock;
 
-/// A clock that stands still until moved. Clones share the same time.
+/// A clock that stands still until moved (or, after [`ManualClock::tick`], moves by a
+/// step at every read). Clones share the same time.
 #[derive(Clone, Debug)]
-pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
+pub struct ManualClock(Arc<Mutex<Hands>>);
+
+#[derive(Debug)]
+struct Hands {
+    at: DateTime<Utc>,
+    tick: TimeDelta,
+}
 
 impl ManualClock {
     /// A clock showing `at`.
     #[must_use]
     pub fn at(at: DateTime<Utc>) -> Self {
-        Self(Arc::new(Mutex::new(at)))
+        Self(Arc::new(Mutex::new(Hands {
+            at,
+            tick: TimeDelta::zero(),
+        })))
+    }
+
+    fn hands(&self) -> std::sync::MutexGuard<'_, Hands> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Moves the clock forward (or back, with a negative delta).
     pub fn advance(&self, by: TimeDelta) {
-        let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        *now += by;
+        self.hands().at += by;
     }
 
     /// Sets the clock.
     pub fn set(&self, at: DateTime<Utc>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = at;
+        self.hands().at = at;
+    }
+
+    /// From now on, every read answers the current time and then moves the clock by
+    /// `step` (zero: stand still again). Two reads of one request then differ, which is
+    /// how a test catches code that reads the clock twice where it should read it once.
+    pub fn tick(&self, step: TimeDelta) {
+        self.hands().tick = step;
     }
 }
 
@@ -36,6 +56,9 @@ impl Default for ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut hands = self.hands();
+        let (now, tick) = (hands.at, hands.tick);
+        hands.at = now + tick;
+        now
     }
 }

@@ -3,8 +3,16 @@
 //! membership table, rows that do not decode, paging under every filter. Each takes a
 //! [`Case`] on one fresh database; [`backend_cases!`] runs them all.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use invite_core::testing::ManualClock;
 use invite_core::testing::contract::Fixture;
-use invite_core::{Directory, EventKind, InvitationStatus, InvitationStore, ListQuery, Role, StoreError};
+use invite_core::{
+    Clock, Directory, EventKind, InvitationStatus, InvitationStore, Invitations, InviteError, ListQuery,
+    Role, SendInvitation, StoreError,
+};
 
 use super::Case;
 
@@ -26,7 +34,7 @@ pub async fn accept_fault_leaves_no_half_state<S: InvitationStore + Directory>(c
     let (inv, token) = f.send("bob@example.com", f.now).await;
     for table in [members, "invite_rs_events"] {
         raw.fail_inserts_into(table).await;
-        let outcome = a.accept(&token.digest(), &f.world.bob, f.now).await;
+        let outcome = a.accept(&token.digest(), &f.world.bob, &f.now).await;
         assert!(
             matches!(outcome, Err(StoreError::Backend(_))),
             "{table}: {outcome:?}"
@@ -51,7 +59,7 @@ pub async fn accept_fault_leaves_no_half_state<S: InvitationStore + Directory>(c
         );
     }
     // Nothing half-made blocks the real accept.
-    a.accept(&token.digest(), &f.world.bob, f.now)
+    a.accept(&token.digest(), &f.world.bob, &f.now)
         .await
         .expect("accept after the fault");
     assert_eq!(
@@ -119,13 +127,13 @@ pub async fn every_filter_pages_like_the_reference<S: InvitationStore + Director
     }
     let swept_at = tokens[0].0.expires_at;
     assert_eq!(a.sweep_expired(swept_at, 1).await.expect("sweep"), 1);
-    a.accept(&tokens[13].1.digest(), &f.world.bob, f.now)
+    a.accept(&tokens[13].1.digest(), &f.world.bob, &f.now)
         .await
         .expect("accept");
-    a.reject(&tokens[12].1.digest(), &f.world.mallory.id, f.now)
+    a.reject(&tokens[12].1.digest(), &f.world.mallory.id, &f.now)
         .await
         .expect("reject");
-    a.revoke(acme, tokens[11].0.id, alice, f.now)
+    a.revoke(acme, tokens[11].0.id, alice, &f.now)
         .await
         .expect("revoke");
 
@@ -215,6 +223,115 @@ pub async fn overdue_rows_written_down_record_expired_events<S: InvitationStore 
     }
 }
 
+/// How long a decision is left waiting for the lock before the clock moves: long enough
+/// that it has read everything it reads before the lock.
+const WAIT: Duration = Duration::from_millis(300);
+
+/// Rules §1 ("one instant"), the review's defect 9: accept, reject and revoke that queue
+/// behind another writer across the expiry are judged at an instant read once they hold
+/// their lock, not at one read before they waited — refused, and nothing recorded — and
+/// a decision that wins records the instant it was judged at.
+pub async fn a_decision_judges_expiry_once_it_holds_the_lock<S: InvitationStore + Directory>(case: Case<S>) {
+    let raw = case.raw.clone();
+    let f = Fixture::new(case.subject).await;
+    let clock = ManualClock::at(f.now);
+    let invitations = Invitations::builder(f.store.clone())
+        .clock(Arc::new(clock.clone()))
+        .build();
+    let w = &f.world;
+    let acme = w.acme.id.clone();
+    let lock_key = acme.key().canonical().into_owned();
+    let send = |contact: &'static str| {
+        let invitations = invitations.clone();
+        let (alice, acme) = (w.alice.clone(), acme.clone());
+        async move {
+            invitations
+                .send(&alice, &acme, SendInvitation::new(contact, "member"))
+                .await
+                .expect("send")
+        }
+    };
+    let to_bob = send("bob@example.com").await;
+    let to_mallory = send("mallory@example.com").await;
+    let to_revoke = send("someone@example.com").await;
+    let expires_at = to_bob.invitation.expires_at;
+
+    // Three decisions queue behind a writer while the clock passes the expiry.
+    clock.set(expires_at - TimeDelta::seconds(1));
+    let release = raw.hold_decision_lock(&lock_key).await;
+    let accept = tokio::spawn({
+        let (invitations, bob) = (invitations.clone(), w.bob.clone());
+        let token = to_bob.link.token().to_owned();
+        async move { invitations.accept(&token, &bob).await }
+    });
+    let reject = tokio::spawn({
+        let (invitations, mallory) = (invitations.clone(), w.mallory.clone());
+        let token = to_mallory.link.token().to_owned();
+        async move { invitations.reject(&token, &mallory).await }
+    });
+    let revoke = tokio::spawn({
+        let (invitations, alice, acme) = (invitations.clone(), w.alice.clone(), acme.clone());
+        let id = to_revoke.invitation.id;
+        async move { invitations.revoke(&alice, &acme, id).await }
+    });
+    tokio::time::sleep(WAIT).await;
+    clock.set(expires_at + TimeDelta::seconds(1));
+    drop(release);
+    let accept = accept.await.expect("accept task");
+    let reject = reject.await.expect("reject task");
+    let revoke = revoke.await.expect("revoke task");
+    assert!(
+        matches!(accept, Err(InviteError::InvalidOrExpired)),
+        "accept: {accept:?}"
+    );
+    assert!(
+        matches!(reject, Err(InviteError::InvalidOrExpired)),
+        "reject: {reject:?}"
+    );
+    assert!(
+        matches!(
+            revoke,
+            Err(InviteError::InvitationNotPending(InvitationStatus::Expired))
+        ),
+        "revoke: {revoke:?}"
+    );
+    for sent in [&to_bob, &to_mallory, &to_revoke] {
+        let now = f
+            .store
+            .get(&acme, sent.invitation.id)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(now.status_at(clock.now_stored()), InvitationStatus::Expired);
+        assert_eq!((now.responded_at, now.revoked_at), (None, None));
+    }
+    assert_eq!(f.store.role_of(&acme, &w.bob.id).await.expect("role"), None);
+
+    // A decision that wins records the instant it was judged at, not the one before it
+    // waited.
+    let again = invitations
+        .resend(&w.alice, &acme, to_bob.invitation.id)
+        .await
+        .expect("resend");
+    let before = again.invitation.expires_at - TimeDelta::seconds(10);
+    clock.set(before);
+    let release = raw.hold_decision_lock(&lock_key).await;
+    let accept = tokio::spawn({
+        let (invitations, bob) = (invitations.clone(), w.bob.clone());
+        let token = again.link.token().to_owned();
+        async move { invitations.accept(&token, &bob).await }
+    });
+    tokio::time::sleep(WAIT).await;
+    clock.advance(TimeDelta::seconds(5));
+    drop(release);
+    let accepted = accept.await.expect("accept task").expect("accept");
+    let judged = before + TimeDelta::seconds(5);
+    assert_eq!(accepted.invitation.responded_at, Some(judged));
+    let events = f.store.events(&acme, to_bob.invitation.id).await.expect("events");
+    let accepted_event = events.iter().find(|e| e.kind == EventKind::Accepted);
+    assert_eq!(accepted_event.map(|e| e.at), Some(judged), "{events:?}");
+}
+
 /// Runs every case of this module as its own test, each on a fresh database from
 /// `$case().await` (an `Option<Case>`; `None` skips, the factory says so on stderr).
 #[macro_export]
@@ -226,7 +343,8 @@ macro_rules! backend_cases {
             resend_fault_keeps_the_old_link,
             every_filter_pages_like_the_reference,
             bad_row_is_a_backend_error,
-            overdue_rows_written_down_record_expired_events
+            overdue_rows_written_down_record_expired_events,
+            a_decision_judges_expiry_once_it_holds_the_lock
         );
     };
     (@cases $pair:path; $($case:ident),* $(,)?) => {

@@ -12,6 +12,7 @@ use invite_core::testing::{AccountsFixture, HostFixture, Subject};
 use invite_core::{Contact, Enterprise, EnterpriseId, KeyKind, KeyKinds, Role, StoreError, User, UserId};
 use invite_store_sqlx::{MemberValue, PgStore, SqliteStore, TableMapping, sqlite_pool};
 use sqlx::{AssertSqlSafe, PgPool, SqlitePool};
+use tokio::sync::oneshot;
 
 /// Raw SQL on the subject's database: to plant faults and to look behind the store.
 #[async_trait]
@@ -24,6 +25,49 @@ pub trait Raw: Send + Sync + 'static {
     async fn heal(&self, table: &str);
     /// The number of rows `sql` (a `SELECT count(*) …`) counts.
     async fn count(&self, sql: &str) -> i64;
+    /// Takes, on a connection of its own, the lock a decision of `enterprise` (the key's
+    /// canonical text) waits for — SQLite's write lock, PostgreSQL's per-enterprise
+    /// advisory lock — and holds it until the returned sender is used or dropped.
+    async fn hold_decision_lock(&self, enterprise: &str) -> oneshot::Sender<()>;
+}
+
+/// Opens a transaction with `begin` on a connection of `pool` in a task, runs `take` with
+/// `key` when given, answers once the lock is held, and runs `ROLLBACK` when the returned
+/// sender is used or dropped.
+async fn hold<DB: sqlx::Database>(
+    pool: sqlx::Pool<DB>,
+    begin: &'static str,
+    take: Option<(&'static str, String)>,
+) -> oneshot::Sender<()>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    let (held_tx, held_rx) = oneshot::channel();
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let mut conn = pool.acquire().await.expect("a connection for the lock");
+        sqlx::raw_sql(AssertSqlSafe(begin))
+            .execute(&mut *conn)
+            .await
+            .expect("BEGIN");
+        if let Some((take, key)) = take {
+            sqlx::query(AssertSqlSafe(take))
+                .bind(key)
+                .execute(&mut *conn)
+                .await
+                .expect("take the lock");
+        }
+        let _ = held_tx.send(());
+        let _ = release_rx.await;
+        sqlx::raw_sql(AssertSqlSafe("ROLLBACK"))
+            .execute(&mut *conn)
+            .await
+            .expect("ROLLBACK");
+    });
+    held_rx.await.expect("the lock was taken");
+    release_tx
 }
 
 #[async_trait]
@@ -52,6 +96,10 @@ impl Raw for SqlitePool {
             .fetch_one(self)
             .await
             .expect("count")
+    }
+
+    async fn hold_decision_lock(&self, _enterprise: &str) -> oneshot::Sender<()> {
+        hold(self.clone(), "BEGIN IMMEDIATE", None).await
     }
 }
 
@@ -83,6 +131,11 @@ impl Raw for PgPool {
             .fetch_one(self)
             .await
             .expect("count")
+    }
+
+    async fn hold_decision_lock(&self, enterprise: &str) -> oneshot::Sender<()> {
+        let take = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+        hold(self.clone(), "BEGIN", Some((take, enterprise.to_owned()))).await
     }
 }
 

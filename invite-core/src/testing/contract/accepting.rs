@@ -9,7 +9,7 @@ pub async fn accept_makes_a_member_once<S: InvitationStore + Directory>(subject:
     let (inv, token) = f.send("bob@example.com", f.now).await;
     let accepted = f
         .store
-        .accept(&token.digest(), &f.world.bob, f.now)
+        .accept(&token.digest(), &f.world.bob, &f.now)
         .await
         .expect("accept");
     assert_eq!(accepted.status, InvitationStatus::Accepted);
@@ -22,12 +22,12 @@ pub async fn accept_makes_a_member_once<S: InvitationStore + Directory>(subject:
             .expect("role"),
         Some(inv.role)
     );
-    let twice = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
+    let twice = f.store.accept(&token.digest(), &f.world.bob, &f.now).await;
     assert!(matches!(
         twice,
         Err(StoreError::Transition(TransitionError::AlreadyAccepted))
     ));
-    let reject = f.store.reject(&token.digest(), &f.world.bob.id, f.now).await;
+    let reject = f.store.reject(&token.digest(), &f.world.bob.id, &f.now).await;
     assert!(matches!(
         reject,
         Err(StoreError::Transition(TransitionError::AlreadyAccepted))
@@ -41,7 +41,7 @@ pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(
     let (inv, token) = f.send("bob@example.com", f.now).await;
     let at_expiry = f
         .store
-        .accept(&token.digest(), &f.world.bob, inv.expires_at)
+        .accept(&token.digest(), &f.world.bob, &inv.expires_at)
         .await;
     assert!(matches!(
         at_expiry,
@@ -49,7 +49,7 @@ pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(
     ));
     let reject = f
         .store
-        .reject(&token.digest(), &f.world.bob.id, inv.expires_at)
+        .reject(&token.digest(), &f.world.bob.id, &inv.expires_at)
         .await;
     assert!(matches!(
         reject,
@@ -57,7 +57,7 @@ pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(
     ));
     let unknown = f
         .store
-        .accept(&InviteToken::generate().digest(), &f.world.bob, f.now)
+        .accept(&InviteToken::generate().digest(), &f.world.bob, &f.now)
         .await;
     assert!(matches!(
         unknown,
@@ -85,7 +85,7 @@ pub async fn accept_by_a_member_changes_nothing<S: InvitationStore + Directory>(
         .insert_member(&f.world.acme.id, &f.world.bob, Role::Member)
         .await
         .expect("join by another path");
-    let accept = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
+    let accept = f.store.accept(&token.digest(), &f.world.bob, &f.now).await;
     assert!(matches!(accept, Err(StoreError::AlreadyMember)));
     assert_eq!(
         f.store
@@ -111,13 +111,13 @@ pub async fn reject_makes_no_member<S: InvitationStore + Directory>(subject: Sub
     let (_, token) = f.send("bob@example.com", f.now).await;
     let rejected = f
         .store
-        .reject(&token.digest(), &f.world.bob.id, f.now)
+        .reject(&token.digest(), &f.world.bob.id, &f.now)
         .await
         .expect("reject");
     assert_eq!(rejected.status, InvitationStatus::Rejected);
     assert_eq!(rejected.responded_by.as_ref(), Some(&f.world.bob.id));
     assert_eq!(f.membership_count(&f.world.bob.id).await, 0);
-    let accept = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
+    let accept = f.store.accept(&token.digest(), &f.world.bob, &f.now).await;
     assert!(matches!(
         accept,
         Err(StoreError::Transition(TransitionError::AlreadyRejected))
@@ -187,17 +187,17 @@ pub async fn events_record_every_change<S: InvitationStore + Directory>(subject:
         .expect("resend");
     let t2 = f.now + TimeDelta::seconds(2);
     f.store
-        .accept(&token.digest(), &f.world.bob, t2)
+        .accept(&token.digest(), &f.world.bob, &t2)
         .await
         .expect("accept");
     let (other, _) = f.send("carol@example.com", f.now).await;
     f.store
-        .revoke(acme, other.id, &f.world.alice.id, t2)
+        .revoke(acme, other.id, &f.world.alice.id, &t2)
         .await
         .expect("revoke");
     let (rej, rej_token) = f.send("dave@example.com", f.now).await;
     f.store
-        .reject(&rej_token.digest(), &f.world.mallory.id, t2)
+        .reject(&rej_token.digest(), &f.world.mallory.id, &t2)
         .await
         .expect("reject");
 
@@ -313,7 +313,7 @@ pub async fn accept_rechecks_certification_in_the_transaction<S: InvitationStore
         .set_certified(&f.world.acme.id, false)
         .await
         .expect("decertify");
-    let refused = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
+    let refused = f.store.accept(&token.digest(), &f.world.bob, &f.now).await;
     assert!(
         matches!(refused, Err(StoreError::EnterpriseNotCertified)),
         "{refused:?}"
@@ -331,7 +331,7 @@ pub async fn accept_rechecks_certification_in_the_transaction<S: InvitationStore
         .await
         .expect("certify again");
     f.store
-        .accept(&token.digest(), &f.world.bob, f.now)
+        .accept(&token.digest(), &f.world.bob, &f.now)
         .await
         .expect("accept once certified");
     assert_eq!(f.membership_count(&f.world.bob.id).await, 1);

@@ -180,7 +180,7 @@ pub async fn race_accepts<S: InvitationStore>(
         .map(|i| {
             let store = stores[i % stores.len()].clone();
             let user = user.clone();
-            tokio::spawn(async move { store.accept(&digest, &user, now).await })
+            tokio::spawn(async move { store.accept(&digest, &user, &now).await })
         })
         .collect();
     let mut wins = 0;

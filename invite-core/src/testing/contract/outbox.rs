@@ -378,7 +378,7 @@ pub async fn outbox_resend_drops_the_old_link<S: InvitationStore + Directory>(su
     assert_eq!(claimed.stale_at(t1), None);
     // A refused resend queues nothing.
     f.store
-        .revoke(acme, inv.id, &f.world.alice.id, t1)
+        .revoke(acme, inv.id, &f.world.alice.id, &t1)
         .await
         .expect("revoke");
     let token = InviteToken::generate();
@@ -413,12 +413,12 @@ pub async fn outbox_claim_sees_the_current_invitation<S: InvitationStore + Direc
     let acme = &f.world.acme.id;
     let (revoked, _, revoked_row) = f.send_queued("bob@example.com", f.now).await;
     f.store
-        .revoke(acme, revoked.id, &f.world.alice.id, f.now)
+        .revoke(acme, revoked.id, &f.world.alice.id, &f.now)
         .await
         .expect("revoke");
     let (accepted, token, _) = f.send_queued("mallory@example.com", f.now).await;
     f.store
-        .accept(&token.digest(), &f.world.mallory, f.now)
+        .accept(&token.digest(), &f.world.mallory, &f.now)
         .await
         .expect("accept");
     let (resent, _, _) = f.send_queued("carol@example.com", f.now).await;

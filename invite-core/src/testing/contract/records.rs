@@ -41,7 +41,7 @@ pub async fn list_filters_by_derived_status<S: InvitationStore + Directory>(subj
     let (live, _) = f.send("new@example.com", f.now).await;
     let (gone, _) = f.send("gone@example.com", f.now).await;
     f.store
-        .revoke(&f.world.acme.id, gone.id, &f.world.alice.id, f.now)
+        .revoke(&f.world.acme.id, gone.id, &f.world.alice.id, &f.now)
         .await
         .expect("revoke");
     let ids = |status| {
@@ -75,31 +75,31 @@ pub async fn revoke_only_pending<S: InvitationStore + Directory>(subject: Subjec
     let acme = &f.world.acme.id;
     let alice = &f.world.alice.id;
     let (inv, token) = f.send("bob@example.com", f.now).await;
-    let revoked = f.store.revoke(acme, inv.id, alice, f.now).await.expect("revoke");
+    let revoked = f.store.revoke(acme, inv.id, alice, &f.now).await.expect("revoke");
     assert_eq!(revoked.status, InvitationStatus::Revoked);
     assert_eq!(revoked.revoked_by.as_ref(), Some(alice));
     assert_eq!(revoked.revoked_at, Some(f.now));
-    let again = f.store.revoke(acme, inv.id, alice, f.now).await;
+    let again = f.store.revoke(acme, inv.id, alice, &f.now).await;
     assert!(matches!(
         again,
         Err(StoreError::Transition(TransitionError::NotPending(
             InvitationStatus::Revoked
         )))
     ));
-    let accept = f.store.accept(&token.digest(), &f.world.bob, f.now).await;
+    let accept = f.store.accept(&token.digest(), &f.world.bob, &f.now).await;
     assert!(matches!(
         accept,
         Err(StoreError::Transition(TransitionError::InvalidOrExpired))
     ));
     let (old, _) = f.send("carol@example.com", f.now).await;
-    let expired = f.store.revoke(acme, old.id, alice, old.expires_at).await;
+    let expired = f.store.revoke(acme, old.id, alice, &old.expires_at).await;
     assert!(matches!(
         expired,
         Err(StoreError::Transition(TransitionError::NotPending(
             InvitationStatus::Expired
         )))
     ));
-    let missing = f.store.revoke(acme, InvitationId::new(), alice, f.now).await;
+    let missing = f.store.revoke(acme, InvitationId::new(), alice, &f.now).await;
     assert!(matches!(missing, Err(StoreError::NotFound)));
 }
 
@@ -136,7 +136,7 @@ pub async fn resend_rotates_the_token<S: InvitationStore + Directory>(subject: S
     let found = f.store.find_by_digest(&new_token.digest()).await.expect("find");
     assert_eq!(found.map(|i| i.id), Some(inv.id));
     f.store
-        .accept(&new_token.digest(), &f.world.bob, later)
+        .accept(&new_token.digest(), &f.world.bob, &later)
         .await
         .expect("accept with the new token");
     let after = f

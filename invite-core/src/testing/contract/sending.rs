@@ -84,7 +84,7 @@ pub async fn tenant_isolation<S: InvitationStore + Directory>(subject: Subject<S
     let globex = &f.world.globex.id;
     assert_eq!(f.store.get(globex, inv.id).await.expect("get"), None);
     assert!(matches!(
-        f.store.revoke(globex, inv.id, &f.world.grace.id, f.now).await,
+        f.store.revoke(globex, inv.id, &f.world.grace.id, &f.now).await,
         Err(StoreError::NotFound)
     ));
     let digest = InviteToken::generate().digest();
