@@ -10,23 +10,7 @@ use common::App;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// Runs each case against every backend.
-macro_rules! every_backend {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $case() { super::$case(super::common::memory().await).await })*
-        }
-        mod sqlite {
-            $(#[tokio::test] async fn $case() { super::$case(super::common::sqlite().await).await })*
-        }
-        /// rule H3: the same contract for a host with integer keys.
-        mod memory_int_keys {
-            $(#[tokio::test] async fn $case() { super::$case(super::common::memory_int_keys().await).await })*
-        }
-    };
-}
-
-every_backend!(
+crate::every_backend!(
     mine_lists_pending_invitations_across_enterprises,
     accept_mine_makes_a_member_once,
     reject_mine_makes_no_member,

@@ -10,6 +10,8 @@ use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use common::App;
 
+crate::every_backend!(a_pending_page_never_labels_a_row_expired);
+
 /// Alice's invitation to Bob, and the instant it expires.
 async fn invitation_to_bob(app: &App) -> (String, DateTime<Utc>) {
     let sent = app.invite("bob@example.com", "member").await;
@@ -33,14 +35,4 @@ async fn a_pending_page_never_labels_a_row_expired(app: App) {
     for item in &items {
         assert_eq!(item["status"], "pending", "a pending page shows {item}");
     }
-}
-
-#[tokio::test]
-async fn a_pending_page_never_labels_a_row_expired_memory() {
-    a_pending_page_never_labels_a_row_expired(common::memory().await).await;
-}
-
-#[tokio::test]
-async fn a_pending_page_never_labels_a_row_expired_sqlite() {
-    a_pending_page_never_labels_a_row_expired(common::sqlite().await).await;
 }

@@ -16,6 +16,25 @@ use invite_core::{Accounts, InvitationStore, Invitations, Key, KeyKind, KeyKinds
 use serde_json::Value;
 use tower::ServiceExt as _;
 
+/// Runs each case (an `async fn(App)` of the calling module) as a test against every
+/// backend: the in-memory store, SQLite, and an in-memory host with integer keys (rule
+/// H3). One list of cases per module, nothing listed twice.
+#[macro_export]
+macro_rules! every_backend {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $case() { super::$case($crate::common::memory().await).await })*
+        }
+        mod sqlite {
+            $(#[tokio::test] async fn $case() { super::$case($crate::common::sqlite().await).await })*
+        }
+        /// rule H3: the same contract for a host whose enterprises and users have integer keys.
+        mod memory_int_keys {
+            $(#[tokio::test] async fn $case() { super::$case($crate::common::memory_int_keys().await).await })*
+        }
+    };
+}
+
 /// The base URL the service is configured with (rule X10).
 pub const BASE_URL: &str = "https://app.example";
 
