@@ -134,8 +134,16 @@ fn rate_limit_args_from_help(help: &str) -> RateLimitNote {
         help.split(|c: char| c.is_whitespace() || c == ',' || c == '=' || c == '[' || c == '<')
             .any(|word| word == flag)
     };
+    // The demo's sign-in limit (`/login`, `/register`) is its own; 0 turns it off.
+    let sign_in: Vec<String> = if has("--sign-in-rate-limit-per-minute") {
+        vec!["--sign-in-rate-limit-per-minute".to_owned(), "0".to_owned()]
+    } else {
+        Vec::new()
+    };
     if has("--no-rate-limit") {
-        return RateLimitNote::Raised(vec!["--no-rate-limit".to_owned()]);
+        let mut args = vec!["--no-rate-limit".to_owned()];
+        args.extend(sign_in);
+        return RateLimitNote::Raised(args);
     }
     if has("--rate-limit-per-minute") {
         // Far above anything two cores can serve: 1.6 M lookups a second per client.
@@ -143,6 +151,7 @@ fn rate_limit_args_from_help(help: &str) -> RateLimitNote {
         if has("--rate-limit-burst") {
             args.extend(["--rate-limit-burst".to_owned(), "100000000".to_owned()]);
         }
+        args.extend(sign_in);
         return RateLimitNote::Raised(args);
     }
     RateLimitNote::NoFlag
@@ -244,6 +253,17 @@ mod tests {
         assert_eq!(
             rate_limit_args_from_help("--no-rate-limit  turn it off\n--rate-limit-per-minute <N>"),
             RateLimitNote::Raised(vec!["--no-rate-limit".into()])
+        );
+        // The demo's own sign-in limit is turned off too, or registrations hit it.
+        let demo = "--rate-limit-per-minute <N>\n--sign-in-rate-limit-per-minute <N>\n";
+        assert_eq!(
+            rate_limit_args_from_help(demo),
+            RateLimitNote::Raised(vec![
+                "--rate-limit-per-minute".into(),
+                "100000000".into(),
+                "--sign-in-rate-limit-per-minute".into(),
+                "0".into()
+            ])
         );
     }
 }
