@@ -24,7 +24,10 @@
 //!
 //! Time per iteration = 100 invitations (criterion also reports invitations/s). The
 //! ratio to read is single / bulk from the same run. `INVITE_BENCH_SINGLE_FIRST=1`
-//! measures the single sends of each pair first.
+//! measures the single sends of each pair first. Criterion's measurement time is 5 s a
+//! case on SQLite and 20 s on PostgreSQL (where an iteration takes ≈ 0.5 s).
+//! `INVITE_BENCH_PAIRED=<seconds>` adds an interleaved measurement of each pair, round by
+//! round, printed as text (see [`paired`]).
 //!
 //! Run: `cargo bench -p invite-benches --bench bulk` (add
 //! `INVITE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test` for PostgreSQL).
@@ -169,8 +172,8 @@ fn service<S: InvitationStore + Directory>(store: Arc<S>) -> Invitations {
         .build()
 }
 
-async fn sqlite_subject(dir: &tempfile::TempDir) -> Subject {
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("bulk.db").display());
+async fn sqlite_subject(dir: &tempfile::TempDir, file: &str) -> Subject {
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join(file).display());
     let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
     store.migrate().await.unwrap();
     let world = seed::demo_accounts(store.clone()).await.unwrap();
@@ -178,12 +181,13 @@ async fn sqlite_subject(dir: &tempfile::TempDir) -> Subject {
     subject("sqlite", db, service(store), world)
 }
 
-/// A new database on the server of `INVITE_TEST_POSTGRES_URL`, if set (as `store.rs` does).
-async fn pg_subject() -> Option<Subject> {
+/// A new database `invite_bench_<tag>` on the server of `INVITE_TEST_POSTGRES_URL`, if
+/// set (as `store.rs` does).
+async fn pg_subject(tag: &str) -> Option<Subject> {
     let url = std::env::var("INVITE_TEST_POSTGRES_URL").ok()?;
     let options = PgConnectOptions::from_str(&url).unwrap();
     let mut admin = PgConnection::connect_with(&options).await.unwrap();
-    let name = "invite_bench_bulk";
+    let name = format!("invite_bench_{tag}");
     sqlx::raw_sql(AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
     )))
@@ -194,7 +198,7 @@ async fn pg_subject() -> Option<Subject> {
         .execute(&mut admin)
         .await
         .unwrap();
-    let store = Arc::new(PgStore::connect_with(options.database(name)).await.unwrap());
+    let store = Arc::new(PgStore::connect_with(options.database(&name)).await.unwrap());
     store.migrate().await.unwrap();
     let world = seed::demo_accounts(store.clone()).await.unwrap();
     let db = Db::Pg(store.pool().clone());
@@ -305,14 +309,20 @@ impl Case {
     }
 }
 
-fn bulk(c: &mut Criterion) {
-    let rt = Runtime::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut subjects = vec![rt.block_on(sqlite_subject(&dir))];
-    match rt.block_on(pg_subject()) {
+/// SQLite, and PostgreSQL when configured (said so when not).
+fn subjects(rt: &Runtime, dir: &tempfile::TempDir, tag: &str) -> Vec<Subject> {
+    let mut subjects = vec![rt.block_on(sqlite_subject(dir, &format!("{tag}.db")))];
+    match rt.block_on(pg_subject(tag)) {
         Some(pg) => subjects.push(pg),
         None => eprintln!("bulk bench: INVITE_TEST_POSTGRES_URL not set: PostgreSQL NOT measured"),
     }
+    subjects
+}
+
+fn bulk(c: &mut Criterion) {
+    let rt = Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let subjects = subjects(&rt, &dir, "bulk");
     let single_first = std::env::var_os("INVITE_BENCH_SINGLE_FIRST").is_some();
     let pairs = [
         [Case::ServiceBulk, Case::ServiceSingles],
@@ -321,6 +331,10 @@ fn bulk(c: &mut Criterion) {
     for subject in &subjects {
         let mut group = c.benchmark_group(format!("bulk/{}", subject.name));
         group.throughput(Throughput::Elements(ROWS as u64));
+        if subject.name == "postgres" {
+            // ≈ 0.5 s an iteration here (100 commits): 20 s gives each sample a few.
+            group.measurement_time(Duration::from_secs(20));
+        }
         for pair in pairs {
             let order = if single_first { [pair[1], pair[0]] } else { pair };
             for case in order {
@@ -354,6 +368,86 @@ fn bulk(c: &mut Criterion) {
     }
 }
 
+/// The `q`-quantile of `values` (nearest rank).
+fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rank = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[rank]
+}
+
+/// `INVITE_BENCH_PAIRED=<seconds>` (off by default): for each backend and level (service,
+/// router), the bulk and the single sends alternate round by round for about that long
+/// (bulk first in even rounds, singles first in odd ones; the tables emptied every 10
+/// rounds, not timed), and the medians of both, and the median of the per-round ratio
+/// singles / bulk, are printed. Both halves of a round run in the same moment on the same
+/// tables, so a slow spell of the shared machine hits both alike, which criterion's cases
+/// (one after the other) cannot promise. As in `store.rs`.
+fn paired(_: &mut Criterion) {
+    let Some(seconds) = std::env::var("INVITE_BENCH_PAIRED")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+    else {
+        return;
+    };
+    let budget = Duration::from_secs_f64(seconds);
+    let rt = Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for subject in subjects(&rt, &dir, "bulk_paired") {
+        for [bulk, singles] in [
+            [Case::ServiceBulk, Case::ServiceSingles],
+            [Case::RouterBulk, Case::RouterSingles],
+        ] {
+            let (mut b, mut s) = (Vec::new(), Vec::new());
+            let started = Instant::now();
+            let mut round = 0usize;
+            while started.elapsed() < budget {
+                if round.is_multiple_of(10) {
+                    rt.block_on(subject.db.reset());
+                }
+                let order = if round.is_multiple_of(2) {
+                    [bulk, singles]
+                } else {
+                    [singles, bulk]
+                };
+                for case in order {
+                    let took = rt.block_on(case.run(&subject)).as_secs_f64() * 1e3;
+                    if matches!(case, Case::ServiceBulk | Case::RouterBulk) {
+                        b.push(took);
+                    } else {
+                        s.push(took);
+                    }
+                }
+                round += 1;
+            }
+            let ratios: Vec<f64> = s.iter().zip(&b).map(|(s, b)| s / b).collect();
+            let (b50, s50) = (quantile(&b, 0.5), quantile(&s, 0.5));
+            println!(
+                "paired bulk/{}/{} vs {}: {} rounds; bulk median {b50:.1} ms (p25 {:.1}, p75 {:.1}); \
+                 singles median {s50:.1} ms (p25 {:.1}, p75 {:.1}); ratio of medians {:.2}; \
+                 singles / bulk per round: median {:.2} (p25 {:.2}, p75 {:.2})",
+                subject.name,
+                bulk.name(),
+                singles.name(),
+                b.len(),
+                quantile(&b, 0.25),
+                quantile(&b, 0.75),
+                quantile(&s, 0.25),
+                quantile(&s, 0.75),
+                s50 / b50,
+                quantile(&ratios, 0.5),
+                quantile(&ratios, 0.25),
+                quantile(&ratios, 0.75),
+            );
+        }
+    }
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(10)
@@ -365,6 +459,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bulk
+    targets = bulk, paired
 }
 criterion_main!(benches);
