@@ -410,6 +410,37 @@ mod tests {
         }
     }
 
+    /// rule D5: TLS runs on rustls with aws-lc-rs, the one crypto provider the build
+    /// enables. A TLS connection to a server that answers in plain text fails the handshake
+    /// and is a transient error; without a usable provider rustls would panic here instead.
+    #[tokio::test]
+    async fn a_failed_tls_handshake_is_a_transient_error() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt as _;
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let _ = socket.write_all(b"220 plain.example ESMTP\r\n").await;
+            }
+        });
+        for url in [
+            format!("smtps://127.0.0.1:{port}"),
+            format!("smtp://127.0.0.1:{port}?tls=required"),
+        ] {
+            let notifier = SmtpNotifier::builder(&url)
+                .from("Acme <invites@acme.example>")
+                .timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap();
+            let err = notifier
+                .deliver(&delivery("bob@example.com", "Acme"))
+                .await
+                .expect_err(&url);
+            assert_eq!(err.kind(), invite_core::NotifyErrorKind::Transient, "{url}: {err}");
+        }
+        server.abort();
+    }
+
     #[test]
     fn templates_fill_every_field_once_and_escape_html() {
         // rule D5
