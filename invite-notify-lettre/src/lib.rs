@@ -436,7 +436,11 @@ mod tests {
                 .deliver(&delivery("bob@example.com", "Acme"))
                 .await
                 .expect_err(&url);
-            assert_eq!(err.kind(), invite_core::NotifyErrorKind::Transient, "{url}: {err}");
+            assert_eq!(
+                err.kind(),
+                invite_core::NotifyErrorKind::Transient,
+                "{url}: {err}"
+            );
         }
         server.abort();
     }
