@@ -145,4 +145,79 @@ mod tests {
         assert_eq!(TtlPolicy::new(s(30), s(1), s(10)), Err(TtlPolicyError));
         assert_eq!(TtlPolicy::new(s(3), s(5), s(10)), Err(TtlPolicyError));
     }
+
+    #[test]
+    fn the_default_policy_reads_back_its_numbers() {
+        // rule S6: 7 days by default, from 1 minute to 30 days
+        let policy = TtlPolicy::default();
+        assert_eq!(policy.default_ttl(), Duration::from_secs(7 * 86_400));
+        assert_eq!(policy.min(), Duration::from_secs(60));
+        assert_eq!(policy.max(), Duration::from_secs(30 * 86_400));
+        let custom = TtlPolicy::new(
+            Duration::from_secs(5),
+            Duration::from_secs(2),
+            Duration::from_secs(9),
+        )
+        .unwrap();
+        assert_eq!(
+            (custom.default_ttl(), custom.min(), custom.max()),
+            (
+                Duration::from_secs(5),
+                Duration::from_secs(2),
+                Duration::from_secs(9)
+            )
+        );
+    }
+
+    #[test]
+    fn a_request_exactly_at_either_bound_is_allowed_one_second_beyond_is_not() {
+        // rule S6: the bounds are inclusive
+        let policy = TtlPolicy::default();
+        let now = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(100);
+        assert_eq!(
+            policy.expires_at(now, Some(Duration::from_secs(30 * 86_400))),
+            Ok(now + TimeDelta::days(30))
+        );
+        assert_eq!(
+            policy.expires_at(now, Some(Duration::from_secs(60))),
+            Ok(now + TimeDelta::seconds(60))
+        );
+        let refused = TtlError {
+            min_secs: 60,
+            max_secs: 30 * 86_400,
+        };
+        assert_eq!(
+            policy.expires_at(now, Some(Duration::from_secs(30 * 86_400 + 1))),
+            Err(refused)
+        );
+        assert_eq!(
+            policy.expires_at(now, Some(Duration::from_secs(59))),
+            Err(refused)
+        );
+        assert_eq!(
+            refused.to_string(),
+            "expires_in_seconds must be between 60 and 2592000"
+        );
+    }
+
+    #[test]
+    fn no_policy_allows_more_than_ten_years() {
+        // rule S6: the host chooses the bounds, up to a ceiling of 10 years (of 365 days)
+        let s = Duration::from_secs;
+        let ten_years = s(10 * 365 * 86_400);
+        let policy = TtlPolicy::new(s(60), s(60), ten_years).unwrap();
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        assert_eq!(
+            policy.expires_at(now, Some(ten_years)),
+            Ok(now + TimeDelta::days(10 * 365))
+        );
+        assert_eq!(
+            TtlPolicy::new(s(60), s(60), ten_years + s(1)),
+            Err(TtlPolicyError)
+        );
+        assert_eq!(
+            TtlPolicy::new(ten_years + s(1), ten_years + s(1), ten_years + s(1)),
+            Err(TtlPolicyError)
+        );
+    }
 }

@@ -310,3 +310,88 @@ impl Invitation {
         expired
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_have_the_rules_names_and_read_back() {
+        // rules §1: the five statuses, by the names the API and the stores use
+        let names: Vec<&str> = InvitationStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["pending", "accepted", "rejected", "expired", "revoked"]);
+        for status in InvitationStatus::ALL {
+            assert_eq!(InvitationStatus::parse(status.as_str()), Some(status));
+            assert_eq!(status.to_string(), status.as_str());
+        }
+        for unknown in ["", "Pending", "cancelled", "pending "] {
+            assert_eq!(InvitationStatus::parse(unknown), None, "{unknown:?}");
+        }
+    }
+
+    #[test]
+    fn a_status_displays_as_its_name_and_honours_width() {
+        // rules §1: Display is the name, padded like a str (tables line up)
+        assert_eq!(format!("{}", InvitationStatus::Revoked), "revoked");
+        assert_eq!(format!("[{:>9}]", InvitationStatus::Pending), "[  pending]");
+        assert_eq!(format!("[{:<9}]", InvitationStatus::Expired), "[expired  ]");
+        assert_eq!(
+            TransitionError::NotPending(InvitationStatus::Accepted).to_string(),
+            "invitation is accepted"
+        );
+    }
+
+    #[test]
+    fn terminal_is_exactly_accepted_rejected_and_revoked() {
+        // rules R2, A6: these never change again; pending moves on, and expired can be
+        // resent (rule R3)
+        let terminal: Vec<InvitationStatus> = InvitationStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .collect();
+        assert_eq!(
+            terminal,
+            [
+                InvitationStatus::Accepted,
+                InvitationStatus::Rejected,
+                InvitationStatus::Revoked
+            ]
+        );
+    }
+
+    #[test]
+    fn delivery_statuses_keep_retrying_as_queued_with_attempts() {
+        // rules S8, D1: JSON names; a store keeps `retrying` as `queued` and the attempts
+        // counter tells them apart
+        let all = [
+            DeliveryStatus::Queued,
+            DeliveryStatus::Retrying,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Failed,
+        ];
+        let names: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["queued", "retrying", "delivered", "failed"]);
+        let stored: Vec<&str> = all.iter().map(|s| s.stored()).collect();
+        assert_eq!(stored, ["queued", "queued", "delivered", "failed"]);
+        for status in all {
+            assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(DeliveryStatus::parse("sent"), None);
+        assert_eq!(DeliveryStatus::restore("queued", 0), Some(DeliveryStatus::Queued));
+        assert_eq!(
+            DeliveryStatus::restore("queued", 1),
+            Some(DeliveryStatus::Retrying)
+        );
+        assert_eq!(
+            DeliveryStatus::restore("queued", 7),
+            Some(DeliveryStatus::Retrying)
+        );
+        assert_eq!(
+            DeliveryStatus::restore("delivered", 1),
+            Some(DeliveryStatus::Delivered)
+        );
+        assert_eq!(DeliveryStatus::restore("failed", 0), Some(DeliveryStatus::Failed));
+        assert_eq!(DeliveryStatus::restore("failed", 3), Some(DeliveryStatus::Failed));
+        assert_eq!(DeliveryStatus::restore("lost", 0), None);
+    }
+}

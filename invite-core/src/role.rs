@@ -167,4 +167,50 @@ mod tests {
         assert!(!policy.allows(Role::SuperAdmin));
         assert!(matches!(policy.check(Role::SuperAdmin), Err(RoleError)));
     }
+
+    #[test]
+    fn roles_have_the_rules_names_and_display_them() {
+        // rules §1: the four roles, most powerful first, by the names of the API
+        let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names, ["super_admin", "finance_admin", "dev_admin", "member"]);
+        for role in Role::ALL {
+            assert_eq!(role.to_string(), role.as_str());
+        }
+        // Display pads like a str, so role columns line up.
+        assert_eq!(format!("[{:>8}]", Role::Member), "[  member]");
+        assert_eq!(format!("[{:<10}]", Role::DevAdmin), "[dev_admin ]");
+        assert_eq!("".parse::<Role>(), Err(UnknownRole));
+    }
+
+    #[test]
+    fn each_role_has_the_guides_one_line_description() {
+        // rules §1: the table of roles and their meaning
+        let descriptions: Vec<&str> = Role::ALL.iter().map(|r| r.description()).collect();
+        assert_eq!(
+            descriptions,
+            [
+                "Owns the enterprise and manages its members.",
+                "Manages billing and financial operations.",
+                "Manages applications, API keys and logs.",
+                "Basic access to assigned resources.",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_narrowed_policy_allows_only_what_it_lists() {
+        // rules S4, A9: a host may narrow the default set; the policy keeps its roles
+        // ordered most powerful first, without repeats
+        let policy = RolePolicy::new([Role::Member, Role::FinanceAdmin, Role::Member]);
+        assert_eq!(policy.assignable(), &[Role::FinanceAdmin, Role::Member]);
+        assert!(policy.allows(Role::Member));
+        assert!(!policy.allows(Role::DevAdmin));
+        assert_eq!(policy.check(Role::FinanceAdmin), Ok(Role::FinanceAdmin));
+        assert_eq!(policy.check(Role::DevAdmin), Err(RoleError));
+        assert_eq!(policy.parse_assignable("member"), Ok(Role::Member));
+        assert_eq!(policy.parse_assignable("dev_admin"), Err(RoleError));
+        let nothing = RolePolicy::new([Role::SuperAdmin]);
+        assert!(nothing.assignable().is_empty());
+        assert!(Role::ALL.into_iter().all(|r| !nothing.allows(r)));
+    }
 }

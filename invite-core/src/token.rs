@@ -198,4 +198,70 @@ mod tests {
             assert!(InviteToken::parse(bad).is_none(), "{bad:?}");
         }
     }
+
+    #[test]
+    fn every_url_safe_character_and_only_those_make_a_token() {
+        // rules S5, A1: the 64 characters of base64url, 43 of them
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        for c in alphabet.chars() {
+            let text = c.to_string().repeat(TOKEN_LEN);
+            let token = InviteToken::parse(&text).unwrap();
+            assert_eq!(token.expose_secret(), text);
+        }
+        for c in ['+', '/', '=', '.', ' ', '%', '~'] {
+            let text = format!("{}{c}", "A".repeat(TOKEN_LEN - 1));
+            assert_eq!(InviteToken::parse(&text), None, "{text:?}");
+        }
+        assert_eq!(InviteToken::parse(&"A".repeat(TOKEN_LEN - 1)), None);
+    }
+
+    #[test]
+    fn what_debug_and_display_print() {
+        // rule X1: the secret is redacted, but the output says what the value is, so logs
+        // and test failures stay readable
+        let token = InviteToken::parse(&"x".repeat(TOKEN_LEN)).unwrap();
+        assert_eq!(format!("{token:?}"), "InviteToken(<redacted>)");
+        assert_eq!(format!("{token}"), "<redacted>");
+        let link = InviteLink::new("https://app.example", &token);
+        assert_eq!(
+            format!("{link:?}"),
+            "InviteLink(https://app.example/invite?token=<redacted>)"
+        );
+        let mut bytes = [0_u8; 32];
+        bytes[..5].copy_from_slice(&[0x0a, 0xb1, 0xff, 0x00, 0x42]);
+        assert_eq!(
+            format!("{:?}", TokenDigest::from_bytes(bytes)),
+            "TokenDigest(0ab1ff00…)"
+        );
+    }
+
+    #[test]
+    fn digests_keep_their_bytes_and_tell_tokens_apart() {
+        // rule X1: the digest is what storage keys on
+        let bytes: [u8; 32] = core::array::from_fn(|i| u8::try_from(i).unwrap() * 7);
+        assert_eq!(TokenDigest::from_bytes(bytes).as_bytes(), &bytes);
+        assert_eq!(
+            TokenDigest::from_slice(&bytes),
+            Some(TokenDigest::from_bytes(bytes))
+        );
+        assert_eq!(TokenDigest::from_slice(&[0; 33]), None);
+        let a = InviteToken::parse(&"a".repeat(TOKEN_LEN)).unwrap();
+        let b = InviteToken::parse(&"b".repeat(TOKEN_LEN)).unwrap();
+        assert_ne!(a.digest(), b.digest());
+        assert_ne!(InviteToken::generate(), InviteToken::generate());
+    }
+
+    #[test]
+    fn a_link_read_back_from_the_outbox_gives_its_token() {
+        // rule D4: the outbox keeps the link; its token is the last `token=` parameter
+        let token = InviteToken::generate();
+        let link = InviteLink::new("https://app.example/base/", &token);
+        let back = InviteLink::from_secret(link.expose_secret().to_owned());
+        assert_eq!(back, link);
+        assert_eq!(back.token(), token.expose_secret());
+        assert_eq!(
+            InviteLink::from_secret("https://app.example/".to_owned()).token(),
+            ""
+        );
+    }
 }
