@@ -96,7 +96,7 @@ fn send(c: &mut Criterion) {
     });
     let new = |world: &World| {
         let token = InviteToken::generate();
-        let now = invite_core::clock::to_storage_precision(Utc::now());
+        let now = invite_core::ports::to_storage_precision(Utc::now());
         let new = NewInvitation {
             id: InvitationId::new(),
             enterprise_id: world.acme.id.clone(),

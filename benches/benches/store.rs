@@ -47,7 +47,7 @@ fn next() -> u64 {
 }
 
 fn now() -> DateTime<Utc> {
-    invite_core::clock::to_storage_precision(Utc::now())
+    invite_core::ports::to_storage_precision(Utc::now())
 }
 
 fn new_invitation(world: &World, at: DateTime<Utc>) -> (NewInvitation, InviteToken) {

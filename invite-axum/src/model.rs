@@ -1,8 +1,9 @@
 //! The JSON of rules §6: request bodies (which refuse unknown fields, rule X9) and answers.
 //!
-//! These are the wire types, kept apart from the domain types of `invite-core` so that the
-//! contract is written down in one place; each answer type derives `Deserialize` too, for
-//! hosts and tests that read answers.
+//! These are the wire types of the routes' bodies, written down in one place; each answer
+//! type derives `Deserialize` too, for hosts and tests that read answers. The enums inside
+//! them are the domain's own (`Role`, `InvitationStatus`, …: invite-core's `openapi`
+//! feature gives them their schemas), so there is one definition of each.
 
 use std::borrow::Cow;
 
@@ -147,67 +148,13 @@ impl std::fmt::Debug for TokenRequest {
 pub struct ListParams {
     /// Only invitations with this status; `expired` includes pending ones past their
     /// expiry (rules §1).
-    pub status: Option<StatusJson>,
+    pub status: Option<InvitationStatus>,
     /// Rows per page; default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page, as it was given (opaque).
     #[param(min_length = 1)]
     pub cursor: Option<String>,
-}
-
-/// Email or phone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ContactKindJson {
-    /// An email address.
-    Email,
-    /// A phone number.
-    Phone,
-}
-
-/// A role (rules §1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RoleJson {
-    /// Owns the enterprise.
-    SuperAdmin,
-    /// Billing and financial operations.
-    FinanceAdmin,
-    /// Applications, API keys and logs.
-    DevAdmin,
-    /// Basic access.
-    Member,
-}
-
-/// The status of an invitation, derived at the time of the answer (rules §1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StatusJson {
-    /// Waiting for the invitee.
-    Pending,
-    /// Accepted.
-    Accepted,
-    /// Rejected.
-    Rejected,
-    /// Pending past its expiry.
-    Expired,
-    /// Revoked by a super admin.
-    Revoked,
-}
-
-/// Whether the notifier took the current link (rule S8, rule D1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryJson {
-    /// Not yet handed over.
-    Queued,
-    /// An attempt failed for a reason that may pass; the outbox tries again later.
-    Retrying,
-    /// The notifier took it.
-    Delivered,
-    /// The notifier failed: resend.
-    Failed,
 }
 
 /// Who sent an invitation.
@@ -231,11 +178,11 @@ pub struct InvitationJson {
     /// The contact as entered.
     pub contact: String,
     /// `email` or `phone`.
-    pub contact_kind: ContactKindJson,
+    pub contact_kind: ContactKind,
     /// The role offered.
-    pub role: RoleJson,
+    pub role: Role,
     /// The status now (a pending invitation past its expiry is `expired`).
-    pub status: StatusJson,
+    pub status: InvitationStatus,
     /// Who sent it.
     pub invited_by: InviterJson,
     /// When it was first sent (RFC 3339, UTC).
@@ -247,7 +194,7 @@ pub struct InvitationJson {
     /// When it was accepted or rejected, or null.
     pub responded_at: Option<DateTime<Utc>>,
     /// Whether the notifier took the current link.
-    pub delivery: DeliveryJson,
+    pub delivery: DeliveryStatus,
     /// Attempts made to deliver the current link (rule D1); a resend starts from 0.
     #[serde(default)]
     pub delivery_attempts: u32,
@@ -282,32 +229,6 @@ pub struct InvitationPage {
     pub next_cursor: Option<String>,
 }
 
-/// The invitee page's state (rule A1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ViewStateJson {
-    /// A pending invitation.
-    InvitationInfo,
-    /// Already accepted.
-    Accepted,
-    /// Already rejected.
-    Rejected,
-    /// Unknown, expired, revoked or superseded.
-    InvalidOrExpired,
-}
-
-/// Who is looking (rule A2–A4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ViewerJson {
-    /// Nobody: offer Login and Register.
-    SignedOut,
-    /// The invited account: offer Accept and Reject.
-    Matching,
-    /// Another account: warn, offer neither.
-    Mismatch,
-}
-
 /// The details shown with `invitation_info`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct InvitationInfoJson {
@@ -316,7 +237,7 @@ pub struct InvitationInfoJson {
     /// Who sent it.
     pub inviter_name: String,
     /// The role offered.
-    pub role: RoleJson,
+    pub role: Role,
     /// The invited contact, masked (`b***@example.com`).
     pub contact_masked: String,
     /// When the link expires.
@@ -327,12 +248,12 @@ pub struct InvitationInfoJson {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ViewJson {
     /// Which state to show.
-    pub state: ViewStateJson,
+    pub state: ViewState,
     /// Only with `invitation_info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitation: Option<InvitationInfoJson>,
     /// Who is looking.
-    pub viewer: ViewerJson,
+    pub viewer: Viewer,
 }
 
 /// The answer of `POST /invitations/accept`: the new membership (rule A5).
@@ -344,7 +265,7 @@ pub struct AcceptedJson {
     /// Its name.
     pub enterprise_name: String,
     /// The role received.
-    pub role: RoleJson,
+    pub role: Role,
     /// The invitation, now accepted.
     pub invitation: InvitationJson,
 }
@@ -356,70 +277,6 @@ pub struct RejectedJson {
     pub invitation: InvitationJson,
 }
 
-impl From<ContactKind> for ContactKindJson {
-    fn from(kind: ContactKind) -> Self {
-        match kind {
-            ContactKind::Email => Self::Email,
-            ContactKind::Phone => Self::Phone,
-        }
-    }
-}
-
-impl From<Role> for RoleJson {
-    fn from(role: Role) -> Self {
-        match role {
-            Role::SuperAdmin => Self::SuperAdmin,
-            Role::FinanceAdmin => Self::FinanceAdmin,
-            Role::DevAdmin => Self::DevAdmin,
-            Role::Member => Self::Member,
-        }
-    }
-}
-
-impl From<InvitationStatus> for StatusJson {
-    fn from(status: InvitationStatus) -> Self {
-        match status {
-            InvitationStatus::Pending => Self::Pending,
-            InvitationStatus::Accepted => Self::Accepted,
-            InvitationStatus::Rejected => Self::Rejected,
-            InvitationStatus::Expired => Self::Expired,
-            InvitationStatus::Revoked => Self::Revoked,
-        }
-    }
-}
-
-impl From<DeliveryStatus> for DeliveryJson {
-    fn from(delivery: DeliveryStatus) -> Self {
-        match delivery {
-            DeliveryStatus::Queued => Self::Queued,
-            DeliveryStatus::Retrying => Self::Retrying,
-            DeliveryStatus::Delivered => Self::Delivered,
-            DeliveryStatus::Failed => Self::Failed,
-        }
-    }
-}
-
-impl From<ViewState> for ViewStateJson {
-    fn from(state: ViewState) -> Self {
-        match state {
-            ViewState::InvitationInfo => Self::InvitationInfo,
-            ViewState::Accepted => Self::Accepted,
-            ViewState::Rejected => Self::Rejected,
-            ViewState::InvalidOrExpired => Self::InvalidOrExpired,
-        }
-    }
-}
-
-impl From<Viewer> for ViewerJson {
-    fn from(viewer: Viewer) -> Self {
-        match viewer {
-            Viewer::SignedOut => Self::SignedOut,
-            Viewer::Matching => Self::Matching,
-            Viewer::Mismatch => Self::Mismatch,
-        }
-    }
-}
-
 impl InvitationJson {
     /// The JSON of `invitation` with its status derived at `now` (rules §1: a pending
     /// invitation past its expiry *is* expired on every read path).
@@ -429,9 +286,9 @@ impl InvitationJson {
             id: invitation.id.as_uuid(),
             enterprise_id: invitation.enterprise_id.clone(),
             contact: invitation.contact.entered().to_owned(),
-            contact_kind: invitation.contact.kind().into(),
-            role: invitation.role.into(),
-            status: invitation.status_at(now).into(),
+            contact_kind: invitation.contact.kind(),
+            role: invitation.role,
+            status: invitation.status_at(now),
             invited_by: InviterJson {
                 user_id: invitation.invited_by.user_id.clone(),
                 name: invitation.invited_by.name.clone(),
@@ -440,7 +297,7 @@ impl InvitationJson {
             last_sent_at: invitation.last_sent_at,
             expires_at: invitation.expires_at,
             responded_at: invitation.responded_at,
-            delivery: invitation.delivery.into(),
+            delivery: invitation.delivery,
             delivery_attempts: invitation.delivery_attempts,
         }
     }
@@ -451,7 +308,7 @@ impl From<&InvitationInfo> for InvitationInfoJson {
         Self {
             enterprise_name: info.enterprise_name.clone(),
             inviter_name: info.inviter_name.clone(),
-            role: info.role.into(),
+            role: info.role,
             contact_masked: info.contact_masked.clone(),
             expires_at: info.expires_at,
         }
@@ -461,9 +318,9 @@ impl From<&InvitationInfo> for InvitationInfoJson {
 impl From<&InvitationView> for ViewJson {
     fn from(view: &InvitationView) -> Self {
         Self {
-            state: view.state.into(),
+            state: view.state,
             invitation: view.invitation.as_ref().map(InvitationInfoJson::from),
-            viewer: view.viewer.into(),
+            viewer: view.viewer,
         }
     }
 }
@@ -475,7 +332,7 @@ impl AcceptedJson {
         Self {
             enterprise_id: accepted.enterprise.id.clone(),
             enterprise_name: accepted.enterprise.name.clone(),
-            role: accepted.role.into(),
+            role: accepted.role,
             invitation: InvitationJson::at(&accepted.invitation, now),
         }
     }
@@ -499,7 +356,7 @@ pub struct MyInvitationJson {
     #[schema(example = "Alice Admin")]
     pub inviter_name: String,
     /// The role offered.
-    pub role: RoleJson,
+    pub role: Role,
     /// When it stops being answerable (RFC 3339, UTC).
     pub expires_at: DateTime<Utc>,
 }
@@ -511,7 +368,7 @@ impl From<&MyInvitation> for MyInvitationJson {
             enterprise_id: mine.enterprise_id.clone(),
             enterprise_name: mine.enterprise_name.clone(),
             inviter_name: mine.inviter_name.clone(),
-            role: mine.role.into(),
+            role: mine.role,
             expires_at: mine.expires_at,
         }
     }

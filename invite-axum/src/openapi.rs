@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use invite_core::{Invitations, KeyKind, Role, TtlPolicy};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa::openapi::path::{Operation, PathItem};
@@ -16,12 +15,15 @@ use utoipa::openapi::server::Server;
 use utoipa::openapi::{Components, RefOr};
 
 use crate::error::{ErrorBody, ErrorDetail};
+use invite_core::{
+    ContactKind, DeliveryStatus, InvitationStatus, Invitations, KeyKind, Role, TtlPolicy, ViewState, Viewer,
+};
+
 use crate::model::{
     AcceptedJson, BulkErrorJson, BulkInvitationRow, BulkInvitationsRequest, BulkResultJson, BulkResultsJson,
-    BulkSentJson, ContactKindJson, CreateInvitationRequest, DeliveryJson, EmptyRequest, HostKey,
-    InvitationInfoJson, InvitationJson, InvitationPage, InviterJson, MyInvitationJson, MyInvitationsJson,
-    RejectedJson, RoleJson, SentInvitationJson, StatusJson, TokenRequest, ViewJson, ViewStateJson,
-    ViewerJson,
+    BulkSentJson, CreateInvitationRequest, EmptyRequest, HostKey, InvitationInfoJson, InvitationJson,
+    InvitationPage, InviterJson, MyInvitationJson, MyInvitationsJson, RejectedJson, SentInvitationJson,
+    TokenRequest, ViewJson,
 };
 use crate::routes;
 
@@ -62,13 +64,13 @@ pub(crate) const SESSION_SCHEME: &str = "session";
         SentInvitationJson,
         InvitationPage,
         InviterJson,
-        ContactKindJson,
-        RoleJson,
-        StatusJson,
-        DeliveryJson,
+        ContactKind,
+        Role,
+        InvitationStatus,
+        DeliveryStatus,
         ViewJson,
-        ViewStateJson,
-        ViewerJson,
+        ViewState,
+        Viewer,
         InvitationInfoJson,
         AcceptedJson,
         RejectedJson,

@@ -13,9 +13,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use invite_core::{
-    EnterpriseId, InvitationId, InvitationStatus, InviteError, ListInvitations, SendInvitation,
-};
+use invite_core::{EnterpriseId, InvitationId, InviteError, ListInvitations, SendInvitation};
 use serde::Deserialize;
 
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
@@ -24,8 +22,7 @@ use crate::identity::{MaybeUser, SignedIn};
 use crate::model::{
     AcceptedJson, BulkErrorJson, BulkInvitationRow, BulkInvitationsRequest, BulkResultJson, BulkResultsJson,
     BulkSentJson, CreateInvitationRequest, EmptyRequest, InvitationJson, InvitationPage, ListParams,
-    MyInvitationJson, MyInvitationsJson, RejectedJson, SentInvitationJson, StatusJson, TokenRequest,
-    ViewJson,
+    MyInvitationJson, MyInvitationsJson, RejectedJson, SentInvitationJson, TokenRequest, ViewJson,
 };
 use crate::state::ApiState;
 
@@ -144,7 +141,7 @@ pub(crate) async fn list(
 ) -> Result<Json<InvitationPage>, ApiError> {
     let enterprise = enterprise_id(&state, &path.enterprise_id)?;
     let request = ListInvitations {
-        status: params.status.map(status_of),
+        status: params.status,
         limit: params.limit.map(|limit| limit as usize),
         cursor: params.cursor,
     };
@@ -158,17 +155,6 @@ pub(crate) async fn list(
             .collect(),
         next_cursor: page.next_cursor,
     }))
-}
-
-/// The status filter of the records table as the core's status.
-fn status_of(status: StatusJson) -> InvitationStatus {
-    match status {
-        StatusJson::Pending => InvitationStatus::Pending,
-        StatusJson::Accepted => InvitationStatus::Accepted,
-        StatusJson::Rejected => InvitationStatus::Rejected,
-        StatusJson::Expired => InvitationStatus::Expired,
-        StatusJson::Revoked => InvitationStatus::Revoked,
-    }
 }
 
 /// Revokes a pending invitation; its link stops working at once (rule R2).

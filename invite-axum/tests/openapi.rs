@@ -157,10 +157,10 @@ async fn parameters_say_exactly_what_the_server_takes() {
     let param = |name: &str| params.iter().find(|p| p["name"] == name).unwrap().clone();
     assert_eq!(
         param("status")["schema"]["$ref"],
-        "#/components/schemas/StatusJson"
+        "#/components/schemas/InvitationStatus"
     );
     assert_eq!(
-        doc["components"]["schemas"]["StatusJson"]["enum"],
+        doc["components"]["schemas"]["InvitationStatus"]["enum"],
         json!(["pending", "accepted", "rejected", "expired", "revoked"])
     );
     assert_eq!(param("limit")["schema"]["type"], "integer");

@@ -62,6 +62,7 @@ pub enum ContactError {
 /// Whether a contact is an email address or a phone number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ContactKind {
     /// An email address.
     Email,

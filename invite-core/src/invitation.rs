@@ -45,6 +45,7 @@ pub enum TransitionError {
 /// The status of an invitation (rules §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum InvitationStatus {
     /// Waiting for the invitee, and not expired.
     Pending,
@@ -102,6 +103,7 @@ impl fmt::Display for InvitationStatus {
 /// Whether the notifier took the current link (rule S8, rule D1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DeliveryStatus {
     /// Stored, not yet handed over (or the process stopped before it was).
     Queued,

@@ -17,10 +17,10 @@
 //! | [`view`] | [`InvitationView`]: what the invitee page shows |
 //! | [`ids`] | [`EnterpriseId`], [`UserId`]: the host's keys ([`Key`]); [`InvitationId`] |
 //! | [`account`] | [`Enterprise`], [`User`], [`Member`]: the host's people as the service sees them |
-//! | [`ports`] | [`InvitationStore`], [`DeliveryOutbox`], [`Directory`], [`Accounts`], [`Notifier`] |
+//! | [`ports`] | [`InvitationStore`], [`DeliveryOutbox`], [`Directory`], [`Accounts`], [`Notifier`], [`Clock`], [`EventSink`]: every port in one place |
 //! | [`outbox`] | [`OutboxKey`], [`NewDelivery`], [`RetryPolicy`]: the delivery outbox (rules D1–D4) |
 //! | [`worker`] | [`DeliveryWorker`]: drains the outbox (`run` with feature `worker`) |
-//! | [`event`] | [`InvitationEvent`], [`EventSink`]: the audit trail |
+//! | [`event`] | [`InvitationEvent`], [`EventKind`]: the audit trail |
 //! | [`service`] | [`Invitations`]: send (one or many), list, revoke, resend, view, accept, reject, the invitee's own invitations |
 //!
 //! ## Example
@@ -62,7 +62,6 @@
 #![deny(missing_docs)]
 
 pub mod account;
-pub mod clock;
 pub mod contact;
 pub mod error;
 pub mod event;
@@ -86,10 +85,9 @@ pub mod worker;
 pub mod testing;
 
 pub use account::{Enterprise, Member, Membership, User};
-pub use clock::{Clock, SystemClock};
 pub use contact::{Contact, ContactError, ContactKind, ContactPolicy, Email, Phone};
 pub use error::InviteError;
-pub use event::{EventKind, EventSink, InvitationEvent, TracingEventSink};
+pub use event::{EventKind, InvitationEvent};
 pub use expiry::{TtlError, TtlPolicy, is_expired};
 pub use ids::{EnterpriseId, InvitationId, Key, KeyError, KeyKind, KeyKinds, UserId};
 pub use invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter, TransitionError};
@@ -101,8 +99,8 @@ pub use outbox::{
 };
 pub use page::{Cursor, CursorError, ListQuery, Page};
 pub use ports::{
-    Accounts, Delivery, DeliveryOutbox, Directory, InvitationStore, NewInvitation, Notifier, NotifyError,
-    NotifyErrorKind, StoreError,
+    Accounts, Clock, Delivery, DeliveryOutbox, Directory, EventSink, InvitationStore, NewInvitation,
+    Notifier, NotifyError, NotifyErrorKind, StoreError, SystemClock, TracingEventSink,
 };
 pub use role::{Role, RoleError, RolePolicy};
 pub use service::{

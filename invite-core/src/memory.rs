@@ -9,7 +9,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::account::{Enterprise, Member, Membership, User};
-use crate::clock::Clock;
 use crate::contact::Contact;
 use crate::event::{EventKind, InvitationEvent};
 use crate::ids::{EnterpriseId, InvitationId, KeyKind, KeyKinds, UserId};
@@ -19,6 +18,7 @@ use crate::outbox::{
     ClaimedDelivery, DeliveryId, DeliveryOutcome, Finished, NewDelivery, OutboxEntry, OutboxState,
 };
 use crate::page::ListQuery;
+use crate::ports::Clock;
 use crate::ports::{Accounts, DeliveryOutbox, Directory, InvitationStore, NewInvitation, StoreError};
 use crate::role::Role;
 use crate::token::TokenDigest;

@@ -470,7 +470,7 @@ impl RetryPolicy {
         }
         let delay = TimeDelta::from_std(self.delay(attempt, jitter)).unwrap_or(TimeDelta::MAX);
         Some(
-            crate::clock::to_storage_precision(now)
+            crate::ports::to_storage_precision(now)
                 .checked_add_signed(delay)
                 .unwrap_or(DateTime::<Utc>::MAX_UTC),
         )

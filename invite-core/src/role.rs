@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// The role of a member in an enterprise (rules §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Owns the enterprise; the only role that may invite (rule S1). Never assignable by
     /// invitation (rule S4).

@@ -10,6 +10,7 @@ use crate::role::Role;
 /// The state of the invitee page (rule A1). `loading` is the client's own, while it asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ViewState {
     /// A pending invitation: show who invites to what.
     InvitationInfo,
@@ -24,6 +25,7 @@ pub enum ViewState {
 /// Who is looking (rule A2–A4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Viewer {
     /// Nobody is signed in: offer Login and Register (rule A2).
     SignedOut,

@@ -21,9 +21,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt as _;
 use rand::RngExt as _;
 
-use crate::clock::{Clock, to_storage_precision};
-use crate::event::{EventSink, InvitationEvent};
+use crate::event::InvitationEvent;
 use crate::outbox::{ClaimedDelivery, DeliveryOutcome, Finished, OutboxKey, RetryPolicy, Staleness};
+use crate::ports::EventSink;
+use crate::ports::{Clock, to_storage_precision};
 use crate::ports::{
     Delivery, Directory, InvitationStore, Notifier, NotifyError, NotifyErrorKind, StoreError,
 };

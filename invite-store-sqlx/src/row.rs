@@ -25,7 +25,7 @@ pub(crate) fn bad(column: &'static str) -> StoreError {
 
 /// How a backend stores a time: SQLite as INTEGER unix microseconds, PostgreSQL as
 /// `timestamptz`. Both keep microseconds, the precision of
-/// [`invite_core::clock::to_storage_precision`].
+/// [`invite_core::ports::to_storage_precision`].
 pub trait DbTime: Sized {
     /// The stored form of `at` (sub-microsecond digits are dropped).
     fn encode(at: DateTime<Utc>) -> Self;
@@ -45,7 +45,7 @@ impl DbTime for i64 {
 
 impl DbTime for DateTime<Utc> {
     fn encode(at: DateTime<Utc>) -> Self {
-        invite_core::clock::to_storage_precision(at)
+        invite_core::ports::to_storage_precision(at)
     }
 
     fn decode(self, _column: &'static str) -> Result<DateTime<Utc>, StoreError> {

@@ -2,7 +2,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::clock::Clock;
+use crate::ports::Clock;
 
 /// A clock that stands still until moved (or, after [`ManualClock::tick`], moves by a
 /// step at every read). Clones share the same time.

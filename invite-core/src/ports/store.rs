@@ -1,27 +1,21 @@
-//! The ports of the service: storage of invitations, the directory of enterprises and
-//! members, and the notifier. Adapters implement them; [`crate::Invitations`] uses them.
-//!
-//! Every decision that must be atomic is a single call here, so that a database can make
-//! it one transaction or one conditional statement: [`InvitationStore::create`] (with its
-//! `already_member` and `duplicate_pending` checks), [`InvitationStore::accept`] (with the
-//! membership), [`InvitationStore::reject`], [`InvitationStore::revoke`] and
-//! [`InvitationStore::resend`]. Each also writes its [`InvitationEvent`] in the same step.
+//! Storage of invitations, their events and their deliveries' outbox: [`InvitationStore`]
+//! and [`DeliveryOutbox`], with what they answer ([`StoreError`]).
 
 use std::error::Error as StdError;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::account::{Enterprise, Member, Membership, User};
-use crate::clock::Clock;
+use super::clock::Clock;
+use crate::account::User;
 use crate::contact::Contact;
 use crate::event::InvitationEvent;
-use crate::ids::{EnterpriseId, InvitationId, KeyKinds, UserId};
+use crate::ids::{EnterpriseId, InvitationId, UserId};
 use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus, Inviter, TransitionError};
 use crate::outbox::{ClaimedDelivery, DeliveryId, DeliveryOutcome, Finished, NewDelivery, OutboxEntry};
 use crate::page::ListQuery;
 use crate::role::Role;
-use crate::token::{InviteLink, TokenDigest};
+use crate::token::TokenDigest;
 
 /// What a storage call can answer besides success: the domain refusals it decides
 /// atomically, and backend failures with their cause kept as `source()`.
@@ -298,169 +292,4 @@ pub trait DeliveryOutbox: Send + Sync + 'static {
 
     /// One outbox row, for diagnostics and tests.
     async fn delivery(&self, id: DeliveryId) -> Result<Option<OutboxEntry>, StoreError>;
-}
-
-/// What the service reads of the host's directory (rule H1): an enterprise with its
-/// certified flag, and a user's role in it. The host's tables stay the host's.
-///
-/// A storage adapter implements this port together with [`InvitationStore`], over the same
-/// database, because `create` and `accept` must check and write memberships in the same
-/// transaction as the invitation (rule H2): see `invite-store-sqlx`'s `HostDirectory`
-/// for the host's side of that, and its `TableMapping` for the declarative form.
-#[async_trait]
-pub trait Directory: Send + Sync + 'static {
-    /// How the host keys enterprises and users (rule H3): paths are parsed with these
-    /// kinds. The default is UUIDs for both.
-    fn key_kinds(&self) -> KeyKinds {
-        KeyKinds::default()
-    }
-
-    /// The enterprise `id`, if it exists.
-    async fn enterprise(&self, id: &EnterpriseId) -> Result<Option<Enterprise>, StoreError>;
-
-    /// The role of `user` in `enterprise`, if a member (host role names mapped to the
-    /// library's, rule H4; a host role with no mapping reads as no role).
-    async fn role_of(&self, enterprise: &EnterpriseId, user: &UserId) -> Result<Option<Role>, StoreError>;
-}
-
-/// The self-contained layout's accounts (rule H6): enterprises, users and members kept by
-/// the library itself, for the demo, the quickstart and hosts that have no tables of their
-/// own yet. A host with its own schema never needs this.
-#[async_trait]
-pub trait Accounts: Directory {
-    /// The user `id`, if known.
-    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
-
-    /// The user whose email or phone is `contact` (normalized), if any.
-    async fn find_user(&self, contact: &Contact) -> Result<Option<User>, StoreError>;
-
-    /// The members of `enterprise`, by name.
-    async fn members(&self, enterprise: &EnterpriseId) -> Result<Vec<Member>, StoreError>;
-
-    /// The enterprises `user` belongs to, with the role there, by enterprise name.
-    async fn memberships(&self, user: &UserId) -> Result<Vec<Membership>, StoreError>;
-
-    /// Creates or updates an enterprise.
-    async fn save_enterprise(&self, enterprise: &Enterprise) -> Result<(), StoreError>;
-
-    /// Creates or updates a user.
-    async fn save_user(&self, user: &User) -> Result<(), StoreError>;
-
-    /// Makes the (saved) `user` a member of `enterprise` with `role`;
-    /// [`StoreError::AlreadyMember`] if they are one.
-    async fn add_member(
-        &self,
-        enterprise: &EnterpriseId,
-        user: &UserId,
-        role: Role,
-    ) -> Result<(), StoreError>;
-}
-
-/// A message for the notifier: where to send the link, and what to say (rule S5).
-#[derive(Clone, Debug)]
-pub struct Delivery {
-    /// The invitation.
-    pub invitation_id: InvitationId,
-    /// The invited contact: send to [`Contact::delivery_address`], never to a re-spelled
-    /// form (rule X8).
-    pub contact: Contact,
-    /// The enterprise's name.
-    pub enterprise_name: String,
-    /// The inviter's name.
-    pub inviter_name: String,
-    /// The role offered.
-    pub role: Role,
-    /// The link (its `Debug` hides the token).
-    pub link: InviteLink,
-    /// When the link expires.
-    pub expires_at: DateTime<Utc>,
-    /// The same for every attempt to deliver this one link, different for every other
-    /// link (a resend makes a new one): delivery is at-least-once, so a retry may repeat a
-    /// send, and a notifier whose provider deduplicates should pass this on (rule D3).
-    pub idempotency_key: String,
-}
-
-impl Delivery {
-    /// The message for `invitation`'s current link, in `enterprise_name`.
-    #[must_use]
-    pub fn of(invitation: &Invitation, enterprise_name: &str, link: InviteLink) -> Self {
-        Self {
-            invitation_id: invitation.id,
-            contact: invitation.contact.clone(),
-            enterprise_name: enterprise_name.to_owned(),
-            inviter_name: invitation.invited_by.name.clone(),
-            role: invitation.role,
-            link,
-            expires_at: invitation.expires_at,
-            idempotency_key: Self::idempotency_key_for(invitation.id, &invitation.token_digest),
-        }
-    }
-
-    /// The idempotency key of the link whose token has `digest`: not the digest itself
-    /// (which finds the invitation), but a hash of it.
-    #[must_use]
-    pub fn idempotency_key_for(invitation: InvitationId, digest: &TokenDigest) -> String {
-        use sha2::{Digest as _, Sha256};
-        let hash = Sha256::new()
-            .chain_update(b"invite-rs delivery v1\0")
-            .chain_update(digest.as_bytes())
-            .finalize();
-        let hex: String = hash.iter().take(12).map(|b| format!("{b:02x}")).collect();
-        format!("{invitation}-{hex}")
-    }
-}
-
-/// Whether trying the same delivery again later may work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum NotifyErrorKind {
-    /// The provider was unreachable, busy or answered a temporary refusal (an SMTP 4xx,
-    /// an HTTP 5xx or 429, a timeout): retry with backoff.
-    Transient,
-    /// The provider refused the message for good (an SMTP 5xx, an invalid address): do not
-    /// retry; resending with a corrected contact is for a person.
-    Permanent,
-}
-
-/// The notifier could not deliver. Its `Display` says only the kind; the cause is kept as
-/// `source()` for the notifier's own diagnostics, and the library never logs it, since a
-/// provider's error may quote the message and so the link (rule D4).
-#[derive(Debug, thiserror::Error)]
-#[error("delivery failed ({})", match .kind { NotifyErrorKind::Transient => "transient", NotifyErrorKind::Permanent => "permanent" })]
-pub struct NotifyError {
-    kind: NotifyErrorKind,
-    #[source]
-    source: Box<dyn StdError + Send + Sync + 'static>,
-}
-
-impl NotifyError {
-    /// A failure worth retrying.
-    pub fn transient(source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
-        Self {
-            kind: NotifyErrorKind::Transient,
-            source: source.into(),
-        }
-    }
-
-    /// A failure that retrying will not mend.
-    pub fn permanent(source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
-        Self {
-            kind: NotifyErrorKind::Permanent,
-            source: source.into(),
-        }
-    }
-
-    /// Transient or permanent.
-    #[must_use]
-    pub const fn kind(&self) -> NotifyErrorKind {
-        self.kind
-    }
-}
-
-/// Delivers invitation links by email or SMS (rule S5). A failure leaves the invitation
-/// stored with delivery `failed`, ready to resend (rule S8).
-#[async_trait]
-pub trait Notifier: Send + Sync + 'static {
-    /// Sends the link to `delivery.contact`.
-    async fn deliver(&self, delivery: &Delivery) -> Result<(), NotifyError>;
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
 /// Tells the current time. Implementations must be cheap and thread-safe.
 ///
 /// The service hands its clock to the store's decisions (accept, reject, revoke), which
-/// read it only once they hold their lock (rule X9): the instant a decision is judged at is
+/// read it only once they hold their lock (rules §1, "one instant"): the instant a decision is judged at is
 /// the instant it records.
 pub trait Clock: Send + Sync + 'static {
     /// Now, in UTC.
