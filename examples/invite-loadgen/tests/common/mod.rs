@@ -759,6 +759,11 @@ impl WriterLog {
     }
 }
 
+/// How long a writer waits for one answer: longer than the 30 s a request of the demo can
+/// wait for a PostgreSQL connection (sqlx's default `acquire_timeout`), so that a slow
+/// answer is told apart from none.
+pub const WRITER_TIMEOUT: Duration = Duration::from_secs(35);
+
 /// A writer: until `stop`, registers an invitee (`<prefix>-<n>@example.com`), sends them
 /// an invitation as the admin, and accepts it with their session (every fourth one
 /// rejects), recording each 2xx as an acknowledged write and every answer. After a failed
@@ -770,7 +775,7 @@ pub async fn write_until(
     prefix: String,
     stop: Arc<AtomicBool>,
 ) -> WriterLog {
-    let http = Http::new(&target, Duration::from_secs(10));
+    let http = Http::new(&target, WRITER_TIMEOUT);
     let invitations = format!("/api/enterprises/{enterprise}/invitations");
     let mut log = WriterLog::default();
     let mut n = 0_u64;
