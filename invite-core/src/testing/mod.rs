@@ -12,6 +12,7 @@
 
 mod clock;
 pub mod contract;
+pub mod faults;
 pub mod host;
 mod notifier;
 pub mod seed;

@@ -14,6 +14,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 pub mod cases;
+pub mod faults;
 pub mod fixtures;
 
 pub use fixtures::*;
