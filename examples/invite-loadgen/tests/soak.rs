@@ -1,7 +1,8 @@
 //! Soak (issue #12): the load generator's realistic mix against the real `invite-demo`
 //! (a fresh SQLite file, both rate limits off, 16 clients) for `INVITE_SOAK_SECONDS`
 //! (default 20 s, so that CI runs a short one; 300 for the 5-minute soak whose figures are
-//! in `docs/RELIABILITY.md`).
+//! in `docs/RELIABILITY.md`). `INVITE_SOAK_BACKEND=postgres` runs it on a fresh database of
+//! the PostgreSQL server `INVITE_TEST_POSTGRES_URL` names instead.
 //!
 //! Asserted: zero 5xx, zero unexpected codes and no unanswered request in every window
 //! (`Report::is_clean`: each request got the answer its operation expects). With at least
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Db, Demo, DemoConfig};
+use common::{Db, Demo, DemoConfig, PgDatabase};
 use invite_loadgen::run_load;
 
 /// `INVITE_SOAK_SECONDS`, else 20.
@@ -34,7 +35,19 @@ async fn the_demo_holds_the_realistic_mix_with_flat_memory() {
     let seconds = soak_seconds();
     assert!(seconds >= 5, "INVITE_SOAK_SECONDS must be at least 5");
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("demo.sqlite").display());
+    let file = dir.path().join("demo.sqlite");
+    let postgres = std::env::var("INVITE_SOAK_BACKEND").is_ok_and(|b| b == "postgres");
+    let pg = if postgres {
+        let admin = std::env::var("INVITE_TEST_POSTGRES_URL")
+            .expect("INVITE_SOAK_BACKEND=postgres needs INVITE_TEST_POSTGRES_URL");
+        Some(PgDatabase::create(&admin).await)
+    } else {
+        None
+    };
+    let url = match &pg {
+        Some(pg) => pg.url.clone(),
+        None => format!("sqlite://{}?mode=rwc", file.display()),
+    };
     let mut demo = Demo::start(&DemoConfig::for_load(&url, dir.path())).await;
     let pid = demo.pid;
 
@@ -132,9 +145,24 @@ async fn the_demo_holds_the_realistic_mix_with_flat_memory() {
     let violations = db.violations().await;
     db.close().await;
     let total: u64 = reports.iter().map(|r| r.overall.count).sum();
+    let size: u64 = ["", "-wal"]
+        .iter()
+        .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", file.display())).ok())
+        .map(|meta| meta.len())
+        .sum();
+    let backend = if postgres {
+        "PostgreSQL".to_owned()
+    } else {
+        format!("SQLite, {:.1} MiB with its WAL", size as f64 / 1_048_576.0)
+    };
     eprintln!(
-        "RESULT soak: {seconds} s, 16 clients, realistic mix, {total} requests; database at the end: {summary}\n{table}"
+        "RESULT soak: {seconds} s, 16 clients, realistic mix, {total} requests; database ({backend}) at the end: \
+         {summary}\n{table}"
     );
+    drop(demo);
+    if let Some(pg) = pg {
+        pg.remove().await;
+    }
 
     for report in &reports {
         assert!(report.is_clean(), "{}", report.render());

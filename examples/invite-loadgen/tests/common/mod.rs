@@ -807,7 +807,7 @@ pub async fn write_until(
         if reply.status == 201 {
             log.acked.sends.push(id);
         }
-        let rejecting = n % 4 == 0;
+        let rejecting = n.is_multiple_of(4);
         let (name, path) = if rejecting {
             ("reject", "/api/invitations/reject")
         } else {
