@@ -5,7 +5,8 @@
 //!
 //! Each round: the realistic mix of `invite-loadgen` (8 clients) and two writers that
 //! record every write the server acknowledged (register, send 201, accept or reject 200);
-//! SIGKILL after 1.5–3.5 s (the point moves from round to round); then, on the database
+//! SIGKILL 0–2 s after the writers' fourth acknowledged send (the point moves from round
+//! to round); then, on the database
 //! exactly as the crash left it, the invariants of `common::Db::violations` (rules A5, A6,
 //! S7, X5, D1, D2, D4) and no acknowledged write lost; then a restart on the same database,
 //! 2 s of the mix that must be clean (every request its expected answer), and the
@@ -19,7 +20,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Db, Demo, DemoConfig, PgDatabase};
@@ -69,13 +70,24 @@ async fn kill_and_restart(backend: &str, url: &str, dir: &std::path::Path) {
     for round in 1..=rounds {
         let (admin, acme) = common::sign_in_admin(&demo.target).await;
         let stop = Arc::new(AtomicBool::new(false));
-        let writers = common::start_writers(&demo.target, &admin, &acme, backend, 2, &stop);
+        let acked = Arc::new(AtomicU64::new(0));
+        let writers = common::start_writers(&demo.target, &admin, &acme, backend, 2, &stop, &acked);
         let load_config = common::load_config(&demo.target, 8, Duration::from_secs(60));
         let load = tokio::spawn(async move { run_load(&load_config).await });
 
-        // Kill somewhere between 1.5 and 3.5 s into the load, a different point each round.
-        let kill_after = Duration::from_millis(1500 + u64::from(round * 733 % 2000));
-        tokio::time::sleep(kill_after).await;
+        // Once the writers have had a few sends acknowledged (the load runs by then), kill
+        // 0 to 2 s later, a different point each round.
+        let load_started = Instant::now();
+        let writing = common::wait_until(Duration::from_secs(30), || async {
+            acked.load(Ordering::Relaxed) >= 4
+        })
+        .await;
+        assert!(
+            writing,
+            "{backend} round {round}: the writers got nothing acknowledged"
+        );
+        tokio::time::sleep(Duration::from_millis(u64::from(round * 733 % 2000))).await;
+        let kill_after = load_started.elapsed();
         assert!(
             !load.is_finished(),
             "the load stopped before the kill: {:?}",

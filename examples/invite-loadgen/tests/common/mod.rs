@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::str::FromStr as _;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use invite_loadgen::http::{Http, Reply};
@@ -774,6 +774,7 @@ pub async fn write_until(
     enterprise: String,
     prefix: String,
     stop: Arc<AtomicBool>,
+    acked_sends: Arc<AtomicU64>,
 ) -> WriterLog {
     let http = Http::new(&target, WRITER_TIMEOUT);
     let invitations = format!("/api/enterprises/{enterprise}/invitations");
@@ -806,6 +807,7 @@ pub async fn write_until(
         };
         if reply.status == 201 {
             log.acked.sends.push(id);
+            acked_sends.fetch_add(1, Ordering::Relaxed);
         }
         let rejecting = n.is_multiple_of(4);
         let (name, path) = if rejecting {
@@ -855,7 +857,8 @@ async fn step(
     result.ok().filter(|reply| (200..300).contains(&reply.status))
 }
 
-/// Starts `writers` writers against `target`; stop them with the flag and join the handles.
+/// Starts `writers` writers against `target`, counting acknowledged sends in
+/// `acked_sends`; stop them with the flag and join the handles.
 pub fn start_writers(
     target: &Target,
     admin_cookie: &str,
@@ -863,6 +866,7 @@ pub fn start_writers(
     label: &str,
     writers: usize,
     stop: &Arc<AtomicBool>,
+    acked_sends: &Arc<AtomicU64>,
 ) -> Vec<tokio::task::JoinHandle<WriterLog>> {
     (0..writers)
         .map(|w| {
@@ -872,6 +876,7 @@ pub fn start_writers(
                 enterprise.to_owned(),
                 format!("writer-{label}-{w}-{}", invite_loadgen::load::new_run_id()),
                 stop.clone(),
+                acked_sends.clone(),
             ))
         })
         .collect()
