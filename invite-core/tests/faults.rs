@@ -157,3 +157,190 @@ async fn inline_delivery_survives_every_notifier_fault() {
         );
     }
 }
+
+/// A notifier that panics on every message to one contact and hangs on every message to
+/// another (a host's SMS client with an `unwrap`, a provider that never answers), and
+/// delivers the rest through a [`RecordingNotifier`]; counts the calls for each.
+struct Poisoned {
+    panics_for: String,
+    hangs_for: String,
+    inner: Arc<invite_core::testing::RecordingNotifier>,
+    panicked: std::sync::atomic::AtomicUsize,
+    hung: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl invite_core::Notifier for Poisoned {
+    async fn deliver(&self, delivery: &invite_core::Delivery) -> Result<(), invite_core::NotifyError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let to = delivery.contact.normalized();
+        if to == self.panics_for {
+            self.panicked.fetch_add(1, SeqCst);
+            panic!("the notifier's own bug");
+        }
+        if to == self.hangs_for {
+            self.hung.fetch_add(1, SeqCst);
+            std::future::pending::<()>().await;
+        }
+        self.inner.deliver(delivery).await
+    }
+}
+
+/// An outbox with Carol's link (the notifier panics on it, when `panics`) queued before
+/// Bob's and Mallory's (the notifier hangs on hers, when `hangs`), with the default
+/// worker settings.
+async fn poisoned_outbox(
+    panics: bool,
+    hangs: bool,
+) -> (
+    Arc<MemoryStore>,
+    invite_core::testing::World,
+    invite_core::testing::ManualClock,
+    Arc<Poisoned>,
+    invite_core::Invitations,
+) {
+    use invite_core::testing::{ManualClock, RecordingNotifier, seed};
+    use invite_core::{Invitations, OutboxKey, SendInvitation};
+    let store = Arc::new(MemoryStore::default());
+    let world = seed::demo(&*store).await.expect("seed");
+    let clock = ManualClock::default();
+    let notifier = Arc::new(Poisoned {
+        panics_for: if panics { "+14155550100" } else { "nobody" }.to_owned(),
+        hangs_for: if hangs { "mallory@example.com" } else { "nobody" }.to_owned(),
+        inner: Arc::new(RecordingNotifier::default()),
+        panicked: Default::default(),
+        hung: Default::default(),
+    });
+    let invitations = Invitations::builder(store.clone())
+        .clock(Arc::new(clock.clone()))
+        .notifier(notifier.clone())
+        .outbox(OutboxKey::generate())
+        .build();
+    for contact in ["+14155550100", "bob@example.com", "mallory@example.com"] {
+        invitations
+            .send(
+                &world.alice,
+                &world.acme.id,
+                SendInvitation::new(contact, "member"),
+            )
+            .await
+            .expect("send");
+        clock.advance(chrono::TimeDelta::seconds(1));
+    }
+    (store, world, clock, notifier, invitations)
+}
+
+/// The delivery status of the invitation to `contact`.
+async fn delivery_of(
+    store: &MemoryStore,
+    world: &invite_core::testing::World,
+    contact: &str,
+) -> invite_core::DeliveryStatus {
+    use invite_core::InvitationStore;
+    let all = store
+        .list(
+            &world.acme.id,
+            &invite_core::ListQuery {
+                status: None,
+                limit: 10,
+                after: None,
+            },
+            chrono::DateTime::<chrono::Utc>::MAX_UTC,
+        )
+        .await
+        .expect("list");
+    all.iter()
+        .find(|i| i.contact.normalized() == contact)
+        .map(|i| i.delivery)
+        .expect("the invitation")
+}
+
+/// Rules D1, X7: a notifier that panics on one message costs that message an attempt —
+/// a transient failure, retried with backoff and `failed` after the last attempt — and
+/// never the worker's round: the other rows of the round are delivered and recorded, and
+/// the worker's task (`DeliveryWorker::run` in a host) lives on.
+///
+/// FAILS today: the panic unwinds `drain_once` (and with it `DeliveryWorker::run`, which
+/// a host spawns once: every later delivery of the process stops), the rows claimed with
+/// the poisoned one wait out their lease, and the poisoned row, claimed first again after
+/// every lease, never reaches `failed`. Proposed fix (worker.rs, `deliver`): run
+/// `notifier.deliver` under `AssertUnwindSafe(..).catch_unwind()` (futures-util's `std`
+/// feature) and count a panic as `NotifyErrorKind::Transient`, logging no payload (it
+/// may quote the link, rule D4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notifier_that_panics_on_one_message_fails_that_row_not_the_worker() {
+    let (store, world, clock, notifier, invitations) = poisoned_outbox(true, false).await;
+    let worker = invitations.delivery_worker().expect("outbox");
+    let mut rounds = Vec::new();
+    for _ in 0..16 {
+        let round = {
+            let worker = worker.clone();
+            tokio::spawn(async move { worker.drain_once().await })
+        };
+        let round = tokio::time::timeout(std::time::Duration::from_millis(500), round).await;
+        rounds.push(match round {
+            Ok(Ok(report)) => format!(
+                "{:?}",
+                report.map(|r| (r.claimed, r.delivered, r.retried, r.failed))
+            ),
+            Ok(Err(err)) if err.is_panic() => "the round panicked".to_owned(),
+            Ok(Err(err)) => format!("the round ended: {err}"),
+            Err(_) => "the round hung (Mallory's notifier)".to_owned(),
+        });
+        // Past the lease (5 min) and the longest backoff (1 h).
+        clock.advance(chrono::TimeDelta::minutes(70));
+    }
+    let panicked = rounds.iter().filter(|r| r.contains("panicked")).count();
+    let bob = delivery_of(&store, &world, "bob@example.com").await;
+    let carol = delivery_of(&store, &world, "+14155550100").await;
+    let attempts = notifier.panicked.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        panicked == 0
+            && bob == invite_core::DeliveryStatus::Delivered
+            && carol == invite_core::DeliveryStatus::Failed
+            && attempts == 12,
+        "after {} rounds: {panicked} unwound by the notifier's panic; Bob's delivery {bob:?} \
+         (expected delivered), Carol's {carol:?} (expected failed after the policy's 12 \
+         attempts, made {attempts}); rounds: {rounds:?}",
+        rounds.len()
+    );
+}
+
+/// Rule D1: attempts are bounded also when they never end — a notifier that hangs past
+/// its lease, a process killed mid-delivery: each claim counts an attempt, and a row
+/// claimed more often than the policy's `max_attempts` is `failed` without being handed
+/// to the notifier again.
+///
+/// FAILS today: the claim counts the attempt, but only an attempt that returns can make
+/// the row `failed` (`RetryPolicy::next_attempt`), so a row whose attempts never return is
+/// claimed after every lease forever. Proposed fix (worker.rs, `attempt`): before
+/// delivering, `if row.attempt > self.config.retry.max_attempts { return
+/// self.finish(&row, DeliveryOutcome::Failed { error: NotifyErrorKind::Transient }).await }`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_that_never_ends_still_counts_toward_failed() {
+    let (store, world, clock, notifier, invitations) = poisoned_outbox(false, true).await;
+    let worker = invitations.delivery_worker().expect("outbox");
+    for _ in 0..20 {
+        // A round cut short: what a crash mid-delivery does to the attempt in flight.
+        let mut round = {
+            let worker = worker.clone();
+            tokio::spawn(async move { worker.drain_once().await })
+        };
+        if tokio::time::timeout(std::time::Duration::from_millis(300), &mut round)
+            .await
+            .is_err()
+        {
+            round.abort();
+        }
+        clock.advance(chrono::TimeDelta::minutes(70));
+    }
+    let handed = notifier.hung.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        handed <= 12,
+        "Mallory's link was handed to the notifier {handed} times; the retry policy allows 12"
+    );
+    assert_eq!(
+        delivery_of(&store, &world, "mallory@example.com").await,
+        invite_core::DeliveryStatus::Failed
+    );
+}

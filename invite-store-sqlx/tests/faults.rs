@@ -40,8 +40,9 @@ async fn sweep_sql<B: FaultBackend>(suite: &str, backend: &B, scenario: Scenario
     }
     let _ = writeln!(
         stderr,
-        "faults: {suite} {depth:?} {scenario} took {:.1} s",
-        started.elapsed().as_secs_f64()
+        "faults: {suite} {depth:?} {scenario} took {:.1} s ({} connections terminated by the server so far)",
+        started.elapsed().as_secs_f64(),
+        common::faults::DROPPED.load(std::sync::atomic::Ordering::SeqCst)
     );
     let failures: Vec<&String> = reports.iter().flat_map(|r| &r.failures).collect();
     assert!(

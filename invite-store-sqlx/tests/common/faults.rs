@@ -5,6 +5,7 @@
 //! invariants on the tables themselves.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -33,6 +34,9 @@ impl DropConnection for sqlx::Sqlite {
     }
 }
 
+/// Connections the server really terminated under [`Fault::DropConnection`].
+pub static DROPPED: AtomicUsize = AtomicUsize::new(0);
+
 #[async_trait]
 impl DropConnection for sqlx::Postgres {
     async fn drop_connection(conn: &mut Self::Connection) -> Option<sqlx::Error> {
@@ -40,9 +44,15 @@ impl DropConnection for sqlx::Postgres {
         let killed = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
             .execute(&mut *conn)
             .await;
-        Some(killed.err().unwrap_or_else(|| {
-            sqlx::Error::Protocol("pg_terminate_backend left the connection up".to_owned())
-        }))
+        match killed {
+            // 57P01 admin_shutdown: "terminating connection due to administrator command".
+            Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("57P01") => {
+                DROPPED.fetch_add(1, Ordering::SeqCst);
+                Some(sqlx::Error::Database(err))
+            }
+            Err(err) => panic!("pg_terminate_backend answered an unexpected error: {err:?}"),
+            Ok(_) => panic!("pg_terminate_backend left the connection up"),
+        }
     }
 }
 
