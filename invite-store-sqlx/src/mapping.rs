@@ -437,3 +437,236 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The database-free half of the mapping: identifier validation, the SQL it builds and
+    //! the role names (rules H1, H4, H7). The SQL runs in the SQLite and PostgreSQL suites.
+    use invite_core::KeyKind;
+
+    use super::*;
+
+    /// The mapping of the module docs, every part given.
+    fn full() -> TableMappingBuilder {
+        TableMapping::builder()
+            .keys(KeyKinds {
+                enterprise: KeyKind::Int,
+                user: KeyKind::Text,
+            })
+            .enterprises("app.organizations", "id", "title", "verified")
+            .users("accounts", "account_id")
+            .email("email")
+            .phone("phone_e164")
+            .memberships("org_memberships", "org_id", "account_id", "role")
+            .role(Role::SuperAdmin, "owner")
+            .role(Role::FinanceAdmin, "billing")
+            .role(Role::DevAdmin, "developer")
+            .role(Role::Member, "member")
+            .also_role("viewer", Role::Member)
+            .member_value("joined_at", MemberValue::Now)
+            .member_value("source", MemberValue::Text("invite".to_owned()))
+    }
+
+    #[test]
+    fn identifiers_are_plain_names_optionally_schema_qualified_and_quoted() {
+        // Nothing a mapping holds is spliced raw (rule H1).
+        assert_eq!(ident("organizations"), Ok("\"organizations\"".to_owned()));
+        assert_eq!(ident("_x9"), Ok("\"_x9\"".to_owned()));
+        assert_eq!(ident("Org_2"), Ok("\"Org_2\"".to_owned()));
+        assert_eq!(ident("app.members"), Ok("\"app\".\"members\"".to_owned()));
+        let longest = format!("a{}", "b".repeat(62));
+        assert_eq!(ident(&longest), Ok(format!("\"{longest}\"")));
+        for bad in [
+            "",
+            "1abc",
+            "a-b",
+            "-ab",
+            "a b",
+            "a\"b",
+            "a;drop",
+            "é",
+            "a.b.c",
+            ".a",
+            "a.",
+            "a..b",
+            &format!("a{}", "b".repeat(63)),
+            &format!("app.a{}", "b".repeat(63)),
+        ] {
+            assert_eq!(
+                ident(bad),
+                Err(MappingError::InvalidIdentifier(bad.to_owned())),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_sql_is_built_from_the_quoted_names() {
+        // rules H1, H4: the host's tables, described
+        let m = full().build().unwrap();
+        assert_eq!(
+            m.enterprise_sql,
+            "SELECT \"title\", \"verified\" FROM \"app\".\"organizations\" WHERE \"id\" = $1"
+        );
+        assert_eq!(
+            m.role_sql,
+            "SELECT \"role\" FROM \"org_memberships\" WHERE \"org_id\" = $1 AND \"account_id\" = $2"
+        );
+        // An email column as the host entered it is compared lowercased; a phone exactly.
+        assert_eq!(
+            m.member_with_email.as_deref(),
+            Some(
+                "SELECT 1 FROM \"org_memberships\" m JOIN \"accounts\" u ON u.\"account_id\" = m.\"account_id\" \
+                 WHERE m.\"org_id\" = $1 AND lower(u.\"email\") = $2 LIMIT 1"
+            )
+        );
+        assert_eq!(
+            m.member_with_phone.as_deref(),
+            Some(
+                "SELECT 1 FROM \"org_memberships\" m JOIN \"accounts\" u ON u.\"account_id\" = m.\"account_id\" \
+                 WHERE m.\"org_id\" = $1 AND u.\"phone_e164\" = $2 LIMIT 1"
+            )
+        );
+        // Extra NOT NULL columns follow the three of the library, in order (rule H7).
+        assert_eq!(
+            m.insert_sql,
+            "INSERT INTO \"org_memberships\" (\"org_id\", \"account_id\", \"role\", \"joined_at\", \"source\") \
+             SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS \
+             (SELECT 1 FROM \"org_memberships\" WHERE \"org_id\" = $1 AND \"account_id\" = $2)"
+        );
+        assert_eq!(
+            m.extra_values,
+            [MemberValue::Now, MemberValue::Text("invite".to_owned())]
+        );
+        assert_eq!(
+            m.keys,
+            KeyKinds {
+                enterprise: KeyKind::Int,
+                user: KeyKind::Text
+            }
+        );
+        assert_eq!(
+            <TableMapping as HostDirectory<sqlx::Sqlite>>::key_kinds(&m),
+            m.keys
+        );
+    }
+
+    #[test]
+    fn a_normalized_email_column_is_compared_exactly_and_contacts_are_optional() {
+        // rule H1: `email_normalized` for a column that already holds the normalized form
+        let m = full().email_normalized("email_norm").build().unwrap();
+        assert_eq!(
+            m.member_with_email.as_deref(),
+            Some(
+                "SELECT 1 FROM \"org_memberships\" m JOIN \"accounts\" u ON u.\"account_id\" = m.\"account_id\" \
+                 WHERE m.\"org_id\" = $1 AND u.\"email_norm\" = $2 LIMIT 1"
+            )
+        );
+        let mut no_contacts = full();
+        no_contacts.email = None;
+        no_contacts.phone = None;
+        no_contacts.extra.clear();
+        let m = no_contacts.build().unwrap();
+        assert_eq!(m.member_with_email, None);
+        assert_eq!(m.member_with_phone, None);
+        assert!(m.insert_sql.starts_with(
+            "INSERT INTO \"org_memberships\" (\"org_id\", \"account_id\", \"role\") SELECT $1, $2, $3 WHERE"
+        ));
+        assert!(m.extra_values.is_empty());
+    }
+
+    #[test]
+    fn host_role_names_map_both_ways() {
+        // rule H4: each library role has one host name to write; more host names may read
+        // as a library role; unknown names read as no role
+        let m = full().build().unwrap();
+        assert_eq!(m.host_role(Role::SuperAdmin), "owner");
+        assert_eq!(m.host_role(Role::FinanceAdmin), "billing");
+        assert_eq!(m.host_role(Role::DevAdmin), "developer");
+        assert_eq!(m.host_role(Role::Member), "member");
+        assert_eq!(m.library_role("owner"), Some(Role::SuperAdmin));
+        assert_eq!(m.library_role("billing"), Some(Role::FinanceAdmin));
+        assert_eq!(m.library_role("developer"), Some(Role::DevAdmin));
+        assert_eq!(m.library_role("member"), Some(Role::Member));
+        assert_eq!(m.library_role("viewer"), Some(Role::Member));
+        assert_eq!(m.library_role("Owner"), None);
+        assert_eq!(m.library_role("guest"), None);
+    }
+
+    #[test]
+    fn host_keys_are_bound_in_the_columns_kind() {
+        // rule H3: an id that cannot be of the column's kind matches no row
+        let m = full().build().unwrap();
+        assert_eq!(
+            m.enterprise_key(&EnterpriseId::from("42")),
+            Some(KeyValue::Int(42))
+        );
+        assert_eq!(m.enterprise_key(&EnterpriseId::from("acme")), None);
+        assert_eq!(m.user_key(&UserId::from(7)), Some(KeyValue::Text("7".to_owned())));
+    }
+
+    #[test]
+    fn an_incomplete_or_unsafe_mapping_is_refused() {
+        let mut b = full();
+        b.enterprises = None;
+        assert_eq!(b.build().unwrap_err(), MappingError::Missing("enterprises table"));
+        let mut b = full();
+        b.users = None;
+        assert_eq!(b.build().unwrap_err(), MappingError::Missing("users table"));
+        let mut b = full();
+        b.memberships = None;
+        assert_eq!(b.build().unwrap_err(), MappingError::Missing("memberships table"));
+        // Every library role needs a host name (rule H4).
+        let mut b = full();
+        b.roles.retain(|(r, _)| *r != Role::DevAdmin);
+        assert_eq!(b.build().unwrap_err(), MappingError::UnmappedRole(Role::DevAdmin));
+        // One host name cannot be written for two library roles.
+        let b = full().role(Role::Member, "billing");
+        let mut b2 = b.clone();
+        b2.roles.retain(|(r, n)| !(*r == Role::Member && n == "member"));
+        assert_eq!(
+            b2.build().unwrap_err(),
+            MappingError::AmbiguousRole("billing".to_owned())
+        );
+        // The first name given for a role is the one written.
+        assert_eq!(b.build().unwrap().host_role(Role::Member), "member");
+        // Every name is checked, wherever it stands.
+        let bad = "x; DROP TABLE t";
+        let invalid = || MappingError::InvalidIdentifier(bad.to_owned());
+        assert_eq!(
+            full().enterprises("o", "id", bad, "c").build().unwrap_err(),
+            invalid()
+        );
+        assert_eq!(full().users("u", bad).build().unwrap_err(), invalid());
+        assert_eq!(full().email(bad).build().unwrap_err(), invalid());
+        assert_eq!(full().phone(bad).build().unwrap_err(), invalid());
+        assert_eq!(
+            full().memberships("m", "e", "u", bad).build().unwrap_err(),
+            invalid()
+        );
+        assert_eq!(
+            full().member_value(bad, MemberValue::Int(1)).build().unwrap_err(),
+            invalid()
+        );
+    }
+
+    #[test]
+    fn each_builder_step_is_kept() {
+        // Each setter changes only its own part.
+        let m = full()
+            .member_value("n", MemberValue::Int(3))
+            .member_value("b", MemberValue::Bool(true));
+        assert_eq!(
+            m.clone().build().unwrap().extra_values,
+            [
+                MemberValue::Now,
+                MemberValue::Text("invite".to_owned()),
+                MemberValue::Int(3),
+                MemberValue::Bool(true)
+            ]
+        );
+        let b = TableMapping::builder();
+        assert_eq!(b.keys, KeyKinds::default());
+        assert!(b.enterprises.is_none() && b.users.is_none() && b.memberships.is_none());
+    }
+}
