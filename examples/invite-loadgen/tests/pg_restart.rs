@@ -268,7 +268,9 @@ async fn the_demo_rides_out_a_postgres_restart_mid_load_and_loses_nothing_acknow
     let writers = common::start_writers(&demo.target, &admin, &acme, "pg", 2, &stop, &acked);
     let mut load_config = common::load_config(&demo.target, 8, Duration::from_secs(12));
     load_config.request_timeout = common::WRITER_TIMEOUT;
+    let run_id = load_config.run_id.clone();
     let load = tokio::spawn(async move { run_load(&load_config).await });
+    let db = Db::open(&url).await;
 
     // Stop PostgreSQL once writes are being acknowledged and the load is under way.
     let writing = common::wait_until(Duration::from_secs(30), || async {
@@ -276,6 +278,10 @@ async fn the_demo_rides_out_a_postgres_restart_mid_load_and_loses_nothing_acknow
     })
     .await;
     assert!(writing, "the writers got nothing acknowledged");
+    assert!(
+        common::wait_for_load(&db, &run_id).await,
+        "the load never started"
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     let down_at = Instant::now();
     {
@@ -307,7 +313,6 @@ async fn the_demo_rides_out_a_postgres_restart_mid_load_and_loses_nothing_acknow
         .await
         .unwrap();
 
-    let db = Db::open(&url).await;
     let lost = db.lost(&log.acked).await;
     let violations = db.violations().await;
     let summary = db.summary().await;

@@ -5,8 +5,8 @@
 //!
 //! Each round: the realistic mix of `invite-loadgen` (8 clients) and two writers that
 //! record every write the server acknowledged (register, send 201, accept or reject 200);
-//! SIGKILL 0–2 s after the writers' fourth acknowledged send (the point moves from round
-//! to round); then, on the database
+//! SIGKILL 0–2 s after the writers' fourth acknowledged send and the end of the load's
+//! set-up (the point moves from round to round); then, on the database
 //! exactly as the crash left it, the invariants of `common::Db::violations` (rules A5, A6,
 //! S7, X5, D1, D2, D4) and no acknowledged write lost; then a restart on the same database,
 //! 2 s of the mix that must be clean (every request its expected answer), and the
@@ -73,10 +73,11 @@ async fn kill_and_restart(backend: &str, url: &str, dir: &std::path::Path) {
         let acked = Arc::new(AtomicU64::new(0));
         let writers = common::start_writers(&demo.target, &admin, &acme, backend, 2, &stop, &acked);
         let load_config = common::load_config(&demo.target, 8, Duration::from_secs(60));
+        let run_id = load_config.run_id.clone();
         let load = tokio::spawn(async move { run_load(&load_config).await });
 
-        // Once the writers have had a few sends acknowledged (the load runs by then), kill
-        // 0 to 2 s later, a different point each round.
+        // Once the writers have had a few sends acknowledged and the load has finished its
+        // set-up, kill 0 to 2 s later, a different point each round.
         let load_started = Instant::now();
         let writing = common::wait_until(Duration::from_secs(30), || async {
             acked.load(Ordering::Relaxed) >= 4
@@ -85,6 +86,10 @@ async fn kill_and_restart(backend: &str, url: &str, dir: &std::path::Path) {
         assert!(
             writing,
             "{backend} round {round}: the writers got nothing acknowledged"
+        );
+        assert!(
+            common::wait_for_load(&db, &run_id).await,
+            "{backend} round {round}: the load never started"
         );
         tokio::time::sleep(Duration::from_millis(u64::from(round * 733 % 2000))).await;
         let kill_after = load_started.elapsed();

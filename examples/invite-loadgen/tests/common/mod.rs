@@ -893,6 +893,17 @@ pub async fn join_writers(handles: Vec<tokio::task::JoinHandle<WriterLog>>) -> W
     all
 }
 
+/// Waits until the load run `run_id` has finished its set-up (its last seeded invitation,
+/// to `load-<run>-s7@example.com`, is in the database): from then on its clients run.
+pub async fn wait_for_load(db: &Db, run_id: &str) -> bool {
+    // The run id is 8 hex digits of our own: safe in SQL.
+    assert!(run_id.chars().all(|c| c.is_ascii_hexdigit()));
+    let sql = format!(
+        "SELECT count(*) FROM invite_rs_invitations WHERE contact_normalized = 'load-{run_id}-s7@example.com'"
+    );
+    wait_until(Duration::from_secs(60), || async { db.count(&sql).await > 0 }).await
+}
+
 /// Polls `check` every 100 ms until it holds or `limit` passes; whether it held.
 pub async fn wait_until<F, Fut>(limit: Duration, mut check: F) -> bool
 where
