@@ -358,8 +358,8 @@ async fn the_demo_rides_out_a_postgres_restart_mid_load_and_loses_nothing_acknow
     eprintln!(
         "RESULT pg_restart: PostgreSQL (private instance) stopped with -m immediate at 0 s (took {:.3} s), \
          started at {:+.3} s, ready at {:+.3} s; the demo (pid {pid}) alive when PostgreSQL was up: {alive_when_up}, \
-         after the load: {alive_after_load}; first writer success after PostgreSQL was up at {first_ok_after:?} s; \
-         slowest writer answer {:.3} s; load (12 s, 8 clients, {} requests) errors: {load_errors:?}; \
+         after the load: {alive_after_load}; first writer success once ready at {first_ok_after:?} s \
+         (from the stop); slowest writer answer {:.3} s; load (12 s, 8 clients, {} requests) errors: {load_errors:?}; \
          load max latency {:.3} s; acknowledged writes: {} sends, {} accepts, {} rejects ({acked_before} before the \
          stop); lost: {}; invariant violations: {}; after: {} requests, clean: {}; {summary}\n\
          writer answers that were errors or slower than 0.5 s (time from the stop):\n{}",
