@@ -4,8 +4,9 @@
 //! or a lost-acknowledgement notifier failure, a panic in the worker), then the invariants
 //! and a retry: see `invite_core::testing::faults::sweep`.
 //!
-//! By default each sweep tries the first and last call and each decision's calls; with
-//! `INVITE_FAULTS_FULL=1`, every call. Figures: docs/RELIABILITY.md, "Faults (k-th call)".
+//! By default each sweep tries the calls of each decision (the first and last call where
+//! the layer sees none); with `INVITE_FAULTS_FULL=1`, every call. Figures:
+//! docs/RELIABILITY.md, "Faults (k-th call)".
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests: a failed step fails the test
 

@@ -1133,7 +1133,8 @@ async fn retry<B: FaultBackend>(
             other => failures.push(format!("the retry's link is not the stored one: {other:?}")),
         }
     }
-    failures.extend(run.check(backend, Phase::AfterFault).await);
+    // After the drain, every check of the rules runs (they include those of the fault's
+    // aftermath).
     if let Err(f) = run.drain_all().await {
         failures.push(f);
     }
