@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 use rand::RngExt as _;
 
 use crate::event::InvitationEvent;
@@ -248,6 +248,14 @@ impl DeliveryWorker {
             );
             return self.finish(&row, DeliveryOutcome::Dropped).await;
         }
+        if row.attempt > self.config.retry.max_attempts {
+            // Attempts that never returned (a crash or a hang past the lease, a panic before
+            // this catch existed) count as well: the link is not handed over again (rule D1).
+            let failed = DeliveryOutcome::Failed {
+                error: NotifyErrorKind::Transient,
+            };
+            return self.finish(&row, failed).await;
+        }
         let result = self.deliver(&row).await;
         let outcome = match result {
             Ok(()) => DeliveryOutcome::Delivered,
@@ -302,7 +310,22 @@ impl DeliveryWorker {
         let Some(notifier) = &self.notifier else {
             return Err(Failure::Notify(NotifyErrorKind::Permanent));
         };
-        notifier.deliver(&delivery).await.map_err(|err: NotifyError| {
+        // A notifier that panics fails this attempt, not the worker: the other rows of the
+        // batch and every later batch are still delivered (rules D1, X7).
+        let delivered = std::panic::AssertUnwindSafe(notifier.deliver(&delivery))
+            .catch_unwind()
+            .await;
+        let Ok(delivered) = delivered else {
+            // Never the payload: a notifier's panic message may quote the link (rule D4).
+            tracing::error!(
+                invitation_id = %row.invitation_id,
+                delivery_id = %row.id,
+                attempt = row.attempt,
+                "the notifier panicked; counted as a failed attempt"
+            );
+            return Err(Failure::Notify(NotifyErrorKind::Transient));
+        };
+        delivered.map_err(|err: NotifyError| {
             // Only the kind: a notifier's error chain may quote the link (rule D4).
             tracing::warn!(
                 invitation_id = %row.invitation_id,
