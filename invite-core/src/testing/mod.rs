@@ -8,7 +8,10 @@
 //! - [`seed`]: the demo data of the rules (§7) through a [`HostFixture`];
 //! - [`strategies`]: proptest strategies for contacts, roles and commands;
 //! - [`contract`]: the store contract suite every storage adapter must pass, and the
-//!   [`store_contract_suite!`](crate::store_contract_suite) macro that runs it.
+//!   [`store_contract_suite!`](crate::store_contract_suite) macro that runs it;
+//! - [`faults`]: wrappers that fail the k-th call of a store or a notifier (an error, a
+//!   panic, before or after the work) and the sweep that runs every decision under every
+//!   fault and checks the invariants afterwards — point it at your own store.
 
 mod clock;
 pub mod contract;
