@@ -34,7 +34,6 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -51,8 +50,7 @@ use invite_core::{
     Delivery, Directory, InvitationStore, Invitations, Notifier, NotifyError, OutboxKey, SendInvitation, User,
 };
 use invite_store_sqlx::{PgStore, SqliteStore};
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, SqlitePool};
+use sqlx::{AssertSqlSafe, PgPool, SqlitePool};
 use tokio::runtime::Runtime;
 use tower::ServiceExt as _;
 
@@ -181,24 +179,11 @@ async fn sqlite_subject(dir: &tempfile::TempDir, file: &str) -> Subject {
     subject("sqlite", db, service(store), world)
 }
 
-/// A new database `invite_bench_<tag>` on the server of `INVITE_TEST_POSTGRES_URL`, if
-/// set (as `store.rs` does).
+/// A PostgreSQL subject on a fresh database `invite_bench_<tag>`, if
+/// `INVITE_TEST_POSTGRES_URL` is set.
 async fn pg_subject(tag: &str) -> Option<Subject> {
-    let url = std::env::var("INVITE_TEST_POSTGRES_URL").ok()?;
-    let options = PgConnectOptions::from_str(&url).unwrap();
-    let mut admin = PgConnection::connect_with(&options).await.unwrap();
-    let name = format!("invite_bench_{tag}");
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
-    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let store = Arc::new(PgStore::connect_with(options.database(&name)).await.unwrap());
+    let options = invite_benches::pg_database(tag).await?;
+    let store = Arc::new(PgStore::connect_with(options).await.unwrap());
     store.migrate().await.unwrap();
     let world = seed::demo_accounts(store.clone()).await.unwrap();
     let db = Db::Pg(store.pool().clone());

@@ -19,7 +19,6 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -35,8 +34,8 @@ use invite_core::{
     StoreError, TokenDigest, User, UserId,
 };
 use invite_store_sqlx::{MemberValue, PgStore, SqliteStore, TableMapping, sqlite_pool};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, SqlitePool};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, PgPool, SqlitePool};
 use tokio::runtime::Runtime;
 use uuid::Uuid;
 
@@ -680,27 +679,8 @@ async fn sqlite_subject(dir: &tempfile::TempDir, name: &str, layout: Layout) -> 
     }
 }
 
-/// A new database on the server of `INVITE_TEST_POSTGRES_URL`, if set.
-async fn pg_database(tag: &str) -> Option<PgConnectOptions> {
-    let url = std::env::var("INVITE_TEST_POSTGRES_URL").ok()?;
-    let options = PgConnectOptions::from_str(&url).unwrap();
-    let mut admin = PgConnection::connect_with(&options).await.unwrap();
-    let name = format!("invite_bench_{tag}");
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
-    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    Some(options.database(&name))
-}
-
 async fn pg_subject(tag: &str, layout: Layout) -> Option<Subject> {
-    let options = pg_database(tag).await?;
+    let options = invite_benches::pg_database(tag).await?;
     Some(match layout {
         Layout::SelfContained => {
             let store = PgStore::connect_with(options).await.unwrap();

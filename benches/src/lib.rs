@@ -1,1 +1,37 @@
-//! Benchmarks of invite-rs live in `benches/benches/`.
+//! Benchmarks of invite-rs live in `benches/benches/`; this library holds the set-up they
+//! share.
+
+use std::str::FromStr as _;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
+
+/// The variable that names the PostgreSQL server the benches measure on.
+pub const PG_ENV: &str = "INVITE_TEST_POSTGRES_URL";
+
+/// A fresh database `invite_bench_<tag>` (dropped first if an earlier run left it) on the
+/// server of [`PG_ENV`], or `None` when the variable is not set.
+///
+/// # Panics
+/// When the variable is set but the server cannot be reached or the database made: a
+/// bench asked to measure PostgreSQL must not quietly measure nothing.
+#[allow(clippy::expect_used)] // set-up of a bench: failing loudly is the point
+pub async fn pg_database(tag: &str) -> Option<PgConnectOptions> {
+    let url = std::env::var(PG_ENV).ok()?;
+    let options = PgConnectOptions::from_str(&url).expect("INVITE_TEST_POSTGRES_URL is a PostgreSQL URL");
+    let mut admin = PgConnection::connect_with(&options)
+        .await
+        .expect("the PostgreSQL server of INVITE_TEST_POSTGRES_URL answers");
+    let name = format!("invite_bench_{tag}");
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("drop the bench database");
+    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create the bench database");
+    Some(options.database(&name))
+}
