@@ -6,11 +6,10 @@
 //! Each round: the realistic mix of `invite-loadgen` (8 clients) and two writers that
 //! record every write the server acknowledged (register, send 201, accept or reject 200);
 //! SIGKILL 0–2 s after the writers' fourth acknowledged send and the end of the load's
-//! set-up (the point moves from round to round); then, on the database
-//! exactly as the crash left it, the invariants of `common::Db::violations` (rules A5, A6,
-//! S7, X5, D1, D2, D4) and no acknowledged write lost; then a restart on the same database,
-//! 2 s of the mix that must be clean (every request its expected answer), and the
-//! invariants again. At the end, every outbox row the killed processes had not leased is
+//! set-up (the point moves from round to round); then, on the database exactly as the
+//! crash left it, the invariants of `common::Db::violations` (rules A5, A6, S7, X5, D1,
+//! D2, D4) and no acknowledged write lost; then a restart on the same database, 2 s of the
+//! mix that must be clean (every request its expected answer), and the invariants again. At the end, every outbox row the killed processes had not leased is
 //! delivered by the last server (rule D1: nothing lost; a leased row waits for its lease).
 //!
 //! 3 rounds per backend by default; `INVITE_RESTART_ROUNDS=20` for the long run whose
