@@ -444,4 +444,108 @@ mod tests {
         assert_eq!(Key::guess("042").unwrap().kind(), KeyKind::Text);
         assert_eq!(Key::guess("+42").unwrap().kind(), KeyKind::Text);
     }
+
+    // rule H3: a UUID is guessed only in its canonical (lowercase, hyphenated) form; any
+    // other spelling may be a text key of the host's and stays one.
+    #[test]
+    fn guess_takes_only_canonical_uuids_as_uuids() {
+        let u = Uuid::new_v4();
+        assert_eq!(Key::guess(&u.hyphenated().to_string()).unwrap(), Key::Uuid(u));
+        assert_eq!(
+            Key::guess(&u.hyphenated().to_string()).unwrap().kind(),
+            KeyKind::Uuid
+        );
+        for other in [
+            u.hyphenated().to_string().to_uppercase(),
+            u.simple().to_string(),
+            u.braced().to_string(),
+        ] {
+            let key = Key::guess(&other).unwrap();
+            assert_eq!(key.kind(), KeyKind::Text, "{other}");
+            assert_ne!(key, Key::Uuid(u));
+        }
+    }
+
+    // rule H3: text keys are at most MAX_TEXT_KEY bytes.
+    #[test]
+    fn text_keys_are_bounded_in_bytes() {
+        assert_eq!(MAX_TEXT_KEY, 256);
+        assert!(KeyKind::Text.parse(&"k".repeat(256)).is_ok());
+        assert!(KeyKind::Text.parse(&"k".repeat(257)).is_err());
+        assert!(KeyKind::Text.parse(&"é".repeat(128)).is_ok());
+        assert!(KeyKind::Text.parse(&format!("{}k", "é".repeat(128))).is_err());
+    }
+
+    #[test]
+    fn kinds_have_names_and_errors_say_which() {
+        let names: Vec<&str> = [KeyKind::Uuid, KeyKind::Int, KeyKind::Text]
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(names, ["uuid", "int", "text"]);
+        assert_eq!(
+            KeyKind::Int.parse("x").unwrap_err().to_string(),
+            "not a valid int key"
+        );
+        assert_eq!(
+            KeyKind::Uuid.parse("x").unwrap_err().to_string(),
+            "not a valid uuid key"
+        );
+        assert_eq!(
+            KeyKind::Text.parse("").unwrap_err().to_string(),
+            "not a valid text key"
+        );
+    }
+
+    // Hashing follows the canonical text: equal keys hash alike, different keys apart.
+    #[test]
+    fn hashes_follow_the_canonical_text() {
+        use std::hash::BuildHasher;
+        let hasher = std::collections::hash_map::RandomState::new();
+        let h = |k: &Key| hasher.hash_one(k);
+        assert_eq!(h(&Key::Int(42)), h(&Key::from("42")));
+        assert_ne!(h(&Key::Int(42)), h(&Key::Int(43)));
+        assert_ne!(h(&Key::from("a")), h(&Key::from("b")));
+    }
+
+    // Display is the canonical text (what the library stores, rule H7); Debug tells the
+    // kind apart (a text key is quoted).
+    #[test]
+    fn display_is_canonical_and_debug_shows_the_kind() {
+        let u = Uuid::parse_str("67e55044-10b1-426f-9247-bb680e5fe0c8").unwrap();
+        assert_eq!(Key::Int(-7).to_string(), "-7");
+        assert_eq!(Key::Uuid(u).to_string(), "67e55044-10b1-426f-9247-bb680e5fe0c8");
+        assert_eq!(Key::from("org-1").to_string(), "org-1");
+        assert_eq!(format!("{:?}", Key::Int(42)), "42");
+        assert_eq!(format!("{:?}", Key::from("42")), "\"42\"");
+        assert_eq!(
+            format!("{:?}", Key::Uuid(u)),
+            "67e55044-10b1-426f-9247-bb680e5fe0c8"
+        );
+        assert_eq!(EnterpriseId::from(42).to_string(), "42");
+        assert_eq!(format!("{:?}", EnterpriseId::from(42)), "EnterpriseId(42)");
+        assert_eq!(format!("{:?}", UserId::from("u-7")), "UserId(\"u-7\")");
+    }
+
+    // rule X3: the library's own invitation ids are UUIDs, read and written as such.
+    #[test]
+    fn invitation_ids_are_uuids() {
+        let u = Uuid::parse_str("67e55044-10b1-426f-9247-bb680e5fe0c8").unwrap();
+        let id = InvitationId::from(u);
+        assert_eq!(id.as_uuid(), u);
+        assert_eq!(id, InvitationId::from_uuid(u));
+        assert_eq!(
+            "67e55044-10b1-426f-9247-bb680e5fe0c8"
+                .parse::<InvitationId>()
+                .unwrap(),
+            id
+        );
+        assert!("42".parse::<InvitationId>().is_err());
+        assert_eq!(id.to_string(), "67e55044-10b1-426f-9247-bb680e5fe0c8");
+        assert_eq!(
+            format!("{id:?}"),
+            "InvitationId(67e55044-10b1-426f-9247-bb680e5fe0c8)"
+        );
+        assert_ne!(InvitationId::new(), InvitationId::new());
+    }
 }
