@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
 
 /// Whether an invitation that expires at `expires_at` has expired at `now`. The only place
 /// that decides expiry: an invitation is expired from the instant `expires_at` on
@@ -102,6 +102,13 @@ impl Default for TtlPolicy {
             max: Duration::from_secs(30 * 24 * 3600),
         }
     }
+}
+
+/// Truncates to whole microseconds, the precision both SQLite and PostgreSQL keep, so a
+/// time read back from storage equals the time written.
+#[must_use]
+pub fn to_storage_precision(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(at)
 }
 
 #[cfg(test)]

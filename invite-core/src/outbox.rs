@@ -26,7 +26,6 @@ use uuid::Uuid;
 
 use crate::ids::{EnterpriseId, InvitationId};
 use crate::invitation::{Invitation, InvitationStatus};
-use crate::ports::NotifyErrorKind;
 use crate::token::{InviteLink, TokenDigest};
 
 /// The id of one outbox row: one link to deliver.
@@ -263,6 +262,20 @@ impl OutboxState {
     }
 }
 
+/// Whether trying the same delivery again later may work: what a notifier's error says
+/// (`NotifyError::kind`) and what the retry policy acts on. Defined here, with the
+/// outbox it drives, so that the ports depend on the outbox and not the other way round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NotifyErrorKind {
+    /// The provider was unreachable, busy or answered a temporary refusal (an SMTP 4xx,
+    /// an HTTP 5xx or 429, a timeout): retry with backoff.
+    Transient,
+    /// The provider refused the message for good (an SMTP 5xx, an invalid address): do not
+    /// retry; resending with a corrected contact is for a person.
+    Permanent,
+}
+
 /// The name of a notifier error kind in storage (`transient`, `permanent`).
 #[must_use]
 pub const fn error_kind_name(kind: NotifyErrorKind) -> &'static str {
@@ -470,7 +483,7 @@ impl RetryPolicy {
         }
         let delay = TimeDelta::from_std(self.delay(attempt, jitter)).unwrap_or(TimeDelta::MAX);
         Some(
-            crate::ports::to_storage_precision(now)
+            crate::expiry::to_storage_precision(now)
                 .checked_add_signed(delay)
                 .unwrap_or(DateTime::<Utc>::MAX_UTC),
         )

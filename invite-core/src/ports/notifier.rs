@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::contact::Contact;
 use crate::ids::InvitationId;
 use crate::invitation::Invitation;
+pub use crate::outbox::NotifyErrorKind;
 use crate::role::Role;
 use crate::token::{InviteLink, TokenDigest};
 
@@ -64,18 +65,6 @@ impl Delivery {
         let hex: String = hash.iter().take(12).map(|b| format!("{b:02x}")).collect();
         format!("{invitation}-{hex}")
     }
-}
-
-/// Whether trying the same delivery again later may work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum NotifyErrorKind {
-    /// The provider was unreachable, busy or answered a temporary refusal (an SMTP 4xx,
-    /// an HTTP 5xx or 429, a timeout): retry with backoff.
-    Transient,
-    /// The provider refused the message for good (an SMTP 5xx, an invalid address): do not
-    /// retry; resending with a corrected contact is for a person.
-    Permanent,
 }
 
 /// The notifier could not deliver. Its `Display` says only the kind; the cause is kept as
