@@ -44,7 +44,7 @@ use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{Request, StatusCode};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use invite_axum::Identify;
+use invite_axum::{Identify, IdentityError};
 use invite_core::testing::{World, seed};
 use invite_core::{
     Delivery, Directory, InvitationStore, Invitations, Notifier, NotifyError, OutboxKey, SendInvitation, User,
@@ -79,11 +79,11 @@ impl Notifier for Nothing {
 struct HeaderSession(Arc<World>);
 
 impl Identify for HeaderSession {
-    async fn current_user(&self, parts: &mut Parts, _: &Invitations) -> Option<User> {
-        match parts.headers.get("x-user")?.to_str().ok()? {
-            "alice" => Some(self.0.alice.clone()),
+    async fn current_user(&self, parts: &mut Parts, _: &Invitations) -> Result<Option<User>, IdentityError> {
+        Ok(match parts.headers.get("x-user").and_then(|v| v.to_str().ok()) {
+            Some("alice") => Some(self.0.alice.clone()),
             _ => None,
-        }
+        })
     }
 }
 

@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{Request, StatusCode};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use invite_axum::Identify;
+use invite_axum::{Identify, IdentityError};
 use invite_core::testing::{MemoryStore, World, seed};
 use invite_core::{Invitations, SendInvitation, User};
 use tokio::runtime::Runtime;
@@ -23,13 +23,13 @@ use tower::ServiceExt as _;
 struct HeaderSession(Arc<World>);
 
 impl Identify for HeaderSession {
-    async fn current_user(&self, parts: &mut Parts, _: &Invitations) -> Option<User> {
+    async fn current_user(&self, parts: &mut Parts, _: &Invitations) -> Result<Option<User>, IdentityError> {
         let w = &self.0;
-        match parts.headers.get("x-user")?.to_str().ok()? {
-            "alice" => Some(w.alice.clone()),
-            "bob" => Some(w.bob.clone()),
+        Ok(match parts.headers.get("x-user").and_then(|v| v.to_str().ok()) {
+            Some("alice") => Some(w.alice.clone()),
+            Some("bob") => Some(w.bob.clone()),
             _ => None,
-        }
+        })
     }
 }
 

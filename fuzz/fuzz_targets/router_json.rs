@@ -17,9 +17,12 @@ use tower::ServiceExt;
 struct Alice(Option<User>);
 
 impl invite_axum::Identify for Alice {
-    async fn current_user(&self, parts: &mut Parts, _: &Invitations) -> Option<User> {
-        parts.headers.get("x-alice")?;
-        self.0.clone()
+    async fn current_user(
+        &self,
+        parts: &mut Parts,
+        _: &Invitations,
+    ) -> Result<Option<User>, invite_axum::IdentityError> {
+        Ok(parts.headers.get("x-alice").and(self.0.clone()))
     }
 }
 

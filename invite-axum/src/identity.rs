@@ -15,18 +15,22 @@ use crate::state::ApiState;
 ///
 /// Implement it on a small type of your own that can read your sessions (a session store,
 /// a JWT key, an `axum-login` backend, …). The library never implements login: a request
-/// whose `current_user` is `None` is signed out, which `view` answers with viewer
-/// `signed_out` (rule A2) and every other route with `not_authenticated` (401).
+/// whose `current_user` is `Ok(None)` is signed out, which `view` answers with viewer
+/// `signed_out` (rule A2) and every other route with `not_authenticated` (401). When your
+/// session backend cannot tell (its database is down), answer `Err`: the request gets
+/// `internal` (500) — never treated as signed out, which would show a signed-in invitee
+/// the signed-out page or refuse a super admin as `not_authenticated` (as axum-login's
+/// `AuthnBackend::get_user` answers `Result<Option<User>, _>`).
 ///
 /// `parts` are the request's head (headers, cookies, extensions set by your middleware);
 /// you may run any of your own extractors on them. `invitations` is the service, handy for
 /// [`build_user`] and for reading the host's own keys with [`Invitations::user_id`] (rule
-/// H3: an integer, a UUID or a string, as the host declared). Report failures of your own
-/// session backend in your logs; answering `None` makes the request signed out.
+/// H3: an integer, a UUID or a string, as the host declared). The cause of an `Err` is
+/// logged by the router at `error` level as the request's internal error.
 ///
 /// ```
 /// use axum::http::request::Parts;
-/// use invite_axum::{Identify, build_user};
+/// use invite_axum::{Identify, IdentityError, build_user};
 /// use invite_core::{Invitations, User};
 ///
 /// /// A host whose (fake) session is two headers: `x-user-id`, the host's own integer
@@ -35,20 +39,41 @@ use crate::state::ApiState;
 /// struct HeaderSession;
 ///
 /// impl Identify for HeaderSession {
-///     async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
-///         let id: i64 = parts.headers.get("x-user-id")?.to_str().ok()?.parse().ok()?;
-///         let email = parts.headers.get("x-user-email")?.to_str().ok()?;
-///         build_user(invitations, id, email, Some(email), None).ok()
+///     async fn current_user(
+///         &self,
+///         parts: &mut Parts,
+///         invitations: &Invitations,
+///     ) -> Result<Option<User>, IdentityError> {
+///         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+///         let id = header("x-user-id").and_then(|id| id.parse::<i64>().ok());
+///         let (Some(id), Some(email)) = (id, header("x-user-email")) else {
+///             return Ok(None);
+///         };
+///         Ok(build_user(invitations, id, email, Some(email), None).ok())
 ///     }
 /// }
 /// ```
 pub trait Identify: Send + Sync + 'static {
-    /// The signed-in user of this request, or `None` when signed out.
+    /// The signed-in user of this request, `Ok(None)` when signed out, or `Err` when the
+    /// host cannot tell (its session backend failed).
     fn current_user(
         &self,
         parts: &mut Parts,
         invitations: &Invitations,
-    ) -> impl Future<Output = Option<User>> + Send;
+    ) -> impl Future<Output = Result<Option<User>, IdentityError>> + Send;
+}
+
+/// The host could not tell who is signed in: its session backend failed. The router answers
+/// `internal` (500) and logs the cause (`source()`), never the request as signed out.
+#[derive(Debug, thiserror::Error)]
+#[error("the host could not tell who is signed in")]
+pub struct IdentityError(#[source] Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl IdentityError {
+    /// The failure of the host's session backend, kept as `source()`.
+    pub fn new(cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self(cause.into())
+    }
 }
 
 /// Builds the signed-in [`User`] from the host's own key and raw strings, parsing the email
@@ -88,7 +113,7 @@ pub(crate) trait DynIdentify: Send + Sync + 'static {
         &'a self,
         parts: &'a mut Parts,
         invitations: &'a Invitations,
-    ) -> Pin<Box<dyn Future<Output = Option<User>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<Option<User>, IdentityError>> + Send + 'a>>;
 }
 
 impl<T: Identify> DynIdentify for T {
@@ -96,7 +121,7 @@ impl<T: Identify> DynIdentify for T {
         &'a self,
         parts: &'a mut Parts,
         invitations: &'a Invitations,
-    ) -> Pin<Box<dyn Future<Output = Option<User>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<Option<User>, IdentityError>> + Send + 'a>> {
         Box::pin(Identify::current_user(self, parts, invitations))
     }
 }
@@ -108,11 +133,20 @@ pub(crate) struct MaybeUser(pub Option<User>);
 pub(crate) struct SignedIn(pub User);
 
 impl FromRequestParts<ApiState> for MaybeUser {
-    type Rejection = std::convert::Infallible;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
-        Ok(Self(state.identity.current_user(parts, &state.invitations).await))
+        let user = state.identity.current_user(parts, &state.invitations).await;
+        Ok(Self(user.map_err(unknown_identity)?))
     }
+}
+
+/// `internal` (500) for a host that cannot tell who is signed in; the cause is logged with
+/// the other internal errors.
+fn unknown_identity(err: IdentityError) -> ApiError {
+    ApiError::from(invite_core::InviteError::Internal(
+        invite_core::StoreError::backend(err),
+    ))
 }
 
 impl FromRequestParts<ApiState> for SignedIn {
@@ -120,8 +154,9 @@ impl FromRequestParts<ApiState> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
         match state.identity.current_user(parts, &state.invitations).await {
-            Some(user) => Ok(Self(user)),
-            None => Err(ApiError::from(invite_core::InviteError::NotAuthenticated)),
+            Ok(Some(user)) => Ok(Self(user)),
+            Ok(None) => Err(ApiError::from(invite_core::InviteError::NotAuthenticated)),
+            Err(err) => Err(unknown_identity(err)),
         }
     }
 }

@@ -52,7 +52,7 @@
 //! use std::sync::Arc;
 //! use axum::Router;
 //! use axum::http::request::Parts;
-//! use invite_axum::{Identify, build_user};
+//! use invite_axum::{Identify, IdentityError, build_user};
 //! use invite_core::testing::MemoryStore;
 //! use invite_core::{Invitations, KeyKind, KeyKinds, User};
 //!
@@ -60,11 +60,18 @@
 //! struct HeaderSession;
 //!
 //! impl Identify for HeaderSession {
-//!     async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
+//!     async fn current_user(
+//!         &self,
+//!         parts: &mut Parts,
+//!         invitations: &Invitations,
+//!     ) -> Result<Option<User>, IdentityError> {
+//!         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
 //!         // The host's key, parsed as the kind the host declared (rule H3).
-//!         let id = invitations.user_id(parts.headers.get("x-user-id")?.to_str().ok()?).ok()?;
-//!         let email = parts.headers.get("x-user-email")?.to_str().ok()?;
-//!         build_user(invitations, id, email, Some(email), None).ok()
+//!         let id = header("x-user-id").and_then(|id| invitations.user_id(id).ok());
+//!         let (Some(id), Some(email)) = (id, header("x-user-email")) else {
+//!             return Ok(None);
+//!         };
+//!         Ok(build_user(invitations, id, email, Some(email), None).ok())
 //!     }
 //! }
 //!
@@ -123,7 +130,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::security::SecurityScheme;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
-pub use identity::{Identify, build_user};
+pub use identity::{Identify, IdentityError, build_user};
 pub use rate_limit::RateLimit;
 /// The OpenAPI types of the document ([`InviteApi::openapi`],
 /// [`InviteApi::openapi_security`]), re-exported so the host uses the same version.
@@ -156,7 +163,8 @@ where
 /// # use invite_core::{Invitations, User, testing::MemoryStore};
 /// # struct Sessions;
 /// # impl invite_axum::Identify for Sessions {
-/// #     async fn current_user(&self, _: &mut Parts, _: &Invitations) -> Option<User> { None }
+/// #     async fn current_user(&self, _: &mut Parts, _: &Invitations)
+/// #         -> Result<Option<User>, invite_axum::IdentityError> { Ok(None) }
 /// # }
 /// # let invitations = Invitations::builder(Arc::new(MemoryStore::default())).build();
 /// use invite_axum::utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};

@@ -13,8 +13,8 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use common::App;
-use invite_axum::InviteApi;
 use invite_axum::utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use invite_axum::{IdentityError, InviteApi};
 use invite_core::testing::MemoryStore;
 use invite_core::{Invitations, KeyKind, KeyKinds, Role, RolePolicy, TtlPolicy, User};
 use serde_json::{Value, json};
@@ -220,8 +220,8 @@ fn host_api() -> InviteApi<SignedOut> {
 struct SignedOut;
 
 impl invite_axum::Identify for SignedOut {
-    async fn current_user(&self, _: &mut Parts, _: &Invitations) -> Option<User> {
-        None
+    async fn current_user(&self, _: &mut Parts, _: &Invitations) -> Result<Option<User>, IdentityError> {
+        Ok(None)
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::request::Parts;
-use invite_axum::{Identify, build_user};
+use invite_axum::{Identify, IdentityError, build_user};
 use invite_core::{Delivery, Invitations, KeyKind, KeyKinds, Notifier, NotifyError, OutboxKey, Role, User};
 use invite_store_sqlx::{AnyStore, MemberValue, TableMapping};
 use sqlx::AnyPool;
@@ -95,15 +95,20 @@ pub struct HeaderSessions {
 
 impl HeaderSessions {
     /// The account behind the request, from the host's own `accounts` table.
-    async fn account(&self, parts: &Parts) -> Option<(i64, String, Option<String>, Option<String>)> {
-        let id: i64 = parts.headers.get("x-account-id")?.to_str().ok()?.parse().ok()?;
-        let row: (String, Option<String>, Option<String>) =
+    async fn account(
+        &self,
+        parts: &Parts,
+    ) -> Result<Option<(i64, String, Option<String>, Option<String>)>, sqlx::Error> {
+        let header = parts.headers.get("x-account-id").and_then(|v| v.to_str().ok());
+        let Some(id) = header.and_then(|id| id.parse::<i64>().ok()) else {
+            return Ok(None);
+        };
+        let row: Option<(String, Option<String>, Option<String>)> =
             sqlx::query_as("SELECT display_name, email, phone FROM accounts WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
-                .await
-                .ok()??;
-        Some((id, row.0, row.1, row.2))
+                .await?;
+        Ok(row.map(|(name, email, phone)| (id, name, email, phone)))
     }
 }
 
@@ -130,9 +135,15 @@ pub fn mapping() -> Result<TableMapping, invite_store_sqlx::MappingError> {
 }
 
 impl Identify for HeaderSessions {
-    async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
-        let (id, name, email, phone) = self.account(parts).await?;
-        build_user(invitations, id, name, email.as_deref(), phone.as_deref()).ok()
+    async fn current_user(
+        &self,
+        parts: &mut Parts,
+        invitations: &Invitations,
+    ) -> Result<Option<User>, IdentityError> {
+        let Some((id, name, email, phone)) = self.account(parts).await.map_err(IdentityError::new)? else {
+            return Ok(None);
+        };
+        Ok(build_user(invitations, id, name, email.as_deref(), phone.as_deref()).ok())
     }
 }
 

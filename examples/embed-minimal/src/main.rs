@@ -31,7 +31,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::request::Parts;
 use axum::routing::get;
-use invite_axum::{Identify, build_user};
+use invite_axum::{Identify, IdentityError, build_user};
 use invite_core::{
     Accounts, Delivery, Directory, Enterprise, EnterpriseId, Invitations, Notifier, NotifyError, OutboxKey,
     Role, User,
@@ -70,9 +70,16 @@ const ACME: Uuid = Uuid::from_u128(0xac3e);
 // ----- Integration: everything the host adds for invitations. -----
 
 impl Identify for Sessions {
-    async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
-        let account = self.0.get(parts.headers.get("x-session")?.to_str().ok()?)?;
-        build_user(invitations, account.id, account.name, Some(account.email), None).ok()
+    async fn current_user(
+        &self,
+        parts: &mut Parts,
+        invitations: &Invitations,
+    ) -> Result<Option<User>, IdentityError> {
+        let session = parts.headers.get("x-session").and_then(|v| v.to_str().ok());
+        let Some(account) = session.and_then(|s| self.0.get(s)) else {
+            return Ok(None);
+        };
+        Ok(build_user(invitations, account.id, account.name, Some(account.email), None).ok())
     }
 }
 

@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use axum::middleware;
 use axum::routing::{get, post};
 use invite_axum::utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use invite_axum::{InviteApi, RateLimit};
+use invite_axum::{IdentityError, InviteApi, RateLimit};
 use invite_core::{Accounts, InvitationStore, Invitations, Notifier, OutboxKey, TtlPolicy, User};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -67,21 +67,18 @@ struct DemoIdentity {
 }
 
 impl invite_axum::Identify for DemoIdentity {
-    async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
-        let id = match self.sessions.user_id(&parts.headers, invitations).await {
-            Ok(id) => id?,
-            Err(err) => {
-                tracing::error!(error = %err, "could not read the session");
-                return None;
-            }
+    /// A session or account the database cannot read now is an error (500 `internal`),
+    /// never "signed out": that would show a signed-in invitee the signed-out page.
+    async fn current_user(
+        &self,
+        parts: &mut Parts,
+        invitations: &Invitations,
+    ) -> Result<Option<User>, IdentityError> {
+        let session = self.sessions.user_id(&parts.headers, invitations).await;
+        let Some(id) = session.map_err(IdentityError::new)? else {
+            return Ok(None);
         };
-        match self.accounts.user(&id).await {
-            Ok(user) => user,
-            Err(err) => {
-                tracing::error!(error = ?err, "could not load the signed-in user");
-                None
-            }
-        }
+        self.accounts.user(&id).await.map_err(IdentityError::new)
     }
 }
 

@@ -22,10 +22,11 @@ use axum::http::request::Parts;
 use axum::http::{Method, Request, StatusCode};
 use chrono::{DateTime, TimeDelta};
 use common::{App, BASE_URL, int_key};
-use invite_axum::{Identify, RateLimit};
+use invite_axum::{Identify, IdentityError, RateLimit};
 use invite_core::testing::MemoryStore;
 use invite_core::{Invitations, KeyKind, Role, User};
-use serde_json::json;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
 use uuid::Uuid;
 
 fn is_rfc3339_utc(value: &serde_json::Value) -> bool {

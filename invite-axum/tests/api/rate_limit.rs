@@ -60,8 +60,8 @@ async fn an_explicitly_disabled_rate_limit_lets_everything_through() {
 struct NobodySignedIn;
 
 impl Identify for NobodySignedIn {
-    async fn current_user(&self, _: &mut Parts, _: &Invitations) -> Option<User> {
-        None
+    async fn current_user(&self, _: &mut Parts, _: &Invitations) -> Result<Option<User>, IdentityError> {
+        Ok(None)
     }
 }
 

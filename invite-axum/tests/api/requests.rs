@@ -383,3 +383,70 @@ async fn internal_errors_say_nothing() {
     let view = app.post("/invitations/view", None, json!({"token": token})).await;
     assert_eq!(view.ok(StatusCode::OK)["state"], "invitation_info");
 }
+
+/// A host whose session backend is down: it cannot tell who is signed in.
+#[derive(Clone)]
+struct SessionsDown;
+
+impl Identify for SessionsDown {
+    async fn current_user(&self, _: &mut Parts, _: &Invitations) -> Result<Option<User>, IdentityError> {
+        Err(IdentityError::new(std::io::Error::other(
+            "session store: connection reset",
+        )))
+    }
+}
+
+#[tokio::test]
+async fn a_host_that_cannot_tell_who_is_signed_in_gets_internal_not_signed_out() {
+    // rules A2, §6: an identity error is `internal` (500) on every route, `view` included —
+    // never "signed out" (401 `not_authenticated`, viewer `signed_out`), and its cause is
+    // not in the body.
+    let app = common::memory().await;
+    let token = app.invite("bob@example.com", "member").await.token();
+    let router = invite_axum::InviteApi::new(app.invitations.clone(), SessionsDown).into_router();
+    let enterprise = app.world.acme.id.to_string();
+    for (method, uri, body) in [
+        (
+            Method::POST,
+            "/invitations/view".to_owned(),
+            json!({"token": token}),
+        ),
+        (
+            Method::POST,
+            "/invitations/accept".to_owned(),
+            json!({"token": token}),
+        ),
+        (
+            Method::GET,
+            format!("/enterprises/{enterprise}/invitations"),
+            Value::Null,
+        ),
+        (Method::GET, "/invitations/mine".to_owned(), Value::Null),
+    ] {
+        let mut request = Request::builder()
+            .method(method.clone())
+            .uri(&uri)
+            .extension(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let body = if body.is_null() {
+            Body::empty()
+        } else {
+            request = request.header("content-type", "application/json");
+            Body::from(body.to_string())
+        };
+        let response = router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{method} {uri}"
+        );
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let answer: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(answer["error"]["code"], "internal", "{method} {uri}: {answer}");
+        assert!(!answer.to_string().contains("reset"), "{answer}");
+    }
+    // Nothing was answered on the user's behalf.
+    let view = app
+        .post("/invitations/view", Some(&app.world.bob), json!({"token": token}))
+        .await;
+    assert_eq!(view.ok(StatusCode::OK)["state"], "invitation_info");
+}

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use invite_axum::{Identify, InviteApi, RateLimit};
+use invite_axum::{Identify, IdentityError, InviteApi, RateLimit};
 use invite_core::testing::{ManualClock, MemoryStore, RecordingNotifier, World, seed};
 use invite_core::{Accounts, InvitationStore, Invitations, Key, KeyKind, KeyKinds, User};
 use serde_json::Value;
@@ -46,11 +46,16 @@ pub struct HeaderIdentity {
 }
 
 impl Identify for HeaderIdentity {
-    async fn current_user(&self, parts: &mut Parts, invitations: &Invitations) -> Option<User> {
-        let id = invitations
-            .user_id(parts.headers.get("x-user-id")?.to_str().ok()?)
-            .ok()?;
-        self.accounts.user(&id).await.ok()?
+    async fn current_user(
+        &self,
+        parts: &mut Parts,
+        invitations: &Invitations,
+    ) -> Result<Option<User>, IdentityError> {
+        let header = parts.headers.get("x-user-id").and_then(|v| v.to_str().ok());
+        let Some(id) = header.and_then(|raw| invitations.user_id(raw).ok()) else {
+            return Ok(None);
+        };
+        self.accounts.user(&id).await.map_err(IdentityError::new)
     }
 }
 
