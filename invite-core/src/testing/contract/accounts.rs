@@ -67,7 +67,11 @@ pub async fn accounts_round_trips<A: Accounts>(accounts: Arc<A>) {
         ..w.bob.clone()
     };
     f.store.save_user(&renamed).await.expect("update");
-    assert_eq!(f.store.user(&w.bob.id).await.expect("user"), Some(renamed));
+    let stored = f.store.user(&w.bob.id).await.expect("user");
+    // The update really changed something (a save of the unchanged user would pass the
+    // equality below: found by cargo-mutants).
+    assert_eq!(stored.as_ref().map(|u| u.name.as_str()), Some("Robert Builder"));
+    assert_eq!(stored, Some(renamed));
     let memberships = f.store.memberships(&w.alice.id).await.expect("memberships");
     assert_eq!(memberships.len(), 1);
     assert_eq!(memberships[0].enterprise, w.acme);
