@@ -303,10 +303,7 @@ impl<I: Identify> InviteApi<I> {
             .route("/invitations/mine/{id}/accept", post(routes::accept_mine))
             .route("/invitations/mine/{id}/reject", post(routes::reject_mine));
         if let Some(limit) = self.rate_limit {
-            invitee = invitee.route_layer(middleware::from_fn_with_state(
-                limit.into_limiter(),
-                rate_limit::limit,
-            ));
+            invitee = limit.limit_routes(invitee);
         }
         let invitee = invitee.route_layer(token_bearing());
         inviter

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderValue;
 use axum::http::header::RETRY_AFTER;
@@ -118,7 +119,18 @@ impl RateLimit {
         self.key_by(move |parts| ip(parts).map(client_key))
     }
 
-    pub(crate) fn into_limiter(self) -> Limiter {
+    /// Limits every route of `router` with this limit, one bucket per client shared by
+    /// those routes; a request over it gets `rate_limited` (429) with `Retry-After` and the
+    /// API's error body. The router uses it for its token routes (rule X6); a host can put
+    /// its own routes behind the same mechanism (the demo does, for its sign-in).
+    pub fn limit_routes<S>(self, router: Router<S>) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        router.route_layer(axum::middleware::from_fn_with_state(self.into_limiter(), limit))
+    }
+
+    fn into_limiter(self) -> Limiter {
         let quota = Quota::per_minute(self.per_minute).allow_burst(self.burst);
         Limiter {
             limiter: Arc::new(DefaultKeyedRateLimiter::keyed(quota)),
@@ -152,7 +164,7 @@ fn client_key(ip: IpAddr) -> String {
 
 /// The running limiter, shared by the three routes.
 #[derive(Clone)]
-pub(crate) struct Limiter {
+struct Limiter {
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     key: Arc<KeyFn>,
     /// Whether the warning about requests without a key has been logged.
@@ -183,7 +195,7 @@ impl Limiter {
 }
 
 /// The middleware: lets the request through or answers `rate_limited` (429).
-pub(crate) async fn limit(State(limiter): State<Limiter>, request: Request, next: Next) -> Response {
+async fn limit(State(limiter): State<Limiter>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     match limiter.check(&parts) {
         Ok(()) => next.run(Request::from_parts(parts, body)).await,

@@ -9,7 +9,6 @@ use axum::Router;
 use axum::extract::MatchedPath;
 use axum::http::Request;
 use axum::http::request::Parts;
-use axum::middleware;
 use axum::routing::{get, post};
 use invite_axum::utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use invite_axum::{IdentityError, InviteApi, RateLimit};
@@ -19,7 +18,6 @@ use tracing::Level;
 
 use crate::auth::{self, AuthState, Sessions};
 use crate::pages;
-use crate::sign_in_limit::{self, SignInLimit};
 
 /// The longest invitation lifetime the core allows any policy.
 const TTL_CEILING: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
@@ -99,7 +97,7 @@ pub fn router(
     accounts: Arc<dyn Accounts>,
     sessions: Sessions,
     rate_limit: Option<RateLimit>,
-    sign_in_limit: Option<SignInLimit>,
+    sign_in_limit: Option<RateLimit>,
 ) -> Router {
     let api = InviteApi::new(
         invitations.clone(),
@@ -127,7 +125,8 @@ pub fn router(
         .route("/login", post(auth::login))
         .route("/register", post(auth::register));
     if let Some(limit) = sign_in_limit {
-        sign_in = sign_in.route_layer(middleware::from_fn_with_state(limit, sign_in_limit::limit));
+        // The API's own limiter, on the demo's routes: one bucket per client for both.
+        sign_in = limit.limit_routes(sign_in);
     }
     let demo = Router::new()
         .merge(sign_in)

@@ -2,7 +2,7 @@
 //! `POST /register`, `POST /logout` and `GET /me`, with sessions kept in the demo's
 //! database and keyed by a random cookie (see [`crate::session`]: they expire, every
 //! sign-in makes a new one, and sign-in is rate-limited per client, see
-//! [`crate::sign_in_limit`]). Like the API's, every POST takes a JSON body sent as
+//! `RateLimit::limit_routes` in `app.rs`). Like the API's, every POST takes a JSON body sent as
 //! `application/json` (`{}` for `/logout`); another content type is 415
 //! `unsupported_media_type`.
 //!

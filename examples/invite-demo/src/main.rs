@@ -36,7 +36,6 @@ mod notifier;
 mod pages;
 mod seed;
 mod session;
-mod sign_in_limit;
 mod sms;
 mod store;
 
@@ -97,7 +96,7 @@ async fn run(args: cli::Args) -> Result<(), BoxError> {
     }
     let sessions =
         session::Sessions::open(&store, args.session_ttl, base_url.starts_with("https://")).await?;
-    let sign_in_limit = sign_in_limit::SignInLimit::per_minute(args.sign_in_rate_limit_per_minute);
+    let sign_in_limit = app::rate_limit(args.sign_in_rate_limit_per_minute);
     if sign_in_limit.is_none() {
         tracing::warn!("sign-ins are not rate-limited (--sign-in-rate-limit-per-minute 0)");
     }
