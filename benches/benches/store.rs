@@ -29,9 +29,9 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use invite_core::testing::seed::{self, World};
 use invite_core::testing::{AccountsFixture, HostFixture};
 use invite_core::{
-    Contact, ContactPolicy, Cursor, Enterprise, EnterpriseId, Invitation, InvitationId, InvitationStatus,
-    InvitationStore, InviteToken, Inviter, Key, KeyKind, KeyKinds, ListQuery, NewInvitation, Role,
-    StoreError, TokenDigest, User, UserId,
+    Answer, Contact, ContactPolicy, Cursor, Enterprise, EnterpriseId, Invitation, InvitationId,
+    InvitationStatus, InvitationStore, InviteToken, Inviter, Key, KeyKind, KeyKinds, ListQuery,
+    NewInvitation, Role, StoreError, Target, TokenDigest, User, UserId,
 };
 use invite_store_sqlx::{MemberValue, PgStore, SqliteStore, TableMapping, sqlite_pool};
 use sqlx::postgres::PgPoolOptions;
@@ -756,7 +756,8 @@ impl Subject {
     async fn accept(&self, side: Side, digest: &TokenDigest, user: &User, at: DateTime<Utc>) {
         match side {
             Side::Library => {
-                self.store.accept(digest, user, &at).await.unwrap();
+                let answer = Answer::new(Target::Token(digest), user, &at);
+                self.store.accept(&answer).await.unwrap();
             }
             Side::HandWritten => {
                 self.pool

@@ -106,6 +106,8 @@ impl From<StoreError> for InviteError {
             StoreError::DuplicatePending => InviteError::DuplicatePending,
             StoreError::NotFound => InviteError::NotFound,
             StoreError::EnterpriseNotCertified => InviteError::EnterpriseNotCertified,
+            StoreError::AccountMismatch => InviteError::AccountMismatch,
+            StoreError::RoleNotAssignable => InviteError::RoleNotAssignable,
             StoreError::Transition(refused) => refused.into(),
             other @ StoreError::Backend(_) => InviteError::Internal(other),
         }

@@ -13,6 +13,7 @@
 //! | [`role`] | [`Role`], [`RolePolicy`]: which roles an invitation may assign |
 //! | [`token`] | [`InviteToken`], [`TokenDigest`], [`InviteLink`] |
 //! | [`invitation`] | [`Invitation`] and its state machine |
+//! | [`answer`] | [`Answer`], [`Accepted`]: an invitee's answer as a store decides it, and its refusals in order |
 //! | [`expiry`] | [`is_expired`], the one place that decides expiry, and [`TtlPolicy`] |
 //! | [`view`] | [`InvitationView`]: what the invitee page shows |
 //! | [`ids`] | [`EnterpriseId`], [`UserId`]: the host's keys ([`Key`]); [`InvitationId`] |
@@ -62,6 +63,7 @@
 #![deny(missing_docs)]
 
 pub mod account;
+pub mod answer;
 pub mod contact;
 pub mod error;
 pub mod event;
@@ -85,6 +87,7 @@ pub mod worker;
 pub mod testing;
 
 pub use account::{Enterprise, Member, Membership, User};
+pub use answer::{Accepted, Answer, Target};
 pub use contact::{Contact, ContactError, ContactKind, ContactPolicy, Email, Phone};
 pub use error::InviteError;
 pub use event::{EventKind, InvitationEvent};
@@ -104,8 +107,8 @@ pub use ports::{
 };
 pub use role::{Role, RoleError, RolePolicy};
 pub use service::{
-    Accepted, BulkRowResult, Invitations, InvitationsBuilder, InvitationsConfig, ListInvitations,
-    MAX_BULK_ROWS, MyInvitation, SendInvitation, SentInvitation,
+    BulkRowResult, Invitations, InvitationsBuilder, InvitationsConfig, ListInvitations, MAX_BULK_ROWS,
+    MyInvitation, SendInvitation, SentInvitation,
 };
 pub use text::{TextError, check_display_name};
 pub use token::{InviteLink, InviteToken, TokenDigest};

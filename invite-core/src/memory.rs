@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::account::{Enterprise, Member, Membership, User};
+use crate::answer::{Accepted, Answer, Target};
 use crate::contact::Contact;
 use crate::event::{EventKind, InvitationEvent};
 use crate::ids::{EnterpriseId, InvitationId, KeyKind, KeyKinds, UserId};
-use crate::invitation::TransitionError;
 use crate::invitation::{DeliveryStatus, Invitation, InvitationStatus};
 use crate::outbox::{
     ClaimedDelivery, DeliveryId, DeliveryOutcome, Finished, NewDelivery, OutboxEntry, OutboxState,
@@ -142,20 +142,20 @@ impl State {
             .ok_or(StoreError::NotFound)
     }
 
-    /// The invitation an answer is for: by its token (unknown: `invalid_or_expired`) or by
-    /// its id (unknown: `not_found`, rule B1).
-    fn by_target(&mut self, target: Target<'_>) -> Result<&mut Invitation, StoreError> {
-        match target {
-            Target::Digest(digest) => self
-                .invitations
-                .iter_mut()
-                .find(|i| i.token_digest == *digest)
-                .ok_or(StoreError::Transition(TransitionError::InvalidOrExpired)),
-            Target::Id(id) => self
-                .invitations
-                .iter_mut()
-                .find(|i| i.id == id)
-                .ok_or(StoreError::NotFound),
+    /// The invitation `target` names, if any.
+    fn by_target(&mut self, target: Target<'_>) -> Option<&mut Invitation> {
+        self.invitations.iter_mut().find(|i| match target {
+            Target::Token(digest) => i.token_digest == *digest,
+            Target::Mine(id) => i.id == id,
+        })
+    }
+
+    /// The invitation `answer` is for, if it may be answered at `now`; otherwise why not
+    /// ([`Answer::unchanged`]).
+    fn answerable(&mut self, answer: &Answer<'_>, now: DateTime<Utc>) -> Result<Invitation, StoreError> {
+        match self.by_target(answer.target) {
+            Some(current) if current.check_answerable(now).is_ok() => Ok(current.clone()),
+            current => Err(answer.unchanged(current.as_deref(), now)),
         }
     }
 
@@ -238,33 +238,18 @@ impl MemoryStore {
     }
 }
 
-/// Which invitation an accept or reject answers: the one with a token's digest, or the one
-/// with an id (rule B1).
-#[derive(Clone, Copy)]
-enum Target<'a> {
-    Digest(&'a TokenDigest),
-    Id(InvitationId),
-}
-
 impl MemoryStore {
-    /// Accept (by token or by id) as one step under the lock (rule A5, A6, A8).
-    fn accept_target(
-        &self,
-        target: Target<'_>,
-        user: &User,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
+    /// Accept (by token or by id) as one step under the lock (rule A5, A6, A8, A9), with
+    /// the refusals in [`Answer`]'s order.
+    fn decide_accept(&self, answer: &Answer<'_>) -> Result<Accepted, StoreError> {
         let mut state = self.lock();
         // One instant, read under the lock (rules §1).
-        let now = clock.now_stored();
-        let current = state.by_target(target)?.clone();
-        current.check_answerable(now)?;
+        let now = answer.clock.now_stored();
+        let current = state.answerable(answer, now)?;
         // Rule A9, under the same lock as the accept.
-        match state.enterprises.get(&current.enterprise_id) {
-            Some(e) if e.certified => {}
-            Some(_) => return Err(StoreError::EnterpriseNotCertified),
-            None => return Err(TransitionError::InvalidOrExpired.into()),
-        }
+        let enterprise = state.enterprises.get(&current.enterprise_id).cloned();
+        let enterprise = answer.vet_accept(&current, enterprise)?;
+        let user = answer.user;
         if state
             .members
             .contains_key(&(current.enterprise_id.clone(), user.id.clone()))
@@ -276,30 +261,36 @@ impl MemoryStore {
                 "membership insert failed (injected)",
             )));
         }
-        let invitation = state.by_target(target)?;
+        let mut invitation = current;
         invitation.accept(user.id.clone(), now)?;
-        let invitation = invitation.clone();
+        if let Some(stored) = state.by_target(answer.target) {
+            *stored = invitation.clone();
+        }
         state.users.insert(user.id.clone(), user.clone());
         state.members.insert(
             (invitation.enterprise_id.clone(), user.id.clone()),
             invitation.role,
         );
         state.record(&invitation, EventKind::Accepted, Some(&user.id), now);
-        Ok(invitation)
+        let role = invitation.role;
+        Ok(Accepted {
+            invitation,
+            enterprise,
+            role,
+        })
     }
 
     /// Reject (by token or by id) as one step under the lock (rule A6, A7).
-    fn reject_target(
-        &self,
-        target: Target<'_>,
-        by: &UserId,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
+    fn decide_reject(&self, answer: &Answer<'_>) -> Result<Invitation, StoreError> {
         let mut state = self.lock();
-        let now = clock.now_stored();
-        let invitation = state.by_target(target)?;
+        let now = answer.clock.now_stored();
+        let mut invitation = state.answerable(answer, now)?;
+        answer.vet_reject(&invitation)?;
+        let by = &answer.user.id;
         invitation.reject(by.clone(), now)?;
-        let invitation = invitation.clone();
+        if let Some(stored) = state.by_target(answer.target) {
+            *stored = invitation.clone();
+        }
         state.record(&invitation, EventKind::Rejected, Some(by), now);
         Ok(invitation)
     }
@@ -541,22 +532,12 @@ impl InvitationStore for MemoryStore {
         self.resend_with(enterprise, id, by, digest, expires_at, now, None)
     }
 
-    async fn accept(
-        &self,
-        digest: &TokenDigest,
-        user: &User,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.accept_target(Target::Digest(digest), user, clock)
+    async fn accept(&self, answer: &Answer<'_>) -> Result<Accepted, StoreError> {
+        self.decide_accept(answer)
     }
 
-    async fn reject(
-        &self,
-        digest: &TokenDigest,
-        by: &UserId,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.reject_target(Target::Digest(digest), by, clock)
+    async fn reject(&self, answer: &Answer<'_>) -> Result<Invitation, StoreError> {
+        self.decide_reject(answer)
     }
 
     async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
@@ -578,24 +559,6 @@ impl InvitationStore for MemoryStore {
             .collect();
         rows.sort_by_key(|i| (i.expires_at, i.id));
         Ok(rows)
-    }
-
-    async fn accept_by_id(
-        &self,
-        id: InvitationId,
-        user: &User,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.accept_target(Target::Id(id), user, clock)
-    }
-
-    async fn reject_by_id(
-        &self,
-        id: InvitationId,
-        by: &UserId,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.reject_target(Target::Id(id), by, clock)
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {

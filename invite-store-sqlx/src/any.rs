@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use invite_core::{
-    Accounts, ClaimedDelivery, Clock, Contact, DeliveryId, DeliveryOutbox, DeliveryOutcome, DeliveryStatus,
-    Directory, Enterprise, EnterpriseId, Finished, Invitation, InvitationEvent, InvitationId,
+    Accepted, Accounts, Answer, ClaimedDelivery, Clock, Contact, DeliveryId, DeliveryOutbox, DeliveryOutcome,
+    DeliveryStatus, Directory, Enterprise, EnterpriseId, Finished, Invitation, InvitationEvent, InvitationId,
     InvitationStore, KeyKinds, ListQuery, Member, Membership, NewDelivery, NewInvitation, OutboxEntry, Role,
     StoreError, TokenDigest, User, UserId,
 };
@@ -269,22 +269,12 @@ where
             .await
     }
 
-    async fn accept(
-        &self,
-        digest: &TokenDigest,
-        user: &User,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.ports().accept(digest, user, clock).await
+    async fn accept(&self, answer: &Answer<'_>) -> Result<Accepted, StoreError> {
+        self.ports().accept(answer).await
     }
 
-    async fn reject(
-        &self,
-        digest: &TokenDigest,
-        by: &UserId,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.ports().reject(digest, by, clock).await
+    async fn reject(&self, answer: &Answer<'_>) -> Result<Invitation, StoreError> {
+        self.ports().reject(answer).await
     }
 
     async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
@@ -297,24 +287,6 @@ where
         now: DateTime<Utc>,
     ) -> Result<Vec<Invitation>, StoreError> {
         self.ports().pending_for(contacts, now).await
-    }
-
-    async fn accept_by_id(
-        &self,
-        id: InvitationId,
-        user: &User,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.ports().accept_by_id(id, user, clock).await
-    }
-
-    async fn reject_by_id(
-        &self,
-        id: InvitationId,
-        by: &UserId,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.ports().reject_by_id(id, by, clock).await
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {

@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use invite_core::TransitionError;
 use invite_core::{
-    ClaimedDelivery, Clock, Contact, DeliveryId, DeliveryOutbox, DeliveryOutcome, DeliveryStatus, Directory,
-    Enterprise, EnterpriseId, EventKind, Finished, Invitation, InvitationEvent, InvitationId,
-    InvitationStatus, InvitationStore, KeyKinds, ListQuery, NewDelivery, NewInvitation, OutboxEntry, Role,
-    StoreError, TokenDigest, User, UserId,
+    Accepted, Answer, ClaimedDelivery, Clock, Contact, DeliveryId, DeliveryOutbox, DeliveryOutcome,
+    DeliveryStatus, Directory, Enterprise, EnterpriseId, EventKind, Finished, Invitation, InvitationEvent,
+    InvitationId, InvitationStatus, InvitationStore, KeyKinds, ListQuery, NewDelivery, NewInvitation,
+    OutboxEntry, Role, StoreError, Target, TokenDigest, UserId,
 };
 use sqlx::migrate::Migrate;
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Pool, Transaction, Type};
@@ -144,40 +144,21 @@ fn is_pending_conflict(err: &sqlx::Error) -> bool {
     }
 }
 
-/// Which invitation an accept or reject answers: the one whose current token has a digest
-/// (the link), or the one with an id (the invitee's own invitations, rule B1). Both go
-/// through the same transaction; only the row's key and the answer for "no such row"
-/// differ.
-#[derive(Clone, Copy)]
-enum Target<'a> {
-    Digest(&'a TokenDigest),
-    Id(InvitationId),
-}
-
-/// Accept or reject.
+/// Accept or reject: which conditional UPDATE moves the invitation out of `pending`.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Answer {
+enum Decision {
     Accept,
     Reject,
 }
 
-impl Target<'_> {
-    /// The conditional UPDATE of `answer` on this target.
-    fn statement(self, answer: Answer) -> &'static str {
-        match (self, answer) {
-            (Target::Digest(_), Answer::Accept) => sql::ACCEPT,
-            (Target::Digest(_), Answer::Reject) => sql::REJECT,
-            (Target::Id(_), Answer::Accept) => sql::ACCEPT_BY_ID,
-            (Target::Id(_), Answer::Reject) => sql::REJECT_BY_ID,
-        }
-    }
-
-    /// What "no such invitation" answers: an unknown token is `invalid_or_expired` (rules
-    /// A1), an unknown id `not_found` (rule B1).
-    fn unknown(self) -> StoreError {
-        match self {
-            Target::Digest(_) => StoreError::Transition(TransitionError::InvalidOrExpired),
-            Target::Id(_) => StoreError::NotFound,
+impl Decision {
+    /// The conditional UPDATE of this decision on `target`.
+    fn statement(self, target: Target<'_>) -> &'static str {
+        match (target, self) {
+            (Target::Token(_), Decision::Accept) => sql::ACCEPT,
+            (Target::Token(_), Decision::Reject) => sql::REJECT,
+            (Target::Mine(_), Decision::Accept) => sql::ACCEPT_BY_ID,
+            (Target::Mine(_), Decision::Reject) => sql::REJECT_BY_ID,
         }
     }
 }
@@ -242,10 +223,10 @@ where
     /// As [`Self::lock_enterprise`], for the enterprise of the invitation `target`.
     async fn lock_enterprise_of(conn: &mut DB::Connection, target: Target<'_>) -> Result<(), StoreError> {
         match target {
-            Target::Digest(digest) => {
+            Target::Token(digest) => {
                 Self::lock(conn, DB::LOCK_ENTERPRISE_OF, digest.as_bytes().to_vec(), None).await
             }
-            Target::Id(id) => {
+            Target::Mine(id) => {
                 let Some(statement) = DB::LOCK_ENTERPRISE_OF_ID else {
                     return Ok(());
                 };
@@ -387,15 +368,15 @@ where
         tx.commit().await.map_err(backend)
     }
 
-    /// The invitation `target`, whatever its enterprise.
+    /// The invitation `target`, whatever its enterprise and addressee.
     async fn fetch_target(
         &self,
         conn: &mut DB::Connection,
         target: Target<'_>,
     ) -> Result<Option<Invitation>, StoreError> {
         match target {
-            Target::Digest(digest) => self.fetch_by_digest(conn, digest).await,
-            Target::Id(id) => {
+            Target::Token(digest) => self.fetch_by_digest(conn, digest).await,
+            Target::Mine(id) => {
                 let row = sqlx::query_as::<_, InvitationRow<DB::Time>>(sql::GET_BY_ID)
                     .bind(id.as_uuid())
                     .fetch_optional(&mut *conn)
@@ -406,54 +387,44 @@ where
         }
     }
 
-    /// Accept or reject of `target`: one conditional UPDATE; when it changes nothing, the
-    /// current row says why (rule A6).
-    async fn answer(
+    /// The conditional UPDATE of `decision` on `answer`'s target, at `now`; when it
+    /// changes nothing, the current row says why ([`Answer::unchanged`], rule A6).
+    async fn decide(
         &self,
         conn: &mut DB::Connection,
-        answer: Answer,
-        target: Target<'_>,
-        by: &UserId,
+        decision: Decision,
+        answer: &Answer<'_>,
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError> {
-        let query = sqlx::query_as::<_, InvitationRow<DB::Time>>(target.statement(answer));
-        let query = match target {
-            Target::Digest(digest) => query.bind(digest.as_bytes().to_vec()),
-            Target::Id(id) => query.bind(id.as_uuid()),
+        let query = sqlx::query_as::<_, InvitationRow<DB::Time>>(decision.statement(answer.target));
+        let query = match answer.target {
+            Target::Token(digest) => query.bind(digest.as_bytes().to_vec()),
+            Target::Mine(id) => query.bind(id.as_uuid()),
         };
         let row = query
             .bind(at::<DB>(now))
-            .bind(text(by.key()))
+            .bind(text(answer.user.id.key()))
             .fetch_optional(&mut *conn)
             .await
             .map_err(backend)?;
         match row {
             Some(row) => row.into_invitation(self.kinds),
-            None => Err(match self.fetch_target(conn, target).await? {
-                Some(current) => StoreError::Transition(
-                    current
-                        .check_answerable(now)
-                        .err()
-                        .unwrap_or(TransitionError::InvalidOrExpired),
-                ),
-                None => target.unknown(),
-            }),
+            None => {
+                let current = self.fetch_target(conn, answer.target).await?;
+                Err(answer.unchanged(current.as_ref(), now))
+            }
         }
     }
 
-    /// Accept (rule A5, A6, A8, H2): the conditional UPDATE of `target`, the host's
-    /// membership insert and the `accepted` event in one transaction, judged and recorded
-    /// at an instant read from `clock` once the lock is held (rules §1, "one instant").
-    async fn accept_target(
-        &self,
-        target: Target<'_>,
-        user: &User,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
+    /// Accept (rule A3–A9, H2, B1): the conditional UPDATE, the host's enterprise read
+    /// under the same lock and [`Answer::vet_accept`], the host's membership insert and
+    /// the `accepted` event, in one transaction, judged and recorded at an instant read
+    /// from the clock once the lock is held (rules §1, "one instant").
+    async fn accept_answer(&self, answer: &Answer<'_>) -> Result<Accepted, StoreError> {
         let mut tx = self.begin_write().await?;
-        Self::lock_enterprise_of(&mut tx, target).await?;
-        let now = clock.now_stored();
-        let invitation = match self.answer(&mut tx, Answer::Accept, target, &user.id, now).await {
+        Self::lock_enterprise_of(&mut tx, answer.target).await?;
+        let now = answer.clock.now_stored();
+        let invitation = match self.decide(&mut tx, Decision::Accept, answer, now).await {
             Ok(invitation) => invitation,
             Err(err) => return refuse(tx, err).await,
         };
@@ -464,11 +435,11 @@ where
             .enterprise(&mut tx, &invitation.enterprise_id)
             .await
             .map_err(host)?;
-        match enterprise {
-            Some(e) if e.certified => {}
-            Some(_) => return refuse(tx, StoreError::EnterpriseNotCertified).await,
-            None => return refuse(tx, TransitionError::InvalidOrExpired.into()).await,
-        }
+        let enterprise = match answer.vet_accept(&invitation, enterprise) {
+            Ok(enterprise) => enterprise,
+            Err(err) => return refuse(tx, err).await,
+        };
+        let user = answer.user;
         let added = self
             .directory
             .add_member(&mut tx, &invitation.enterprise_id, user, invitation.role, now)
@@ -480,24 +451,29 @@ where
         }
         Self::event(&mut tx, &invitation, EventKind::Accepted, Some(&user.id), now).await?;
         tx.commit().await.map_err(backend)?;
-        Ok(invitation)
+        let role = invitation.role;
+        Ok(Accepted {
+            invitation,
+            enterprise,
+            role,
+        })
     }
 
-    /// Reject (rule A6, A7): the conditional UPDATE of `target` and the `rejected` event in
-    /// one transaction, under the lock the accept takes, at an instant read once it is held.
-    async fn reject_target(
-        &self,
-        target: Target<'_>,
-        by: &UserId,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
+    /// Reject (rule A6, A7, B1): the conditional UPDATE, [`Answer::vet_reject`] and the
+    /// `rejected` event in one transaction, under the lock the accept takes, at an instant
+    /// read once it is held.
+    async fn reject_answer(&self, answer: &Answer<'_>) -> Result<Invitation, StoreError> {
         let mut tx = self.begin_write().await?;
-        Self::lock_enterprise_of(&mut tx, target).await?;
-        let now = clock.now_stored();
-        let invitation = match self.answer(&mut tx, Answer::Reject, target, by, now).await {
+        Self::lock_enterprise_of(&mut tx, answer.target).await?;
+        let now = answer.clock.now_stored();
+        let invitation = match self.decide(&mut tx, Decision::Reject, answer, now).await {
             Ok(invitation) => invitation,
             Err(err) => return refuse(tx, err).await,
         };
+        if let Err(err) = answer.vet_reject(&invitation) {
+            return refuse(tx, err).await;
+        }
+        let by = &answer.user.id;
         Self::event(&mut tx, &invitation, EventKind::Rejected, Some(by), now).await?;
         tx.commit().await.map_err(backend)?;
         Ok(invitation)
@@ -787,27 +763,17 @@ where
             .await
     }
 
-    async fn accept(
-        &self,
-        digest: &TokenDigest,
-        user: &User,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.accept_target(Target::Digest(digest), user, clock).await
+    async fn accept(&self, answer: &Answer<'_>) -> Result<Accepted, StoreError> {
+        self.accept_answer(answer).await
     }
 
-    async fn reject(
-        &self,
-        digest: &TokenDigest,
-        by: &UserId,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.reject_target(Target::Digest(digest), by, clock).await
+    async fn reject(&self, answer: &Answer<'_>) -> Result<Invitation, StoreError> {
+        self.reject_answer(answer).await
     }
 
     async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(backend)?;
-        self.fetch_target(&mut conn, Target::Id(id)).await
+        self.fetch_target(&mut conn, Target::Mine(id)).await
     }
 
     async fn pending_for(
@@ -832,24 +798,6 @@ where
         found.sort_by_key(|i| (i.expires_at, i.id));
         found.dedup_by_key(|i| i.id);
         Ok(found)
-    }
-
-    async fn accept_by_id(
-        &self,
-        id: InvitationId,
-        user: &User,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.accept_target(Target::Id(id), user, clock).await
-    }
-
-    async fn reject_by_id(
-        &self,
-        id: InvitationId,
-        by: &UserId,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.reject_target(Target::Id(id), by, clock).await
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {

@@ -9,8 +9,8 @@ mod common;
 
 use std::sync::Arc;
 
-use invite_core::InvitationStore;
 use invite_core::testing::Subject;
+use invite_core::testing::contract::Answering;
 use invite_store_sqlx::{AnyStore, PgStore, TableMapping};
 
 mod self_contained {
@@ -51,7 +51,7 @@ mod host_shaped {
         let f = invite_core::testing::contract::Fixture::new(case.subject).await;
         let (_, token) = f.send("bob@example.com", f.now).await;
         f.store
-            .accept(&token.digest(), &f.world.bob, &f.now)
+            .accept_token(&token.digest(), &f.world.bob, &f.now)
             .await
             .expect("accept");
         let tables: Vec<String> = sqlx::query_scalar(

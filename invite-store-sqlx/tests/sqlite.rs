@@ -8,6 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use invite_core::testing::Subject;
+use invite_core::testing::contract::Answering;
 use invite_core::{Accounts, InvitationStore};
 use invite_store_sqlx::{AnyStore, SqliteStore, TableMapping};
 
@@ -56,7 +57,7 @@ mod host_shaped {
         let f = invite_core::testing::contract::Fixture::new(case.subject).await;
         let (_, token) = f.send("bob@example.com", f.now).await;
         f.store
-            .accept(&token.digest(), &f.world.bob, &f.now)
+            .accept_token(&token.digest(), &f.world.bob, &f.now)
             .await
             .expect("accept");
         let tables: Vec<String> = sqlx::query_scalar(

@@ -6,12 +6,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use invite_core::testing::MemoryStore;
 use invite_core::{
-    Accounts, Clock, Contact, DeliveryStatus, Directory, Enterprise, EnterpriseId, Invitation,
-    InvitationEvent, InvitationId, InvitationStore, KeyKinds, ListQuery, Member, Membership, NewInvitation,
-    Role, StoreError, TokenDigest, User, UserId,
+    Accepted, Accounts, Answer, Clock, Contact, DeliveryStatus, Directory, Enterprise, EnterpriseId,
+    Invitation, InvitationEvent, InvitationId, InvitationStore, KeyKinds, ListQuery, Member, Membership,
+    NewInvitation, Role, StoreError, TokenDigest, User, UserId,
 };
 
-/// [`MemoryStore`] whose `list` and `find_by_digest` fail while `failing` is set.
+/// [`MemoryStore`] whose `list`, `find_by_digest`, `accept` and `reject` fail while
+/// `failing` is set.
 #[derive(Debug, Default)]
 pub struct FlakyStore {
     pub inner: MemoryStore,
@@ -130,22 +131,16 @@ impl InvitationStore for FlakyStore {
             .resend(enterprise, id, by, digest, expires_at, now)
             .await
     }
-    async fn accept(
-        &self,
-        digest: &TokenDigest,
-        user: &User,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.inner.accept(digest, user, clock).await
+    async fn accept(&self, answer: &Answer<'_>) -> Result<Accepted, StoreError> {
+        self.check()?;
+        self.inner.accept(answer).await
     }
-    async fn reject(
-        &self,
-        digest: &TokenDigest,
-        by: &UserId,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.inner.reject(digest, by, clock).await
+
+    async fn reject(&self, answer: &Answer<'_>) -> Result<Invitation, StoreError> {
+        self.check()?;
+        self.inner.reject(answer).await
     }
+
     async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
         self.check()?;
         self.inner.find_by_id(id).await
@@ -157,22 +152,6 @@ impl InvitationStore for FlakyStore {
     ) -> Result<Vec<Invitation>, StoreError> {
         self.check()?;
         self.inner.pending_for(contacts, now).await
-    }
-    async fn accept_by_id(
-        &self,
-        id: InvitationId,
-        user: &User,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.inner.accept_by_id(id, user, clock).await
-    }
-    async fn reject_by_id(
-        &self,
-        id: InvitationId,
-        by: &UserId,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.inner.reject_by_id(id, by, clock).await
     }
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: usize) -> Result<usize, StoreError> {
         self.inner.sweep_expired(now, batch).await

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::clock::Clock;
-use crate::account::User;
+use crate::answer::{Accepted, Answer};
 use crate::contact::Contact;
 use crate::event::InvitationEvent;
 use crate::ids::{EnterpriseId, InvitationId, UserId};
@@ -39,6 +39,12 @@ pub enum StoreError {
     /// transaction as the accept.
     #[error("enterprise not certified")]
     EnterpriseNotCertified,
+    /// The signed-in user is not the invitation's addressee (rule A4); nothing changed.
+    #[error("the invitation is addressed to another account")]
+    AccountMismatch,
+    /// The invitation's role is no longer one the service gives (rule A9); nothing changed.
+    #[error("role no longer assignable")]
+    RoleNotAssignable,
     /// The backend failed; nothing was changed (rule X7).
     #[error("storage backend failed")]
     Backend(#[source] Box<dyn StdError + Send + Sync + 'static>),
@@ -164,32 +170,26 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Invitation, StoreError>;
 
-    /// Accepts the pending invitation with this digest for `user`, in one transaction:
-    /// the invitation becomes `accepted`, `user` becomes a member with its role (in the
-    /// host's membership table, rule H1, H2), and an `accepted` event is written (rule A5,
-    /// A6). If `user` is already a member — also by a membership the host inserted itself
-    /// meanwhile (rule H7) — nothing changes and the answer is
-    /// [`StoreError::AlreadyMember`] (rule A8). The instant it judges expiry at, and
-    /// records as `responded_at`, is read from `clock` once the transaction holds its lock
-    /// (rules §1, "one instant").
-    async fn accept(
-        &self,
-        digest: &TokenDigest,
-        user: &User,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError>;
+    /// Accepts `answer` in one transaction (rules A3–A9, H2, B1): the conditional write
+    /// that moves the pending invitation to `accepted`; under the same lock the host's
+    /// enterprise (rule A9) and [`Answer::vet_accept`], which refuses a user who is not the
+    /// addressee, a role no longer given, an enterprise no longer certified; then the
+    /// user's membership with the invitation's role (in the host's membership table, rule
+    /// H1, H2) and an `accepted` event (rule A5, A6). If `user` is already a member — also
+    /// by a membership the host inserted itself meanwhile (rule H7) — the answer is
+    /// [`StoreError::AlreadyMember`] (rule A8). A refusal changes nothing; when the write
+    /// changed no row, [`Answer::unchanged`] says why. The instant it judges expiry at,
+    /// and records as `responded_at`, is read from `answer.clock` once the transaction
+    /// holds its lock (rules §1, "one instant").
+    async fn accept(&self, answer: &Answer<'_>) -> Result<Accepted, StoreError>;
 
-    /// Rejects the pending invitation with this digest (rule A7), with a `rejected` event;
-    /// `clock` is read as by [`InvitationStore::accept`].
-    async fn reject(
-        &self,
-        digest: &TokenDigest,
-        by: &UserId,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError>;
+    /// Rejects `answer` (rule A7, B1) as [`InvitationStore::accept`] decides, with a
+    /// `rejected` event and no membership; its only refusals are [`Answer::unchanged`] and
+    /// [`Answer::vet_reject`].
+    async fn reject(&self, answer: &Answer<'_>) -> Result<Invitation, StoreError>;
 
-    /// The invitation `id`, whatever its enterprise: for the invitee's own invitations
-    /// (rule B1), which the service first checks are addressed to the signed-in user.
+    /// The invitation `id`, whatever its enterprise and whoever it is addressed to: the
+    /// caller decides who may see it.
     async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError>;
 
     /// The invitations to any of `contacts` (compared in normalized form) that are pending
@@ -200,25 +200,6 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
         contacts: &[Contact],
         now: DateTime<Utc>,
     ) -> Result<Vec<Invitation>, StoreError>;
-
-    /// [`InvitationStore::accept`] of the invitation `id` instead of the one with a digest
-    /// (rule B1): the same single transaction, the same refusals, except that an unknown
-    /// id is [`StoreError::NotFound`]. The caller has checked that `user` is the addressee.
-    async fn accept_by_id(
-        &self,
-        id: InvitationId,
-        user: &User,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError>;
-
-    /// [`InvitationStore::reject`] of the invitation `id` (rule B1); an unknown id is
-    /// [`StoreError::NotFound`].
-    async fn reject_by_id(
-        &self,
-        id: InvitationId,
-        by: &UserId,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError>;
 
     /// Writes down `expired` for at most `batch` pending invitations past their expiry,
     /// with an `expired` event each; returns how many. Optional housekeeping: every read

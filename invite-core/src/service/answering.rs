@@ -21,18 +21,15 @@ impl Invitations {
 
     /// Accepts an invitation for the signed-in `user` (rule A3–A9): the user becomes a
     /// member with the invited role, atomically with the invitation turning `accepted`.
+    /// The store decides it all in one transaction ([`InvitationStore::accept`]); nothing
+    /// is read before.
     ///
     /// # Errors
     /// `invalid_or_expired`, `already_accepted`, `already_rejected`, `account_mismatch`,
     /// `enterprise_not_certified`, `role_not_assignable`, `already_member`, `internal`.
     pub async fn accept(&self, token: &str, user: &User) -> Result<Accepted, InviteError> {
-        let invitation = self.answerable(token, user, self.now()).await?;
-        let enterprise = self.recheck(&invitation).await?;
-        let accepted = self
-            .store
-            .accept(&invitation.token_digest, user, &*self.clock)
-            .await?;
-        self.accepted(accepted, enterprise, user).await
+        let digest = Self::digest(token)?;
+        self.accept_target(Target::Token(&digest), user).await
     }
 
     /// Rejects an invitation for the signed-in `user` (rule A7); no membership is made.
@@ -41,12 +38,8 @@ impl Invitations {
     /// `invalid_or_expired`, `already_accepted`, `already_rejected`, `account_mismatch`,
     /// `internal`.
     pub async fn reject(&self, token: &str, user: &User) -> Result<Invitation, InviteError> {
-        let invitation = self.answerable(token, user, self.now()).await?;
-        let rejected = self
-            .store
-            .reject(&invitation.token_digest, &user.id, &*self.clock)
-            .await?;
-        self.rejected(rejected, user).await
+        let digest = Self::digest(token)?;
+        self.reject_target(Target::Token(&digest), user).await
     }
 
     /// The signed-in user's own invitations (rule B1): pending and unexpired, addressed to
@@ -102,10 +95,7 @@ impl Invitations {
     /// `not_found`, `invalid_or_expired`, `already_accepted`, `already_rejected`,
     /// `enterprise_not_certified`, `role_not_assignable`, `already_member`, `internal`.
     pub async fn accept_mine(&self, user: &User, id: InvitationId) -> Result<Accepted, InviteError> {
-        let invitation = self.answerable_mine(user, id, self.now()).await?;
-        let enterprise = self.recheck(&invitation).await?;
-        let accepted = self.store.accept_by_id(id, user, &*self.clock).await?;
-        self.accepted(accepted, enterprise, user).await
+        self.accept_target(Target::Mine(id), user).await
     }
 
     /// Rejects the user's own invitation `id` without its token (rule B1, rule A7); an id
@@ -115,68 +105,39 @@ impl Invitations {
     /// `not_found`, `invalid_or_expired`, `already_accepted`, `already_rejected`,
     /// `internal`.
     pub async fn reject_mine(&self, user: &User, id: InvitationId) -> Result<Invitation, InviteError> {
-        self.answerable_mine(user, id, self.now()).await?;
-        let rejected = self.store.reject_by_id(id, &user.id, &*self.clock).await?;
-        self.rejected(rejected, user).await
+        self.reject_target(Target::Mine(id), user).await
     }
 
-    /// rule A9: the role is still one the service assigns (its own settings), and the
-    /// enterprise for the answer. Whether the enterprise is still certified is the store's
-    /// to decide, inside the accept's transaction (`StoreError::EnterpriseNotCertified`).
-    async fn recheck(&self, invitation: &Invitation) -> Result<Enterprise, InviteError> {
-        let enterprise = self
-            .directory
-            .enterprise(&invitation.enterprise_id)
-            .await?
-            .ok_or(InviteError::InvalidOrExpired)?;
-        self.config.roles.check(invitation.role)?;
-        Ok(enterprise)
-    }
-
-    /// Publishes an accept, at the instant the store decided and recorded it, and makes
-    /// its answer.
-    async fn accepted(
-        &self,
-        accepted: Invitation,
-        enterprise: Enterprise,
-        user: &User,
-    ) -> Result<Accepted, InviteError> {
-        let at = accepted.responded_at.unwrap_or_else(|| self.now());
-        self.publish(&accepted, EventKind::Accepted, Some(&user.id), at)
+    /// Has the store decide an accept, then publishes it at the instant the store decided
+    /// and recorded it.
+    async fn accept_target(&self, target: Target<'_>, user: &User) -> Result<Accepted, InviteError> {
+        let answer = Answer::new(target, user, &*self.clock).roles(&self.config.roles);
+        let accepted = self.store.accept(&answer).await?;
+        let at = accepted.invitation.responded_at.unwrap_or_else(|| self.now());
+        self.publish(&accepted.invitation, EventKind::Accepted, Some(&user.id), at)
             .await;
-        let role = accepted.role;
-        Ok(Accepted {
-            invitation: accepted,
-            enterprise,
-            role,
-        })
+        Ok(accepted)
     }
 
-    /// Publishes a reject at the instant the store decided and recorded it.
-    async fn rejected(&self, rejected: Invitation, user: &User) -> Result<Invitation, InviteError> {
+    /// Has the store decide a reject, then publishes it at the instant the store decided
+    /// and recorded it.
+    async fn reject_target(&self, target: Target<'_>, user: &User) -> Result<Invitation, InviteError> {
+        let rejected = self
+            .store
+            .reject(&Answer::new(target, user, &*self.clock))
+            .await?;
         let at = rejected.responded_at.unwrap_or_else(|| self.now());
         self.publish(&rejected, EventKind::Rejected, Some(&user.id), at)
             .await;
         Ok(rejected)
     }
 
-    /// The invitation `id` if it is addressed to `user`'s verified contacts and may be
-    /// answered now (rule B1). Not addressed to the user: `not_found`, before anything
-    /// about its state is said.
-    async fn answerable_mine(
-        &self,
-        user: &User,
-        id: InvitationId,
-        now: DateTime<Utc>,
-    ) -> Result<Invitation, InviteError> {
-        let invitation = self
-            .store
-            .find_by_id(id)
-            .await?
-            .filter(|invitation| user.is_reached_by(&invitation.contact))
-            .ok_or(InviteError::NotFound)?;
-        invitation.check_answerable(now)?;
-        Ok(invitation)
+    /// The digest of `token`; a string that is no token of ours is `invalid_or_expired`
+    /// (rule A1) without a lookup.
+    fn digest(token: &str) -> Result<TokenDigest, InviteError> {
+        InviteToken::parse(token)
+            .map(|token| token.digest())
+            .ok_or(InviteError::InvalidOrExpired)
     }
 
     async fn find(&self, token: &str) -> Result<Option<Invitation>, InviteError> {
@@ -184,21 +145,5 @@ impl Invitations {
             Some(token) => Ok(self.store.find_by_digest(&token.digest()).await?),
             None => Ok(None),
         }
-    }
-
-    /// The invitation behind `token`, if `user` may answer it now (rule A4, A6). The store
-    /// decides again atomically; this only picks the right refusal early.
-    async fn answerable(
-        &self,
-        token: &str,
-        user: &User,
-        now: DateTime<Utc>,
-    ) -> Result<Invitation, InviteError> {
-        let invitation = self.find(token).await?.ok_or(InviteError::InvalidOrExpired)?;
-        invitation.check_answerable(now)?;
-        if !user.is_reached_by(&invitation.contact) {
-            return Err(InviteError::AccountMismatch);
-        }
-        Ok(invitation)
     }
 }

@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use crate::answer::Accepted;
+
 use crate::account::{Enterprise, User};
+use crate::answer::{Answer, Target};
 use crate::contact::ContactPolicy;
 use crate::error::InviteError;
 use crate::event::{EventKind, InvitationEvent};
@@ -79,17 +82,6 @@ pub struct SentInvitation {
     pub invitation: Invitation,
     /// The link; hand it to the inviter once, never store it.
     pub link: InviteLink,
-}
-
-/// The outcome of an accept: the new membership (rule A5).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Accepted {
-    /// The invitation, now accepted.
-    pub invitation: Invitation,
-    /// The enterprise joined.
-    pub enterprise: Enterprise,
-    /// The role received.
-    pub role: Role,
 }
 
 /// One of the signed-in user's own invitations (rule B1): pending, unexpired, addressed to

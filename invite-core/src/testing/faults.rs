@@ -26,7 +26,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::account::{Enterprise, User};
+use crate::account::Enterprise;
+use crate::answer::{Accepted, Answer};
 use crate::contact::Contact;
 use crate::event::InvitationEvent;
 use crate::ids::{EnterpriseId, InvitationId, KeyKinds, UserId};
@@ -423,22 +424,12 @@ impl<S: InvitationStore> InvitationStore for FaultyStore<S> {
         .await
     }
 
-    async fn accept(
-        &self,
-        digest: &TokenDigest,
-        user: &User,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.call("accept", self.inner.accept(digest, user, clock)).await
+    async fn accept(&self, answer: &Answer<'_>) -> Result<Accepted, StoreError> {
+        self.call("accept", self.inner.accept(answer)).await
     }
 
-    async fn reject(
-        &self,
-        digest: &TokenDigest,
-        by: &UserId,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.call("reject", self.inner.reject(digest, by, clock)).await
+    async fn reject(&self, answer: &Answer<'_>) -> Result<Invitation, StoreError> {
+        self.call("reject", self.inner.reject(answer)).await
     }
 
     async fn find_by_id(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
@@ -451,26 +442,6 @@ impl<S: InvitationStore> InvitationStore for FaultyStore<S> {
         now: DateTime<Utc>,
     ) -> Result<Vec<Invitation>, StoreError> {
         self.call("pending_for", self.inner.pending_for(contacts, now))
-            .await
-    }
-
-    async fn accept_by_id(
-        &self,
-        id: InvitationId,
-        user: &User,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.call("accept_by_id", self.inner.accept_by_id(id, user, clock))
-            .await
-    }
-
-    async fn reject_by_id(
-        &self,
-        id: InvitationId,
-        by: &UserId,
-        clock: &dyn Clock,
-    ) -> Result<Invitation, StoreError> {
-        self.call("reject_by_id", self.inner.reject_by_id(id, by, clock))
             .await
     }
 

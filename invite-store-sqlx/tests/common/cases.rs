@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use invite_core::testing::ManualClock;
-use invite_core::testing::contract::Fixture;
+use invite_core::testing::contract::{Answering, Fixture};
 use invite_core::{
     Clock, Directory, EventKind, InvitationStatus, InvitationStore, Invitations, InviteError, ListQuery,
     Role, SendInvitation, StoreError,
@@ -34,7 +34,7 @@ pub async fn accept_fault_leaves_no_half_state<S: InvitationStore + Directory>(c
     let (inv, token) = f.send("bob@example.com", f.now).await;
     for table in [members, "invite_rs_events"] {
         raw.fail_inserts_into(table).await;
-        let outcome = a.accept(&token.digest(), &f.world.bob, &f.now).await;
+        let outcome = a.accept_token(&token.digest(), &f.world.bob, &f.now).await;
         assert!(
             matches!(outcome, Err(StoreError::Backend(_))),
             "{table}: {outcome:?}"
@@ -59,7 +59,7 @@ pub async fn accept_fault_leaves_no_half_state<S: InvitationStore + Directory>(c
         );
     }
     // Nothing half-made blocks the real accept.
-    a.accept(&token.digest(), &f.world.bob, &f.now)
+    a.accept_token(&token.digest(), &f.world.bob, &f.now)
         .await
         .expect("accept after the fault");
     assert_eq!(
@@ -122,15 +122,21 @@ pub async fn every_filter_pages_like_the_reference<S: InvitationStore + Director
     for i in 0..14_i64 {
         // Two per second (id tie-breaks), older ones already past their one-day expiry.
         let at = f.now - day * 2 + chrono::TimeDelta::hours(4 * i) + chrono::TimeDelta::seconds(i % 2);
-        let (inv, token) = f.send(&format!("filter{i}@example.com"), at).await;
+        // The two answered below go to their answerers' addresses (rule A4).
+        let contact = match i {
+            12 => "mallory@example.com".to_owned(),
+            13 => "bob@example.com".to_owned(),
+            _ => format!("filter{i}@example.com"),
+        };
+        let (inv, token) = f.send(&contact, at).await;
         tokens.push((inv, token));
     }
     let swept_at = tokens[0].0.expires_at;
     assert_eq!(a.sweep_expired(swept_at, 1).await.expect("sweep"), 1);
-    a.accept(&tokens[13].1.digest(), &f.world.bob, &f.now)
+    a.accept_token(&tokens[13].1.digest(), &f.world.bob, &f.now)
         .await
         .expect("accept");
-    a.reject(&tokens[12].1.digest(), &f.world.mallory.id, &f.now)
+    a.reject_token(&tokens[12].1.digest(), &f.world.mallory, &f.now)
         .await
         .expect("reject");
     a.revoke(acme, tokens[11].0.id, alice, &f.now)

@@ -9,12 +9,12 @@ pub async fn accept_makes_a_member_once<S: InvitationStore + Directory>(subject:
     let (inv, token) = f.send("bob@example.com", f.now).await;
     let accepted = f
         .store
-        .accept(&token.digest(), &f.world.bob, &f.now)
+        .accept_token(&token.digest(), &f.world.bob, &f.now)
         .await
         .expect("accept");
-    assert_eq!(accepted.status, InvitationStatus::Accepted);
-    assert_eq!(accepted.responded_by.as_ref(), Some(&f.world.bob.id));
-    assert_eq!(accepted.responded_at, Some(f.now));
+    assert_eq!(accepted.invitation.status, InvitationStatus::Accepted);
+    assert_eq!(accepted.invitation.responded_by.as_ref(), Some(&f.world.bob.id));
+    assert_eq!(accepted.invitation.responded_at, Some(f.now));
     assert_eq!(
         f.store
             .role_of(&f.world.acme.id, &f.world.bob.id)
@@ -22,12 +22,12 @@ pub async fn accept_makes_a_member_once<S: InvitationStore + Directory>(subject:
             .expect("role"),
         Some(inv.role)
     );
-    let twice = f.store.accept(&token.digest(), &f.world.bob, &f.now).await;
+    let twice = f.store.accept_token(&token.digest(), &f.world.bob, &f.now).await;
     assert!(matches!(
         twice,
         Err(StoreError::Transition(TransitionError::AlreadyAccepted))
     ));
-    let reject = f.store.reject(&token.digest(), &f.world.bob.id, &f.now).await;
+    let reject = f.store.reject_token(&token.digest(), &f.world.bob, &f.now).await;
     assert!(matches!(
         reject,
         Err(StoreError::Transition(TransitionError::AlreadyAccepted))
@@ -41,7 +41,7 @@ pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(
     let (inv, token) = f.send("bob@example.com", f.now).await;
     let at_expiry = f
         .store
-        .accept(&token.digest(), &f.world.bob, &inv.expires_at)
+        .accept_token(&token.digest(), &f.world.bob, &inv.expires_at)
         .await;
     assert!(matches!(
         at_expiry,
@@ -49,7 +49,7 @@ pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(
     ));
     let reject = f
         .store
-        .reject(&token.digest(), &f.world.bob.id, &inv.expires_at)
+        .reject_token(&token.digest(), &f.world.bob, &inv.expires_at)
         .await;
     assert!(matches!(
         reject,
@@ -57,7 +57,7 @@ pub async fn accept_refuses_expired_and_revoked<S: InvitationStore + Directory>(
     ));
     let unknown = f
         .store
-        .accept(&InviteToken::generate().digest(), &f.world.bob, &f.now)
+        .accept_token(&InviteToken::generate().digest(), &f.world.bob, &f.now)
         .await;
     assert!(matches!(
         unknown,
@@ -85,7 +85,7 @@ pub async fn accept_by_a_member_changes_nothing<S: InvitationStore + Directory>(
         .insert_member(&f.world.acme.id, &f.world.bob, Role::Member)
         .await
         .expect("join by another path");
-    let accept = f.store.accept(&token.digest(), &f.world.bob, &f.now).await;
+    let accept = f.store.accept_token(&token.digest(), &f.world.bob, &f.now).await;
     assert!(matches!(accept, Err(StoreError::AlreadyMember)));
     assert_eq!(
         f.store
@@ -111,13 +111,13 @@ pub async fn reject_makes_no_member<S: InvitationStore + Directory>(subject: Sub
     let (_, token) = f.send("bob@example.com", f.now).await;
     let rejected = f
         .store
-        .reject(&token.digest(), &f.world.bob.id, &f.now)
+        .reject_token(&token.digest(), &f.world.bob, &f.now)
         .await
         .expect("reject");
     assert_eq!(rejected.status, InvitationStatus::Rejected);
     assert_eq!(rejected.responded_by.as_ref(), Some(&f.world.bob.id));
     assert_eq!(f.membership_count(&f.world.bob.id).await, 0);
-    let accept = f.store.accept(&token.digest(), &f.world.bob, &f.now).await;
+    let accept = f.store.accept_token(&token.digest(), &f.world.bob, &f.now).await;
     assert!(matches!(
         accept,
         Err(StoreError::Transition(TransitionError::AlreadyRejected))
@@ -187,7 +187,7 @@ pub async fn events_record_every_change<S: InvitationStore + Directory>(subject:
         .expect("resend");
     let t2 = f.now + TimeDelta::seconds(2);
     f.store
-        .accept(&token.digest(), &f.world.bob, &t2)
+        .accept_token(&token.digest(), &f.world.bob, &t2)
         .await
         .expect("accept");
     let (other, _) = f.send("carol@example.com", f.now).await;
@@ -195,9 +195,9 @@ pub async fn events_record_every_change<S: InvitationStore + Directory>(subject:
         .revoke(acme, other.id, &f.world.alice.id, &t2)
         .await
         .expect("revoke");
-    let (rej, rej_token) = f.send("dave@example.com", f.now).await;
+    let (rej, rej_token) = f.send("mallory@example.com", f.now).await;
     f.store
-        .reject(&rej_token.digest(), &f.world.mallory.id, &t2)
+        .reject_token(&rej_token.digest(), &f.world.mallory, &t2)
         .await
         .expect("reject");
 
@@ -313,7 +313,7 @@ pub async fn accept_rechecks_certification_in_the_transaction<S: InvitationStore
         .set_certified(&f.world.acme.id, false)
         .await
         .expect("decertify");
-    let refused = f.store.accept(&token.digest(), &f.world.bob, &f.now).await;
+    let refused = f.store.accept_token(&token.digest(), &f.world.bob, &f.now).await;
     assert!(
         matches!(refused, Err(StoreError::EnterpriseNotCertified)),
         "{refused:?}"
@@ -331,8 +331,72 @@ pub async fn accept_rechecks_certification_in_the_transaction<S: InvitationStore
         .await
         .expect("certify again");
     f.store
-        .accept(&token.digest(), &f.world.bob, &f.now)
+        .accept_token(&token.digest(), &f.world.bob, &f.now)
         .await
         .expect("accept once certified");
     assert_eq!(f.membership_count(&f.world.bob.id).await, 1);
+}
+
+/// Rules A4, A9, B1 decided inside the store's one transaction ([`Answer`]): an answer by
+/// someone who is not the addressee (`account_mismatch` by token, `not_found` by id) and
+/// an accept of a role the service no longer gives (`role_not_assignable`) change
+/// nothing: the invitation stays pending, no membership, no event; then the addressee's
+/// accept, with the role allowed again, goes through, judged and recorded at the clock's
+/// one instant.
+pub async fn refused_answers_leave_everything_as_it_was<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
+    let w = &f.world;
+    let (inv, token) = f.send("bob@example.com", f.now).await;
+    let digest = token.digest();
+    let mismatch = f.store.accept_token(&digest, &w.mallory, &f.now).await;
+    assert!(
+        matches!(mismatch, Err(StoreError::AccountMismatch)),
+        "{mismatch:?}"
+    );
+    let mismatch = f.store.reject_token(&digest, &w.mallory, &f.now).await;
+    assert!(
+        matches!(mismatch, Err(StoreError::AccountMismatch)),
+        "{mismatch:?}"
+    );
+    let not_theirs = f.store.accept_mine(inv.id, &w.mallory, &f.now).await;
+    assert!(matches!(not_theirs, Err(StoreError::NotFound)), "{not_theirs:?}");
+    let not_theirs = f.store.reject_mine(inv.id, &w.mallory, &f.now).await;
+    assert!(matches!(not_theirs, Err(StoreError::NotFound)), "{not_theirs:?}");
+
+    let members_only = RolePolicy::new([Role::Member]);
+    for target in [Target::Token(&digest), Target::Mine(inv.id)] {
+        let answer = Answer::new(target, &w.bob, &f.now).roles(&members_only);
+        let refused = f.store.accept(&answer).await;
+        assert!(
+            matches!(refused, Err(StoreError::RoleNotAssignable)),
+            "{refused:?}"
+        );
+    }
+
+    let stored = f
+        .store
+        .get(&w.acme.id, inv.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(stored, inv, "a refused answer changes nothing");
+    assert_eq!(f.membership_count(&w.bob.id).await, 0);
+    assert_eq!(f.membership_count(&w.mallory.id).await, 0);
+    let events = f.store.events(&w.acme.id, inv.id).await.expect("events");
+    assert_eq!(
+        events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventKind::Sent]
+    );
+
+    let later = f.now + TimeDelta::seconds(5);
+    let every_role = RolePolicy::new(Role::ALL);
+    let answer = Answer::new(Target::Token(&digest), &w.bob, &later).roles(&every_role);
+    let accepted = f.store.accept(&answer).await.expect("accept");
+    assert_eq!(accepted.invitation.responded_at, Some(later));
+    assert_eq!(accepted.enterprise, w.acme);
+    assert_eq!(accepted.role, inv.role);
+    assert_eq!(
+        f.store.role_of(&w.acme.id, &w.bob.id).await.expect("role"),
+        Some(inv.role)
+    );
 }

@@ -59,7 +59,7 @@ pub async fn pending_for_reads_the_contacts_pending_invitations<S: InvitationSto
         .expect("pending_for");
     assert_eq!(carol.len(), 1);
     f.store
-        .reject(&phone_token.digest(), &w.carol.id, &f.now)
+        .reject_token(&phone_token.digest(), &w.carol, &f.now)
         .await
         .expect("reject");
     let carol = f
@@ -110,11 +110,11 @@ pub async fn accept_by_id_makes_a_member_once<S: InvitationStore + Directory>(su
     let (inv, token) = f.send("bob@example.com", f.now).await;
     let accepted = f
         .store
-        .accept_by_id(inv.id, &f.world.bob, &f.now)
+        .accept_mine(inv.id, &f.world.bob, &f.now)
         .await
         .expect("accept by id");
-    assert_eq!(accepted.status, InvitationStatus::Accepted);
-    assert_eq!(accepted.responded_by.as_ref(), Some(&f.world.bob.id));
+    assert_eq!(accepted.invitation.status, InvitationStatus::Accepted);
+    assert_eq!(accepted.invitation.responded_by.as_ref(), Some(&f.world.bob.id));
     assert_eq!(
         f.store
             .role_of(&f.world.acme.id, &f.world.bob.id)
@@ -122,17 +122,17 @@ pub async fn accept_by_id_makes_a_member_once<S: InvitationStore + Directory>(su
             .expect("role"),
         Some(inv.role)
     );
-    let twice = f.store.accept_by_id(inv.id, &f.world.bob, &f.now).await;
+    let twice = f.store.accept_mine(inv.id, &f.world.bob, &f.now).await;
     assert!(matches!(
         twice,
         Err(StoreError::Transition(TransitionError::AlreadyAccepted))
     ));
-    let reject = f.store.reject_by_id(inv.id, &f.world.bob.id, &f.now).await;
+    let reject = f.store.reject_mine(inv.id, &f.world.bob, &f.now).await;
     assert!(matches!(
         reject,
         Err(StoreError::Transition(TransitionError::AlreadyAccepted))
     ));
-    let by_token = f.store.accept(&token.digest(), &f.world.bob, &f.now).await;
+    let by_token = f.store.accept_token(&token.digest(), &f.world.bob, &f.now).await;
     assert!(matches!(
         by_token,
         Err(StoreError::Transition(TransitionError::AlreadyAccepted))
@@ -156,18 +156,18 @@ pub async fn accept_by_id_makes_a_member_once<S: InvitationStore + Directory>(su
 pub async fn answer_by_id_refuses_as_by_token<S: InvitationStore + Directory>(subject: Subject<S>) {
     let f = Fixture::new(subject).await;
     let w = &f.world;
-    let unknown = f.store.accept_by_id(InvitationId::new(), &w.bob, &f.now).await;
+    let unknown = f.store.accept_mine(InvitationId::new(), &w.bob, &f.now).await;
     assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
-    let unknown = f.store.reject_by_id(InvitationId::new(), &w.bob.id, &f.now).await;
+    let unknown = f.store.reject_mine(InvitationId::new(), &w.bob, &f.now).await;
     assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
 
     let (inv, _) = f.send("bob@example.com", f.now).await;
-    let at_expiry = f.store.accept_by_id(inv.id, &w.bob, &inv.expires_at).await;
+    let at_expiry = f.store.accept_mine(inv.id, &w.bob, &inv.expires_at).await;
     assert!(matches!(
         at_expiry,
         Err(StoreError::Transition(TransitionError::InvalidOrExpired))
     ));
-    let at_expiry = f.store.reject_by_id(inv.id, &w.bob.id, &inv.expires_at).await;
+    let at_expiry = f.store.reject_mine(inv.id, &w.bob, &inv.expires_at).await;
     assert!(matches!(
         at_expiry,
         Err(StoreError::Transition(TransitionError::InvalidOrExpired))
@@ -175,7 +175,7 @@ pub async fn answer_by_id_refuses_as_by_token<S: InvitationStore + Directory>(su
 
     // A failing membership insert: nothing changes, and the id works once mended.
     f.host.fail_member_inserts(true).await.expect("break the insert");
-    let failed = f.store.accept_by_id(inv.id, &w.bob, &f.now).await;
+    let failed = f.store.accept_mine(inv.id, &w.bob, &f.now).await;
     assert!(matches!(failed, Err(StoreError::Backend(_))), "{failed:?}");
     f.host.fail_member_inserts(false).await.expect("mend the insert");
     let stored = f.store.find_by_id(inv.id).await.expect("find").expect("exists");
@@ -186,7 +186,7 @@ pub async fn answer_by_id_refuses_as_by_token<S: InvitationStore + Directory>(su
         .insert_member(&w.acme.id, &w.bob, Role::Member)
         .await
         .expect("host inserts bob");
-    let member = f.store.accept_by_id(inv.id, &w.bob, &f.now).await;
+    let member = f.store.accept_mine(inv.id, &w.bob, &f.now).await;
     assert!(matches!(member, Err(StoreError::AlreadyMember)), "{member:?}");
     let stored = f.store.find_by_id(inv.id).await.expect("find").expect("exists");
     assert_eq!(stored.status, InvitationStatus::Pending);
@@ -201,7 +201,7 @@ pub async fn answer_by_id_refuses_as_by_token<S: InvitationStore + Directory>(su
         .revoke(&w.acme.id, carol_inv.id, &w.alice.id, &f.now)
         .await
         .expect("revoke");
-    let revoked = f.store.accept_by_id(carol_inv.id, &w.carol, &f.now).await;
+    let revoked = f.store.accept_mine(carol_inv.id, &w.carol, &f.now).await;
     assert!(matches!(
         revoked,
         Err(StoreError::Transition(TransitionError::InvalidOrExpired))
@@ -216,15 +216,15 @@ pub async fn reject_by_id_makes_no_member<S: InvitationStore + Directory>(subjec
     let (inv, token) = f.send("bob@example.com", f.now).await;
     let rejected = f
         .store
-        .reject_by_id(inv.id, &f.world.bob.id, &f.now)
+        .reject_mine(inv.id, &f.world.bob, &f.now)
         .await
         .expect("reject by id");
     assert_eq!(rejected.status, InvitationStatus::Rejected);
     assert_eq!(rejected.responded_at, Some(f.now));
     assert_eq!(f.membership_count(&f.world.bob.id).await, 0);
     for accept in [
-        f.store.accept_by_id(inv.id, &f.world.bob, &f.now).await,
-        f.store.accept(&token.digest(), &f.world.bob, &f.now).await,
+        f.store.accept_mine(inv.id, &f.world.bob, &f.now).await,
+        f.store.accept_token(&token.digest(), &f.world.bob, &f.now).await,
     ] {
         assert!(matches!(
             accept,
@@ -259,9 +259,9 @@ pub async fn two_stores_accept_by_id_and_token_one_winner<S: InvitationStore + D
             let (now, id) = (f.now, inv.id);
             tokio::spawn(async move {
                 if i % 4 < 2 {
-                    store.accept_by_id(id, &user, &now).await
+                    store.accept_mine(id, &user, &now).await
                 } else {
-                    store.accept(&digest, &user, &now).await
+                    store.accept_token(&digest, &user, &now).await
                 }
             })
         })

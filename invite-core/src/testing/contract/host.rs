@@ -47,7 +47,7 @@ pub async fn failing_member_insert_leaves_the_invitation_pending<S: InvitationSt
     let f = Fixture::new(subject).await;
     let (inv, token) = f.send("bob@example.com", f.now).await;
     f.host.fail_member_inserts(true).await.expect("break the insert");
-    let failed = f.store.accept(&token.digest(), &f.world.bob, &f.now).await;
+    let failed = f.store.accept_token(&token.digest(), &f.world.bob, &f.now).await;
     assert!(matches!(failed, Err(StoreError::Backend(_))), "{failed:?}");
     let stored = f
         .store
@@ -69,7 +69,7 @@ pub async fn failing_member_insert_leaves_the_invitation_pending<S: InvitationSt
     assert_eq!(kinds, vec![EventKind::Sent]);
     f.host.fail_member_inserts(false).await.expect("mend the insert");
     f.store
-        .accept(&token.digest(), &f.world.bob, &f.now)
+        .accept_token(&token.digest(), &f.world.bob, &f.now)
         .await
         .expect("the same link works after the fault");
     assert_eq!(
@@ -93,7 +93,7 @@ pub async fn host_inserted_member_makes_accept_already_member<S: InvitationStore
         .insert_member(&f.world.acme.id, &f.world.bob, Role::Member)
         .await
         .expect("host inserts bob");
-    let answer = f.store.accept(&token.digest(), &f.world.bob, &f.now).await;
+    let answer = f.store.accept_token(&token.digest(), &f.world.bob, &f.now).await;
     assert!(matches!(answer, Err(StoreError::AlreadyMember)), "{answer:?}");
     let stored = f
         .store
@@ -175,7 +175,7 @@ pub async fn send_racing_accept_never_invites_a_member<S: InvitationStore + Dire
             let user = user.clone();
             let digest = token.digest();
             let now = f.now;
-            tokio::spawn(async move { store.accept(&digest, &user, &now).await })
+            tokio::spawn(async move { store.accept_token(&digest, &user, &now).await })
         };
         let send = {
             let (new, _) = f.invitation(&contact, Role::Member, f.now);

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::account::User;
+use crate::answer::{Accepted, Answer, Target};
 use crate::contact::ContactPolicy;
 use crate::event::EventKind;
 use crate::ids::{InvitationId, UserId};
@@ -32,7 +33,7 @@ use crate::outbox::{
 };
 use crate::page::{Cursor, ListQuery};
 use crate::ports::{Accounts, Directory, InvitationStore, NewInvitation, NotifyErrorKind, StoreError};
-use crate::role::Role;
+use crate::role::{Role, RolePolicy};
 use crate::testing::host::{HostFixture, Subject};
 use crate::testing::seed::{self, World};
 use crate::token::InviteLink;
@@ -163,6 +164,79 @@ impl<S: InvitationStore + Directory> Fixture<S> {
     }
 }
 
+/// The store's answers as the cases write them: by token or by id, by `user`, judged at
+/// a fixed instant, any role allowed.
+#[async_trait::async_trait]
+pub trait Answering {
+    /// [`InvitationStore::accept`] of the invitation whose token has `digest`.
+    async fn accept_token(
+        &self,
+        digest: &TokenDigest,
+        user: &User,
+        at: &DateTime<Utc>,
+    ) -> Result<Accepted, StoreError>;
+    /// [`InvitationStore::reject`] of the invitation whose token has `digest`.
+    async fn reject_token(
+        &self,
+        digest: &TokenDigest,
+        user: &User,
+        at: &DateTime<Utc>,
+    ) -> Result<Invitation, StoreError>;
+    /// [`InvitationStore::accept`] of `user`'s own invitation `id` (rule B1).
+    async fn accept_mine(
+        &self,
+        id: InvitationId,
+        user: &User,
+        at: &DateTime<Utc>,
+    ) -> Result<Accepted, StoreError>;
+    /// [`InvitationStore::reject`] of `user`'s own invitation `id` (rule B1).
+    async fn reject_mine(
+        &self,
+        id: InvitationId,
+        user: &User,
+        at: &DateTime<Utc>,
+    ) -> Result<Invitation, StoreError>;
+}
+
+#[async_trait::async_trait]
+impl<S: InvitationStore + ?Sized> Answering for S {
+    async fn accept_token(
+        &self,
+        digest: &TokenDigest,
+        user: &User,
+        at: &DateTime<Utc>,
+    ) -> Result<Accepted, StoreError> {
+        self.accept(&Answer::new(Target::Token(digest), user, at)).await
+    }
+
+    async fn reject_token(
+        &self,
+        digest: &TokenDigest,
+        user: &User,
+        at: &DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        self.reject(&Answer::new(Target::Token(digest), user, at)).await
+    }
+
+    async fn accept_mine(
+        &self,
+        id: InvitationId,
+        user: &User,
+        at: &DateTime<Utc>,
+    ) -> Result<Accepted, StoreError> {
+        self.accept(&Answer::new(Target::Mine(id), user, at)).await
+    }
+
+    async fn reject_mine(
+        &self,
+        id: InvitationId,
+        user: &User,
+        at: &DateTime<Utc>,
+    ) -> Result<Invitation, StoreError> {
+        self.reject(&Answer::new(Target::Mine(id), user, at)).await
+    }
+}
+
 /// Races `count` accepts of `digest` by `user`, spread round-robin over `stores` (one store,
 /// or several pools on one database as several server processes would have). Returns how
 /// many won.
@@ -180,7 +254,7 @@ pub async fn race_accepts<S: InvitationStore>(
         .map(|i| {
             let store = stores[i % stores.len()].clone();
             let user = user.clone();
-            tokio::spawn(async move { store.accept(&digest, &user, &now).await })
+            tokio::spawn(async move { store.accept_token(&digest, &user, &now).await })
         })
         .collect();
     let mut wins = 0;
@@ -255,6 +329,7 @@ macro_rules! store_contract_suite {
             accept_refuses_expired_and_revoked,
             accept_by_a_member_changes_nothing,
             accept_rechecks_certification_in_the_transaction,
+            refused_answers_leave_everything_as_it_was,
             reject_makes_no_member,
             concurrent_accepts_have_one_winner,
             concurrent_sends_make_one_pending,

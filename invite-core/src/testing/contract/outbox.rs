@@ -418,7 +418,7 @@ pub async fn outbox_claim_sees_the_current_invitation<S: InvitationStore + Direc
         .expect("revoke");
     let (accepted, token, _) = f.send_queued("mallory@example.com", f.now).await;
     f.store
-        .accept(&token.digest(), &f.world.mallory, &f.now)
+        .accept_token(&token.digest(), &f.world.mallory, &f.now)
         .await
         .expect("accept");
     let (resent, _, _) = f.send_queued("carol@example.com", f.now).await;

@@ -86,7 +86,7 @@ pub async fn revoke_only_pending<S: InvitationStore + Directory>(subject: Subjec
             InvitationStatus::Revoked
         )))
     ));
-    let accept = f.store.accept(&token.digest(), &f.world.bob, &f.now).await;
+    let accept = f.store.accept_token(&token.digest(), &f.world.bob, &f.now).await;
     assert!(matches!(
         accept,
         Err(StoreError::Transition(TransitionError::InvalidOrExpired))
@@ -136,7 +136,7 @@ pub async fn resend_rotates_the_token<S: InvitationStore + Directory>(subject: S
     let found = f.store.find_by_digest(&new_token.digest()).await.expect("find");
     assert_eq!(found.map(|i| i.id), Some(inv.id));
     f.store
-        .accept(&new_token.digest(), &f.world.bob, &later)
+        .accept_token(&new_token.digest(), &f.world.bob, &later)
         .await
         .expect("accept with the new token");
     let after = f
