@@ -461,15 +461,8 @@ macro_rules! hand_written {
                     other => panic!("unexpected key for the layout: {other:?}"),
                 };
                 assert_eq!(added.rows_affected(), 1);
-                sqlx::query(INSERT_EVENT)
-                    .bind(row.id)
-                    .bind(row.enterprise_id.as_str())
-                    .bind("accepted")
-                    .bind(Some(&*by))
-                    .bind(at(now))
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
+                // The `accepted` event: written by the UPDATE's trigger (migration
+                // `decision_events`), on this side as on the library's.
                 tx.commit().await.unwrap();
             }
         }

@@ -449,7 +449,7 @@ where
             // Rule A8: the invitation stays pending, the role unchanged.
             return refuse(tx, StoreError::AlreadyMember).await;
         }
-        Self::event(&mut tx, &invitation, EventKind::Accepted, Some(&user.id), now).await?;
+        // The `accepted` event: written by the UPDATE (migration `decision_events`).
         tx.commit().await.map_err(backend)?;
         let role = invitation.role;
         Ok(Accepted {
@@ -473,8 +473,7 @@ where
         if let Err(err) = answer.vet_reject(&invitation) {
             return refuse(tx, err).await;
         }
-        let by = &answer.user.id;
-        Self::event(&mut tx, &invitation, EventKind::Rejected, Some(by), now).await?;
+        // The `rejected` event: written by the UPDATE (migration `decision_events`).
         tx.commit().await.map_err(backend)?;
         Ok(invitation)
     }
@@ -745,7 +744,7 @@ where
             return refuse(tx, err).await;
         };
         let invitation = row.into_invitation(self.kinds)?;
-        Self::event(&mut tx, &invitation, EventKind::Revoked, Some(by), now).await?;
+        // The `revoked` event: written by the UPDATE (migration `decision_events`).
         tx.commit().await.map_err(backend)?;
         Ok(invitation)
     }

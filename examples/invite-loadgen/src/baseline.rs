@@ -536,15 +536,11 @@ impl Inner {
 
     /// The invitation of a presented token (`None` for one not shaped like ours).
     async fn find(&self, token: &str) -> Result<Option<InvitationRow>, Fail> {
-        let shaped = token.len() == 43
-            && token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !shaped {
+        let Some(digest) = token_digest(token) else {
             return Ok(None);
-        }
+        };
         Ok(sqlx::query_as::<_, InvitationRow>(sql::FIND_BY_DIGEST)
-            .bind(digest(token))
+            .bind(digest)
             .fetch_optional(&self.pool)
             .await?)
     }
@@ -588,21 +584,6 @@ impl Inner {
         };
         Ok(([(SET_COOKIE, cookie)], Json(me)).into_response())
     }
-
-    /// The checks before an answer (rules A4, A6), in the library's order.
-    fn answerable(&self, row: &InvitationRow, user: &UserRow, now: i64) -> Result<(), Fail> {
-        match row.status_at(now) {
-            "pending" => {}
-            "accepted" => return Err(Fail::new(StatusCode::CONFLICT, "already_accepted")),
-            "rejected" => return Err(Fail::new(StatusCode::CONFLICT, "already_rejected")),
-            _ => return Err(Fail::new(StatusCode::GONE, "invalid_or_expired")),
-        }
-        if reaches(user, row) {
-            Ok(())
-        } else {
-            Err(Fail::new(StatusCode::FORBIDDEN, "account_mismatch"))
-        }
-    }
 }
 
 /// Whether `user` is the account the invitation was sent to.
@@ -612,6 +593,15 @@ fn reaches(user: &UserRow, row: &InvitationRow) -> bool {
         _ => user.phone_normalized.as_deref(),
     };
     mine == Some(row.contact_normalized.as_str())
+}
+
+/// The digest of a presented token; `None` for one not shaped like ours.
+fn token_digest(token: &str) -> Option<Vec<u8>> {
+    let shaped = token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    shaped.then(|| digest(token))
 }
 
 fn digest(token: &str) -> Vec<u8> {
@@ -954,39 +944,51 @@ async fn accept(
 ) -> Answer {
     let Json(body) = body?;
     let user = state.require_user(&headers).await?;
-    let now = now_micros();
-    let row = state
-        .find(&body.token)
-        .await?
-        .ok_or(Fail::new(StatusCode::GONE, "invalid_or_expired"))?;
-    state.answerable(&row, &user, now)?;
-    let enterprise =
-        Uuid::parse_str(&row.enterprise_id).map_err(|_| Fail::new(StatusCode::GONE, "invalid_or_expired"))?;
-    let (enterprise_name, certified) = state
-        .enterprise(enterprise)
-        .await?
-        .ok_or(Fail::new(StatusCode::GONE, "invalid_or_expired"))?;
-    if !certified {
-        return Err(Fail::new(StatusCode::FORBIDDEN, "enterprise_not_certified"));
-    }
-    if row.role == "super_admin" {
-        return Err(Fail::new(StatusCode::UNPROCESSABLE_ENTITY, "role_not_assignable"));
-    }
+    let Some(digest) = token_digest(&body.token) else {
+        return Err(Fail::new(StatusCode::GONE, "invalid_or_expired"));
+    };
+    // One transaction, nothing read before it, as the library decides an answer.
     let by = user.id.hyphenated().to_string();
     let mut tx = state.pool.begin_with(sql::BEGIN_WRITE).await?;
+    let now = now_micros();
     let updated = sqlx::query_as::<_, InvitationRow>(sql::ACCEPT)
-        .bind(&row.token_digest)
+        .bind(&digest)
         .bind(now)
         .bind(&by)
         .fetch_optional(&mut *tx)
         .await?;
     let Some(accepted) = updated else {
         let current = sqlx::query_as::<_, InvitationRow>(sql::FIND_BY_DIGEST)
-            .bind(&row.token_digest)
+            .bind(&digest)
             .fetch_optional(&mut *tx)
             .await?;
         tx.rollback().await?;
         return Err(unchanged(current.as_ref(), now));
+    };
+    if !reaches(&user, &accepted) {
+        tx.rollback().await?;
+        return Err(Fail::new(StatusCode::FORBIDDEN, "account_mismatch"));
+    }
+    let Ok(enterprise) = Uuid::parse_str(&accepted.enterprise_id) else {
+        tx.rollback().await?;
+        return Err(Fail::new(StatusCode::GONE, "invalid_or_expired"));
+    };
+    let found: Option<(String, bool)> = sqlx::query_as(sql::ENTERPRISE)
+        .bind(enterprise)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let enterprise_name = match found {
+        Some((name, true)) if accepted.role != "super_admin" => name,
+        other => {
+            tx.rollback().await?;
+            return Err(match other {
+                None => Fail::new(StatusCode::GONE, "invalid_or_expired"),
+                Some(_) if accepted.role == "super_admin" => {
+                    Fail::new(StatusCode::UNPROCESSABLE_ENTITY, "role_not_assignable")
+                }
+                Some(_) => Fail::new(StatusCode::FORBIDDEN, "enterprise_not_certified"),
+            });
+        }
     };
     upsert_user(&mut *tx, &user).await?;
     let added = sqlx::query(sql::INSERT_MEMBER)
@@ -999,15 +1001,7 @@ async fn accept(
         tx.rollback().await?;
         return Err(Fail::new(StatusCode::CONFLICT, "already_member"));
     }
-    event(
-        &mut tx,
-        accepted.id,
-        &accepted.enterprise_id,
-        "accepted",
-        Some(&by),
-        now,
-    )
-    .await?;
+    // The `accepted` event: written by the UPDATE's trigger (the library's migrations).
     tx.commit().await?;
     #[derive(Serialize)]
     struct Accepted<'a> {
@@ -1032,37 +1026,31 @@ async fn reject(
 ) -> Answer {
     let Json(body) = body?;
     let user = state.require_user(&headers).await?;
-    let now = now_micros();
-    let row = state
-        .find(&body.token)
-        .await?
-        .ok_or(Fail::new(StatusCode::GONE, "invalid_or_expired"))?;
-    state.answerable(&row, &user, now)?;
+    let Some(digest) = token_digest(&body.token) else {
+        return Err(Fail::new(StatusCode::GONE, "invalid_or_expired"));
+    };
     let by = user.id.hyphenated().to_string();
     let mut tx = state.pool.begin_with(sql::BEGIN_WRITE).await?;
+    let now = now_micros();
     let updated = sqlx::query_as::<_, InvitationRow>(sql::REJECT)
-        .bind(&row.token_digest)
+        .bind(&digest)
         .bind(now)
         .bind(&by)
         .fetch_optional(&mut *tx)
         .await?;
     let Some(rejected) = updated else {
         let current = sqlx::query_as::<_, InvitationRow>(sql::FIND_BY_DIGEST)
-            .bind(&row.token_digest)
+            .bind(&digest)
             .fetch_optional(&mut *tx)
             .await?;
         tx.rollback().await?;
         return Err(unchanged(current.as_ref(), now));
     };
-    event(
-        &mut tx,
-        rejected.id,
-        &rejected.enterprise_id,
-        "rejected",
-        Some(&by),
-        now,
-    )
-    .await?;
+    if !reaches(&user, &rejected) {
+        tx.rollback().await?;
+        return Err(Fail::new(StatusCode::FORBIDDEN, "account_mismatch"));
+    }
+    // The `rejected` event: written by the UPDATE's trigger (the library's migrations).
     tx.commit().await?;
     #[derive(Serialize)]
     struct Rejected<'a> {
