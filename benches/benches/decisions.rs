@@ -85,9 +85,9 @@
 //! each warm-up and each window (outside them), as autovacuum would now and then (without
 //! statistics a send's member check walks the enterprise's members here too).
 //! First 100 accepts per enterprise, unmeasured (a new database's first accepts are
-//! slower). Each case: a warm-up of 50 accepts per client, whose rate sizes the
-//! invitations made for the window (twice what that rate would use, plus 50 per client);
-//! then `INVITE_BENCH_PG_SECS` of accepts. Printed: accepts/s (accepts ÷ time from the
+//! slower). Each case: a warm-up of 50 accepts per client (200 for one client), whose
+//! rate sizes the invitations made for the window (twice what that rate would use, plus
+//! 50 per client); then `INVITE_BENCH_PG_SECS` of accepts. Printed: accepts/s (accepts ÷ time from the
 //! start to the last accept's end), latency p50/p99 (ms), and the ratios of each case to
 //! the first: 16/16 ÷ 1 client (goal ≥ 4×), 16/1 ÷ 1 client, 1 client again ÷ 1 client;
 //! and 16/16 and 16/1 ÷ the mean of the two 1-client windows (one client waits for each
@@ -1356,7 +1356,7 @@ struct Case {
     attempts: usize,
 }
 
-/// One case: a warm-up of 50 accepts per client, whose rate sizes the invitations made
+/// One case: a warm-up of 50 accepts per client (200 for one), whose rate sizes the invitations made
 /// for the window (twice what the rate would use, plus 50 per client); then the window.
 /// If a client still ran out of invitations, the window is run again (at most twice more)
 /// with invitations sized by the rate just measured.
@@ -1367,9 +1367,10 @@ async fn pg_case(
     budget: Duration,
     max_invites: usize,
 ) -> Case {
-    const WARM_PER_CLIENT: usize = 50;
+    // At least 200 in all: fewer give a rate too rough to size the window by.
+    let warm_per_client = 50.max(200 / clients.len());
     maintain(pool).await;
-    let warm = make_tickets(invitations, clients, WARM_PER_CLIENT).await;
+    let warm = make_tickets(invitations, clients, warm_per_client).await;
     let warm_rate = accept_all(invitations, warm, None).await.rate();
     let cap = (max_invites / clients.len()).max(1);
     let mut rate = warm_rate;
