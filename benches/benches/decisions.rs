@@ -16,15 +16,19 @@
 //!
 //! - `library/send`: `Invitations::send` (Alice, super admin of a certified enterprise
 //!   that has no other member, invites a contact never used before as `member`) with the
-//!   builder's defaults: no notifier, no outbox (the link is only returned; no delivery is
-//!   attempted);
+//!   builder's defaults: no notifier, no outbox. The link is returned; with no notifier
+//!   the service counts the delivery as failed ("no notifier configured", logged through
+//!   `tracing`, no subscriber here) and records `failed` with a second write after the
+//!   send's transaction (`InvitationStore::set_delivery`), as it would for any inline
+//!   delivery;
 //! - `library/send-big`: the same into an enterprise with `INVITE_BENCH_BIG_MEMBERS`
 //!   (10000) members. The send's member check (`SELECT 1 FROM members m JOIN users u …
 //!   WHERE m.enterprise_id = $1 AND u.email_normalized = $2`) has no planner statistics to
 //!   go by (the store never runs `ANALYZE` or `PRAGMA optimize`), and SQLite then walks
 //!   the enterprise's members: this shows what that costs;
 //! - `library-outbox/send`: the same with the outbox on (rule D1: the sealed delivery
-//!   request is written in the send's transaction) and a no-op notifier; no worker runs;
+//!   request is written in the send's transaction, and nothing after it) and a no-op
+//!   notifier; no worker runs;
 //! - `library/accept`: `Invitations::accept(token, user)` of a fresh pending invitation by
 //!   its invitee (a user whose verified email is the invited contact and who is not a
 //!   member: in the self-contained layout a new user the accept saves, in the host schema
