@@ -236,11 +236,11 @@ mod statements {
          FROM invite_rs_invitations WHERE token_digest = $1";
 
     /// `TableMapping`'s member check of the self-contained layout (`email_normalized`).
-    pub const MEMBER_WITH_EMAIL_SELF_CONTAINED: &str = "SELECT 1 FROM \"members\" m JOIN \"users\" u \
-         ON u.\"id\" = m.\"user_id\" WHERE m.\"enterprise_id\" = $1 AND u.\"email_normalized\" = $2 LIMIT 1";
+    pub const MEMBER_WITH_EMAIL_SELF_CONTAINED: &str = "SELECT 1 FROM \"members\" WHERE \"enterprise_id\" = $1 \
+         AND \"user_id\" IN (SELECT \"id\" FROM \"users\" WHERE \"email_normalized\" = $2) LIMIT 1";
     /// `TableMapping`'s member check of the host schema (`email`, compared lowercased).
-    pub const MEMBER_WITH_EMAIL_HOST: &str = "SELECT 1 FROM \"org_memberships\" m JOIN \"accounts\" u \
-         ON u.\"id\" = m.\"account_id\" WHERE m.\"org_id\" = $1 AND lower(u.\"email\") = $2 LIMIT 1";
+    pub const MEMBER_WITH_EMAIL_HOST: &str = "SELECT 1 FROM \"org_memberships\" WHERE \"org_id\" = $1 \
+         AND \"account_id\" IN (SELECT \"id\" FROM \"accounts\" WHERE lower(\"email\") = $2) LIMIT 1";
 
     /// `sql::EXPIRE_STALE_FOR_CONTACT`.
     pub const EXPIRE_STALE_FOR_CONTACT: &str = "UPDATE invite_rs_invitations SET status = 'expired' \

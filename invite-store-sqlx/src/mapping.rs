@@ -239,15 +239,19 @@ impl TableMappingBuilder {
         let enterprise_sql = format!("SELECT {e_name}, {e_certified} FROM {e_table} WHERE {e_id} = $1");
         let role_sql = format!("SELECT {m_role} FROM {m_table} WHERE {m_enterprise} = $1 AND {m_user} = $2");
         let member_with = |c: &ContactColumn, kind: ContactKind| {
-            let column = format!("u.{}", c.column);
+            let column = c.column.clone();
             let lhs = if c.normalized || kind == ContactKind::Phone {
                 column
             } else {
                 format!("lower({column})")
             };
+            // The accounts with the contact first (an index lookup), then the membership
+            // by its key: two index lookups whatever the planner knows. As a join, SQLite
+            // without statistics walked every member of the enterprise (issue #11: 4.5 ms
+            // per send into an enterprise of 10k members).
             format!(
-                "SELECT 1 FROM {m_table} m JOIN {u_table} u ON u.{u_id} = m.{m_user} \
-                 WHERE m.{m_enterprise} = $1 AND {lhs} = $2 LIMIT 1"
+                "SELECT 1 FROM {m_table} WHERE {m_enterprise} = $1 AND {m_user} IN \
+                 (SELECT {u_id} FROM {u_table} WHERE {lhs} = $2) LIMIT 1"
             )
         };
         let member_with_email = email.as_ref().map(|c| member_with(c, ContactKind::Email));
@@ -516,15 +520,15 @@ mod tests {
         assert_eq!(
             m.member_with_email.as_deref(),
             Some(
-                "SELECT 1 FROM \"org_memberships\" m JOIN \"accounts\" u ON u.\"account_id\" = m.\"account_id\" \
-                 WHERE m.\"org_id\" = $1 AND lower(u.\"email\") = $2 LIMIT 1"
+                "SELECT 1 FROM \"org_memberships\" WHERE \"org_id\" = $1 AND \"account_id\" IN \
+                 (SELECT \"account_id\" FROM \"accounts\" WHERE lower(\"email\") = $2) LIMIT 1"
             )
         );
         assert_eq!(
             m.member_with_phone.as_deref(),
             Some(
-                "SELECT 1 FROM \"org_memberships\" m JOIN \"accounts\" u ON u.\"account_id\" = m.\"account_id\" \
-                 WHERE m.\"org_id\" = $1 AND u.\"phone_e164\" = $2 LIMIT 1"
+                "SELECT 1 FROM \"org_memberships\" WHERE \"org_id\" = $1 AND \"account_id\" IN \
+                 (SELECT \"account_id\" FROM \"accounts\" WHERE \"phone_e164\" = $2) LIMIT 1"
             )
         );
         // Extra NOT NULL columns follow the three of the library, in order (rule H7).
@@ -558,8 +562,8 @@ mod tests {
         assert_eq!(
             m.member_with_email.as_deref(),
             Some(
-                "SELECT 1 FROM \"org_memberships\" m JOIN \"accounts\" u ON u.\"account_id\" = m.\"account_id\" \
-                 WHERE m.\"org_id\" = $1 AND u.\"email_norm\" = $2 LIMIT 1"
+                "SELECT 1 FROM \"org_memberships\" WHERE \"org_id\" = $1 AND \"account_id\" IN \
+                 (SELECT \"account_id\" FROM \"accounts\" WHERE \"email_norm\" = $2) LIMIT 1"
             )
         );
         let mut no_contacts = full();

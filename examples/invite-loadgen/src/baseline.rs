@@ -79,8 +79,8 @@ pub mod statements {
     /// `TableMapping`'s enterprise lookup of the self-contained layout.
     pub const ENTERPRISE: &str = "SELECT \"name\", \"certified\" FROM \"enterprises\" WHERE \"id\" = $1";
     /// `TableMapping`'s member check of the self-contained layout (`email_normalized`).
-    pub const MEMBER_WITH_EMAIL: &str = "SELECT 1 FROM \"members\" m JOIN \"users\" u \
-         ON u.\"id\" = m.\"user_id\" WHERE m.\"enterprise_id\" = $1 AND u.\"email_normalized\" = $2 LIMIT 1";
+    pub const MEMBER_WITH_EMAIL: &str = "SELECT 1 FROM \"members\" WHERE \"enterprise_id\" = $1 \
+         AND \"user_id\" IN (SELECT \"id\" FROM \"users\" WHERE \"email_normalized\" = $2) LIMIT 1";
     /// `TableMapping`'s membership insert of the self-contained layout.
     pub const INSERT_MEMBER: &str = "INSERT INTO \"members\" (\"enterprise_id\", \"user_id\", \
          \"role\") SELECT $1, $2, $3 WHERE NOT EXISTS \
