@@ -3,7 +3,9 @@
 -- decision costs one statement less (issue #11). The row carries the event's actor and
 -- time (`responded_by`/`responded_at`, `revoked_by`/`revoked_at`); the trigger fires only
 -- when a pending row changes status, and rolls back with it. `sent`, `resent` and
--- `expired` stay written by the store (their actor or time is not on the row).
+-- `expired` stay written by the store: their actor or time is not on the row, or (`sent`)
+-- an INSERT trigger would also fire for rows moved in by the self-contained layout's
+-- upgrade from its first tables, which carry their own events.
 CREATE TRIGGER invite_rs_answered_event AFTER UPDATE OF status ON invite_rs_invitations
 WHEN OLD.status = 'pending' AND NEW.status IN ('accepted', 'rejected')
 BEGIN
