@@ -520,6 +520,30 @@ mod tests {
     }
 
     #[test]
+    fn an_address_of_exactly_254_bytes_is_accepted_and_255_refused() {
+        // rule X8: 254 is the longest address, not one past it.
+        let domain = |last: usize| format!("{}.{}.{}", "b".repeat(63), "c".repeat(63), "d".repeat(last));
+        let longest = format!("{}@{}", "a".repeat(64), domain(61));
+        assert_eq!(longest.len(), MAX_EMAIL_LEN);
+        assert_eq!(policy().parse_email(&longest).unwrap().normalized(), longest);
+        let too_long = format!("{}@{}", "a".repeat(64), domain(62));
+        assert_eq!(too_long.len(), MAX_EMAIL_LEN + 1);
+        assert_eq!(policy().parse_email(&too_long), Err(ContactError::EmailTooLong));
+    }
+
+    #[test]
+    fn an_empty_local_part_or_domain_is_an_invalid_email() {
+        // rule S3: the error says what is wrong (no domain at all, not a bad one).
+        for bad in ["bob@", "@example.com", "@"] {
+            assert_eq!(
+                policy().parse_email(bad),
+                Err(ContactError::InvalidEmail),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn malformed_emails_are_invalid() {
         // rule S3
         for bad in [
@@ -544,6 +568,33 @@ mod tests {
         assert_eq!(a.kind(), ContactKind::Phone);
         assert_eq!(a.normalized(), "+14155550100");
         assert_eq!(a.normalized(), b.normalized());
+    }
+
+    #[test]
+    fn phone_input_up_to_64_bytes_is_read_and_longer_refused() {
+        // rule S3: the limit on what is read is 64 bytes, spacing included.
+        let spaced = |len: usize| format!("+1{}4155550100", " ".repeat(len - 12));
+        let longest = spaced(64);
+        assert_eq!(longest.len(), 64);
+        assert_eq!(
+            policy().parse_phone(&longest).unwrap().normalized(),
+            "+14155550100"
+        );
+        assert_eq!(policy().parse_phone(&spaced(65)), Err(ContactError::InvalidPhone));
+        assert_eq!(
+            policy().parse_phone(&spaced(200)),
+            Err(ContactError::InvalidPhone)
+        );
+    }
+
+    #[test]
+    fn letters_in_a_phone_number_are_invalid_not_a_missing_country_code() {
+        // rule S3: only digits, spaces and `+-().`; no vanity numbers (`+1 800 FLOWERS`).
+        for bad in ["call me", "+1 800 FLOWERS", "+1 415 555 O1OO", "415-555-0100 x2"] {
+            for policy in [policy(), policy().with_default_region("US").unwrap()] {
+                assert_eq!(policy.parse_phone(bad), Err(ContactError::InvalidPhone), "{bad}");
+            }
+        }
     }
 
     #[test]
@@ -609,6 +660,38 @@ mod tests {
         let carol = policy().parse_phone("+14155550100").unwrap();
         assert!(phone.matches(Some(&bob), Some(&carol)));
         assert!(!phone.matches(Some(&bob), None));
+    }
+
+    #[test]
+    fn kind_names_are_the_rules_json_names() {
+        // rule S3: `email` or `phone`, as serde writes them too.
+        for kind in [ContactKind::Email, ContactKind::Phone] {
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::Value::from(kind.as_str())
+            );
+        }
+        assert_eq!(ContactKind::Email.as_str(), "email");
+        assert_eq!(ContactKind::Phone.as_str(), "phone");
+    }
+
+    #[test]
+    fn debug_shows_the_normalized_form_and_display_the_entered_one() {
+        // rule S3, X8: Debug (logs) shows what is compared; Display what the inviter typed.
+        let email = policy().parse(" Bob@Example.COM ").unwrap();
+        assert_eq!(format!("{email:?}"), r#"Email("bob@example.com")"#);
+        assert_eq!(email.to_string(), "Bob@Example.COM");
+        let Contact::Email(inner) = &email else {
+            panic!("an email")
+        };
+        assert_eq!(format!("{inner:?}"), r#"Email("bob@example.com")"#);
+        let phone = policy().parse("+1 (415) 555-0100").unwrap();
+        assert_eq!(format!("{phone:?}"), r#"Phone("+14155550100")"#);
+        assert_eq!(phone.to_string(), "+1 (415) 555-0100");
+        let Contact::Phone(inner) = &phone else {
+            panic!("a phone")
+        };
+        assert_eq!(format!("{inner:?}"), r#"Phone("+14155550100")"#);
     }
 
     /// Invisible characters: zero-width space, non-joiner, joiner, word joiner, byte order

@@ -81,3 +81,40 @@ pub struct InvitationEvent {
     /// When.
     pub at: DateTime<Utc>,
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const ALL: [(EventKind, &str); 9] = [
+        (EventKind::Sent, "sent"),
+        (EventKind::Resent, "resent"),
+        (EventKind::Revoked, "revoked"),
+        (EventKind::Accepted, "accepted"),
+        (EventKind::Rejected, "rejected"),
+        (EventKind::Expired, "expired"),
+        (EventKind::Delivered, "delivered"),
+        (EventKind::DeliveryDeferred, "delivery_deferred"),
+        (EventKind::DeliveryFailed, "delivery_failed"),
+    ];
+
+    #[test]
+    fn names_are_the_snake_case_ones_of_storage_and_json_and_read_back() {
+        // rule X5: the kind is stored and shown by name.
+        for (kind, name) in ALL {
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(serde_json::to_value(kind).unwrap(), serde_json::Value::from(name));
+            assert_eq!(EventKind::parse(name), Some(kind));
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_not_read() {
+        // rule X5
+        for name in ["", "xyzzy", "Sent", "SENT", " sent", "delivery-failed"] {
+            assert_eq!(EventKind::parse(name), None, "{name:?}");
+        }
+    }
+}

@@ -545,6 +545,77 @@ mod tests {
     }
 
     #[test]
+    fn only_bytes_of_this_version_and_long_enough_for_nonce_and_tag_are_read() {
+        // rule D4: `Malformed` for what is not a sealed link of this version, `Decrypt`
+        // for a well-formed one that does not open.
+        let key = OutboxKey::generate();
+        let (link, id, digest) = link();
+        let sealed = key.seal(&link, id, &digest).unwrap();
+        // Another version byte on a whole sealed link (the version is outside the
+        // associated data, so only this check refuses it).
+        let mut other_version = sealed.as_bytes().to_vec();
+        other_version[0] = SEAL_VERSION + 1;
+        assert_eq!(
+            key.open(&SealedLink::from_bytes(other_version), id, &digest),
+            Err(SealError::Malformed)
+        );
+        // This version, but shorter than a nonce and a tag.
+        for len in [0, 1, NONCE_LEN - 1, NONCE_LEN, NONCE_LEN + TAG_LEN - 1] {
+            let mut short = vec![SEAL_VERSION];
+            short.extend(std::iter::repeat_n(0_u8, len));
+            assert_eq!(
+                key.open(&SealedLink::from_bytes(short), id, &digest),
+                Err(SealError::Malformed),
+                "{len} bytes after the version"
+            );
+        }
+        assert_eq!(
+            key.open(&SealedLink::from_bytes(Vec::new()), id, &digest),
+            Err(SealError::Malformed)
+        );
+        // Exactly a nonce and a tag: well-formed (an empty message); zeros do not open...
+        let mut zeros = vec![SEAL_VERSION];
+        zeros.extend([0_u8; NONCE_LEN + TAG_LEN]);
+        assert_eq!(
+            key.open(&SealedLink::from_bytes(zeros), id, &digest),
+            Err(SealError::Decrypt)
+        );
+        // ...and the real sealing of an empty message opens.
+        let nonce = [7_u8; NONCE_LEN];
+        let tag_only = key
+            .cipher()
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: b"",
+                    aad: &associated_data(id, &digest),
+                },
+            )
+            .unwrap();
+        assert_eq!(tag_only.len(), TAG_LEN);
+        let mut shortest = vec![SEAL_VERSION];
+        shortest.extend(nonce);
+        shortest.extend(tag_only);
+        assert_eq!(
+            key.open(&SealedLink::from_bytes(shortest), id, &digest).unwrap(),
+            InviteLink::from_secret(String::new())
+        );
+    }
+
+    #[test]
+    fn a_delivery_id_shows_its_uuid() {
+        // rule D4: ids (not links) are what logs name a row by.
+        let uuid = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let id = DeliveryId::from_uuid(uuid);
+        assert_eq!(id.to_string(), "01234567-89ab-cdef-0123-456789abcdef");
+        assert_eq!(
+            format!("{id:?}"),
+            "DeliveryId(01234567-89ab-cdef-0123-456789abcdef)"
+        );
+        assert_eq!(id.as_uuid(), uuid);
+    }
+
+    #[test]
     fn secrets_stay_out_of_debug() {
         // rule D4
         let key = OutboxKey::from_bytes([0xab; 32]);

@@ -443,3 +443,45 @@ fn staleness_name(reason: Staleness) -> &'static str {
         Staleness::NotPending(status) => status.as_str(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::outbox::OutboxKey;
+    use crate::testing::MemoryStore;
+
+    fn worker() -> DeliveryWorker {
+        crate::Invitations::builder(Arc::new(MemoryStore::default()))
+            .outbox(OutboxKey::from_bytes([0xab; 32]))
+            .build()
+            .delivery_worker()
+            .unwrap()
+    }
+
+    #[test]
+    fn settings_are_the_ones_given_and_debug_shows_them_but_no_key() {
+        // rule D1, D4
+        let config = WorkerConfig {
+            batch: 7,
+            concurrency: 3,
+            lease: Duration::from_secs(11),
+            retry: RetryPolicy {
+                max_attempts: 5,
+                base: Duration::from_secs(2),
+                max: Duration::from_secs(9),
+            },
+            poll_interval: Duration::from_millis(250),
+            retention: Duration::from_secs(60),
+            prune_every: Duration::from_secs(13),
+        };
+        assert_eq!(worker().settings(), &WorkerConfig::default());
+        let worker = worker().config(config);
+        assert_eq!(worker.settings(), &config);
+        let debug = format!("{worker:?}");
+        assert!(debug.starts_with("DeliveryWorker {"), "{debug}");
+        assert!(debug.contains(&format!("{config:?}")), "{debug}");
+        assert!(!debug.contains("171"), "the key stays out of Debug: {debug}");
+    }
+}
