@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::TimeDelta;
+use invite_core::testing::faults::{Fault, FaultPlan, FaultyStore};
 use invite_core::testing::{ManualClock, MemoryStore, RecordingNotifier, World, seed};
 use invite_core::{
     Delivery, DeliveryStatus, DeliveryWorker, EventKind, EventSink, InvitationEvent, InvitationStore,
@@ -70,11 +71,26 @@ const POLICY: RetryPolicy = RetryPolicy {
 };
 
 async fn app(notifier: Arc<dyn Notifier>) -> App {
+    app_over(notifier, None).await
+}
+
+/// The app with its service and worker over a [`FaultyStore`] of the same memory store,
+/// whose plan counts (or fails) the calls they make.
+async fn faulted_app(notifier: Arc<dyn Notifier>) -> (App, Arc<FaultPlan>) {
+    let plan = FaultPlan::new();
+    (app_over(notifier, Some(plan.clone())).await, plan)
+}
+
+async fn app_over(notifier: Arc<dyn Notifier>, plan: Option<Arc<FaultPlan>>) -> App {
     let store = Arc::new(MemoryStore::default());
     let world = seed::demo(&*store).await.unwrap();
     let clock = ManualClock::default();
     let sink = Arc::new(Sink::default());
-    let invitations = Invitations::builder(store.clone())
+    let builder = match plan {
+        Some(plan) => Invitations::builder(Arc::new(FaultyStore::new(store.clone(), plan))),
+        None => Invitations::builder(store.clone()),
+    };
+    let invitations = builder
         .base_url("https://app.example")
         .clock(Arc::new(clock.clone()))
         .events(sink.clone())
@@ -355,6 +371,227 @@ async fn run_wakes_on_a_send_and_stops_gracefully() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("run returns on shutdown")
+        .unwrap();
+}
+
+/// Resends the invitation it is handed while it delivers the first link: the resend drops
+/// the row being attempted, so the attempt's lease is gone when its outcome comes back.
+#[derive(Default)]
+struct ResendsMeanwhile {
+    service: Mutex<Option<(Invitations, invite_core::User, invite_core::EnterpriseId)>>,
+    inner: RecordingNotifier,
+}
+
+#[async_trait]
+impl Notifier for ResendsMeanwhile {
+    async fn deliver(&self, delivery: &Delivery) -> Result<(), NotifyError> {
+        let service = self.service.lock().unwrap().take();
+        if let Some((invitations, alice, acme)) = service {
+            invitations
+                .resend(&alice, &acme, delivery.invitation_id)
+                .await
+                .unwrap();
+        }
+        self.inner.deliver(delivery).await
+    }
+}
+
+#[tokio::test]
+async fn an_outcome_after_a_resend_dropped_the_row_is_counted_lost_and_changes_nothing() {
+    // rule D2, D3: the old attempt's outcome is not recorded; the new link goes out.
+    let notifier = Arc::new(ResendsMeanwhile::default());
+    let app = app(notifier.clone()).await;
+    let sent = app.send("bob@example.com").await;
+    *notifier.service.lock().unwrap() = Some((
+        app.invitations.clone(),
+        app.world.alice.clone(),
+        app.world.acme.id.clone(),
+    ));
+    let report = app.worker.drain_once().await.unwrap();
+    assert_eq!(
+        report,
+        invite_core::DrainReport {
+            claimed: 1,
+            lost: 1,
+            ..invite_core::DrainReport::default()
+        }
+    );
+    assert_eq!(
+        app.kinds(sent.invitation.id).await,
+        [EventKind::Sent, EventKind::Resent]
+    );
+    assert_eq!(
+        app.delivery(sent.invitation.id).await,
+        (DeliveryStatus::Queued, 0)
+    );
+    let report = app.worker.drain_once().await.unwrap();
+    assert_eq!((report.claimed, report.delivered, report.lost), (1, 1, 0));
+    let deliveries = notifier.inner.deliveries();
+    assert_eq!(deliveries.len(), 2);
+    assert_ne!(deliveries[1].link, sent.link, "the resend's link goes out");
+}
+
+#[tokio::test]
+async fn an_outcome_the_store_could_not_record_is_counted_and_attempted_again_after_the_lease() {
+    // rule D3: at least once
+    let notifier = Arc::new(RecordingNotifier::default());
+    let (app, plan) = faulted_app(notifier.clone()).await;
+    // Which call of a drain records the outcome.
+    app.send("carol@example.com").await;
+    plan.count();
+    assert_eq!(app.worker.drain_once().await.unwrap().delivered, 1);
+    let calls = plan.stop();
+    let finish = calls.iter().position(|c| *c == "finish_delivery").unwrap() + 1;
+    let sent = app.send("bob@example.com").await;
+    plan.arm(finish, Fault::Error);
+    let report = app.worker.drain_once().await.unwrap();
+    assert_eq!(plan.stop(), calls, "the same calls");
+    assert_eq!(
+        report,
+        invite_core::DrainReport {
+            claimed: 1,
+            unrecorded: 1,
+            ..invite_core::DrainReport::default()
+        }
+    );
+    assert_eq!(notifier.deliveries().len(), 2);
+    assert_eq!(
+        app.delivery(sent.invitation.id).await,
+        (DeliveryStatus::Queued, 0)
+    );
+    assert_eq!(app.worker.drain_once().await.unwrap().claimed, 0, "leased");
+    app.clock.advance(TimeDelta::minutes(5) + TimeDelta::seconds(1));
+    let report = app.worker.drain_once().await.unwrap();
+    assert_eq!((report.claimed, report.delivered, report.unrecorded), (1, 1, 0));
+    assert_eq!(notifier.deliveries().len(), 3);
+    assert_eq!(notifier.deliveries()[2].link, sent.link);
+    assert_eq!(
+        app.delivery(sent.invitation.id).await,
+        (DeliveryStatus::Delivered, 2)
+    );
+}
+
+/// `worker.prune()` on a thread of its own, answered within 10 s: a prune whose loop never
+/// ends fails the test instead of hanging the suite.
+fn prune_within_10s(worker: &DeliveryWorker) -> usize {
+    let worker = worker.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let _ = tx.send(runtime.block_on(worker.prune()));
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("prune returned within 10 s")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn prune_deletes_every_finished_row_past_the_retention_32_batches_at_a_time() {
+    // rule D4 (finished rows, their links erased, are kept for the retention only)
+    let notifier = Arc::new(RecordingNotifier::default());
+    let (app, plan) = faulted_app(notifier.clone()).await;
+    for i in 0..64 {
+        app.send(&format!("user{i}@example.com")).await;
+    }
+    let worker = app.worker.clone().config(WorkerConfig {
+        batch: 64,
+        retention: Duration::from_secs(3600),
+        ..*app.worker.settings()
+    });
+    assert_eq!(worker.drain_once().await.unwrap().delivered, 64);
+    app.clock.advance(TimeDelta::hours(1));
+    // A row finished within the retention is kept.
+    app.send("recent@example.com").await;
+    assert_eq!(worker.drain_once().await.unwrap().delivered, 1);
+    let worker = worker.clone().config(WorkerConfig {
+        batch: 1,
+        ..*worker.settings()
+    });
+    plan.count();
+    assert_eq!(prune_within_10s(&worker), 64);
+    assert_eq!(
+        plan.stop(),
+        ["prune_deliveries"; 3],
+        "32 rows a call (32 per row of a claim batch), until a call finds fewer"
+    );
+    assert_eq!(prune_within_10s(&worker), 0);
+    app.clock.advance(TimeDelta::hours(1));
+    assert_eq!(prune_within_10s(&worker), 1);
+    assert_eq!(notifier.deliveries().len(), 65);
+}
+
+/// Waits up to 5 s for `n` deliveries.
+async fn delivered(notifier: &RecordingNotifier, n: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while notifier.deliveries().len() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {n} delivered after 5 s",
+            notifier.deliveries().len()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_drains_full_batches_back_to_back_without_waiting_for_a_poll() {
+    // rule D1: a backlog goes out at once, a batch after the other
+    let notifier = Arc::new(RecordingNotifier::default());
+    let app = app(notifier.clone()).await;
+    for i in 0..5 {
+        app.send(&format!("user{i}@example.com")).await;
+    }
+    let worker = app.worker.clone().config(WorkerConfig {
+        batch: 1,
+        poll_interval: Duration::from_secs(3600),
+        ..*app.worker.settings()
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    delivered(&notifier, 5).await;
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("run returns on shutdown")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_prunes_when_it_starts_and_then_once_every_prune_every() {
+    // rule D4: finished rows are pruned on a schedule, not at every wake-up
+    let notifier = Arc::new(RecordingNotifier::default());
+    let (app, plan) = faulted_app(notifier.clone()).await;
+    let worker = app.worker.clone().config(WorkerConfig {
+        poll_interval: Duration::from_secs(3600),
+        prune_every: Duration::from_secs(3600),
+        ..*app.worker.settings()
+    });
+    plan.count();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    // Each send wakes the worker for a round of its own; the round after the first
+    // send ends (and would prune) before the second send's round starts.
+    app.send("bob@example.com").await;
+    delivered(&notifier, 1).await;
+    app.send("carol@example.com").await;
+    delivered(&notifier, 2).await;
+    let prunes = plan
+        .stop()
+        .into_iter()
+        .filter(|call| *call == "prune_deliveries")
+        .count();
+    assert_eq!(prunes, 1, "one prune, when run started");
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(5), running)
         .await

@@ -98,3 +98,44 @@ async fn neither_the_link_nor_the_notifiers_text_reaches_a_log_line_or_an_event(
     );
     assert!(!events.contains(sent.link.token()) && !events.contains("mailbox"));
 }
+
+#[tokio::test]
+async fn a_dropped_row_is_logged_with_why_it_was_stale() {
+    // rule D2: the operator sees why a link was not delivered (and still no link, D4)
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let store = Arc::new(MemoryStore::default());
+    let world = seed::demo(&*store).await.unwrap();
+    let invitations = Invitations::builder(store.clone())
+        .notifier(Arc::new(Quoting::default()))
+        .outbox(OutboxKey::generate())
+        .build();
+    let worker = invitations.delivery_worker().unwrap();
+    let sent = invitations
+        .send(
+            &world.alice,
+            &world.acme.id,
+            SendInvitation::new("bob@example.com", "member"),
+        )
+        .await
+        .unwrap();
+    invitations
+        .revoke(&world.alice, &world.acme.id, sent.invitation.id)
+        .await
+        .unwrap();
+    assert_eq!(worker.drain_once().await.unwrap().dropped, 1);
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = logs
+        .lines()
+        .find(|line| line.contains("outbox row is stale"))
+        .unwrap_or_else(|| panic!("no line about the stale row in {logs}"));
+    assert!(line.contains("reason=\"revoked\""), "{line}");
+    assert!(line.contains(&sent.invitation.id.to_string()), "{line}");
+    assert!(!logs.contains(sent.link.token()), "a log line holds the token");
+}
