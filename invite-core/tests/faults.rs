@@ -159,6 +159,62 @@ async fn inline_delivery_survives_every_notifier_fault() {
     }
 }
 
+/// Rule S8, X7 without the outbox: when the delivery's outcome cannot be written after the
+/// notifier was called, `send` answers what is stored — delivery `queued`, no attempt
+/// counted — and not the outcome it could not record.
+#[tokio::test]
+async fn inline_delivery_whose_outcome_is_not_written_answers_what_is_stored() {
+    use invite_core::testing::faults::{FaultPlan, FaultyStore};
+    use invite_core::testing::{RecordingNotifier, seed};
+    use invite_core::{DeliveryStatus, InvitationStore, Invitations, SendInvitation};
+
+    let store = Arc::new(MemoryStore::default());
+    let world = seed::demo(&*store).await.expect("seed");
+    let notifier = Arc::new(RecordingNotifier::default());
+    let plan = FaultPlan::new();
+    let invitations = Invitations::builder(Arc::new(FaultyStore::new(store.clone(), plan.clone())))
+        .notifier(notifier.clone())
+        .build();
+    let send = |contact: &str| {
+        invitations.send(
+            &world.alice,
+            &world.acme.id,
+            SendInvitation::new(contact, "member"),
+        )
+    };
+    // Which call of a send writes the delivery's outcome.
+    plan.count();
+    let first = send("carol@example.com").await.expect("send");
+    let calls = plan.stop();
+    assert_eq!(
+        (first.invitation.delivery, first.invitation.delivery_attempts),
+        (DeliveryStatus::Delivered, 1)
+    );
+    let k = calls
+        .iter()
+        .position(|c| *c == "set_delivery")
+        .expect("set_delivery")
+        + 1;
+    plan.arm(k, Fault::Error);
+    let sent = send("bob@example.com").await.expect("rule S8: the send succeeds");
+    assert_eq!(plan.hit().map(|hit| hit.name), Some("set_delivery"));
+    plan.stop();
+    assert_eq!(notifier.deliveries().len(), 2, "the notifier took it");
+    assert_eq!(
+        (sent.invitation.delivery, sent.invitation.delivery_attempts),
+        (DeliveryStatus::Queued, 0)
+    );
+    let stored = store
+        .get(&world.acme.id, sent.invitation.id)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(
+        (stored.delivery, stored.delivery_attempts),
+        (sent.invitation.delivery, sent.invitation.delivery_attempts)
+    );
+}
+
 /// A notifier that panics on every message to one contact and hangs on every message to
 /// another (a host's SMS client with an `unwrap`, a provider that never answers), and
 /// delivers the rest through a [`RecordingNotifier`]; counts the calls for each.

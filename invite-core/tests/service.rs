@@ -799,3 +799,88 @@ async fn inviter_status_and_expiry_come_from_the_service() {
         Err(InviteError::InvalidRequest(_))
     ));
 }
+
+#[tokio::test]
+async fn a_page_of_exactly_limit_rows_is_the_last_and_limit_100_is_allowed() {
+    // rule R1: 1 to 100 rows a page; a next cursor only when more rows follow.
+    let app = App::new().await;
+    let w = &app.world;
+    for i in 0..3 {
+        app.invite(&format!("user{i}@example.com"), "member")
+            .await
+            .unwrap();
+        app.clock.advance(TimeDelta::seconds(1));
+    }
+    let page = |limit: usize| {
+        app.invitations.list(
+            &w.alice,
+            &w.acme.id,
+            ListInvitations {
+                limit: Some(limit),
+                ..Default::default()
+            },
+        )
+    };
+    let exact = page(3).await.unwrap();
+    assert_eq!(exact.items.len(), 3);
+    assert_eq!(exact.next_cursor, None, "nothing follows a full last page");
+    let short = page(2).await.unwrap();
+    assert_eq!(short.items.len(), 2);
+    assert!(short.next_cursor.is_some());
+    let largest = page(invite_core::page::MAX_PAGE_SIZE).await.unwrap();
+    assert_eq!(largest.items.len(), 3);
+    assert_eq!(largest.next_cursor, None);
+    assert!(matches!(
+        page(invite_core::page::MAX_PAGE_SIZE + 1).await,
+        Err(InviteError::InvalidRequest(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_service_says_how_it_delivers_and_reads_ids_as_the_host_keys_them() {
+    // rule D1 (outbox or inline), rule H3 (the host's key kinds)
+    use invite_core::{EnterpriseId, KeyKind, KeyKinds, OutboxKey, UserId};
+
+    let inline = App::new().await.invitations;
+    assert!(!inline.uses_outbox());
+    let debug = format!("{inline:?}");
+    assert!(debug.starts_with("Invitations {"), "{debug}");
+    assert!(debug.contains("outbox: false"), "{debug}");
+    assert!(debug.contains("https://app.example"), "{debug}");
+    let queued = App::with(|b| b.outbox(OutboxKey::from_bytes([0xab; 32])))
+        .await
+        .invitations;
+    assert!(queued.uses_outbox());
+    let debug = format!("{queued:?}");
+    assert!(debug.contains("outbox: true"), "{debug}");
+    assert!(!debug.contains("171"), "the key stays out of Debug: {debug}");
+
+    let kinds = KeyKinds {
+        enterprise: KeyKind::Int,
+        user: KeyKind::Text,
+    };
+    let host = invite_core::Invitations::builder(Arc::new(MemoryStore::with_key_kinds(kinds))).build();
+    assert_eq!(host.key_kinds(), kinds);
+    assert_eq!(host.enterprise_id("42").unwrap(), EnterpriseId::from(42_i64));
+    assert_eq!(host.user_id("alice").unwrap(), UserId::from("alice"));
+    for bad in ["", "abc", "042", "6f1c7f3e-53f4-4bd9-9a5b-8f0e0f0e0f0e"] {
+        assert!(
+            matches!(host.enterprise_id(bad), Err(InviteError::InvalidRequest(_))),
+            "{bad:?}"
+        );
+    }
+    for bad in ["", "a\u{0}b"] {
+        assert!(
+            matches!(host.user_id(bad), Err(InviteError::InvalidRequest(_))),
+            "{bad:?}"
+        );
+    }
+    // The self-contained layout keys both with UUIDs.
+    let uuid = "6f1c7f3e-53f4-4bd9-9a5b-8f0e0f0e0f0e";
+    assert_eq!(inline.key_kinds(), KeyKinds::both(KeyKind::Uuid));
+    assert!(inline.enterprise_id(uuid).is_ok());
+    assert!(matches!(
+        inline.user_id("42"),
+        Err(InviteError::InvalidRequest(_))
+    ));
+}
