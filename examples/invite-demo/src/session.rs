@@ -30,6 +30,8 @@
 //! it is (we would have to hash it in our store anyway). The whole of what the demo needs
 //! is four SQL statements; they are here.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use axum::http::HeaderMap;
@@ -83,12 +85,20 @@ macro_rules! on_pool {
     };
 }
 
+/// At most how often a sign-in also deletes the expired sessions (expired ones are never
+/// read: the lookup compares `expires_at`), so that sign-ins do not all queue a second
+/// write on SQLite's one writer (issue #11); a shorter session lifetime prunes as often as
+/// it lasts, so the table holds at most the sessions of about two lifetimes.
+const PRUNE_EVERY_MICROS: i64 = 60_000_000;
+
 /// The signed-in sessions, in the demo's database.
 #[derive(Clone, Debug)]
 pub struct Sessions {
     db: Db,
     ttl: Duration,
     secure_cookie: bool,
+    /// When the expired sessions were last deleted (µs since the epoch).
+    pruned_at: Arc<AtomicI64>,
 }
 
 impl Sessions {
@@ -111,6 +121,7 @@ impl Sessions {
             db,
             ttl,
             secure_cookie,
+            pruned_at: Arc::new(AtomicI64::new(i64::MIN)),
         };
         on_pool!(&sessions.db, pool => {
             sqlx::query(CREATE_TABLE).execute(pool).await?;
@@ -125,9 +136,21 @@ impl Sessions {
         Ok(sessions)
     }
 
-    /// Deletes the expired sessions; returns how many.
+    /// Deletes the expired sessions, at most once a minute ([`PRUNE_EVERY_MICROS`]) or
+    /// once a lifetime if that is shorter; returns how many.
     async fn prune(&self) -> Result<u64, sqlx::Error> {
         let now = Utc::now().timestamp_micros();
+        let ttl = i64::try_from(self.ttl.as_micros()).unwrap_or(i64::MAX);
+        let last = self.pruned_at.load(Ordering::Relaxed);
+        let due = now.saturating_sub(last) >= ttl.min(PRUNE_EVERY_MICROS);
+        if !due
+            || self
+                .pruned_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return Ok(0);
+        }
         Ok(on_pool!(&self.db, pool => sqlx::query(DELETE_EXPIRED)
             .bind(now)
             .execute(pool)
@@ -135,9 +158,9 @@ impl Sessions {
             .rows_affected()))
     }
 
-    /// Signs `user` in: deletes the expired sessions and the one the request came with
-    /// (`headers`), if any, and opens a new one under a fresh random id. Returns its
-    /// `Set-Cookie` value.
+    /// Signs `user` in: deletes the expired sessions (when due, see [`Sessions::prune`])
+    /// and the one the request came with (`headers`), if any, and opens a new one under a
+    /// fresh random id. Returns its `Set-Cookie` value.
     ///
     /// # Errors
     /// When the database cannot be written.

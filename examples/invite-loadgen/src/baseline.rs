@@ -1,28 +1,30 @@
 //! The baseline: a bare axum server that serves the routes of the load mix with the SQL
 //! of `invite-store-sqlx` written out by hand, on the same SQLite database layout as
 //! `invite-demo` (the library's tables plus the self-contained `enterprises`, `users`,
-//! `members`). It is the floor the demo is measured against.
+//! `members`, and the demo's `invite_demo_sessions`). It is the floor the demo is
+//! measured against.
 //!
-//! | route | statements, in order (as the library runs them on SQLite) |
+//! | route | statements, in order (as the library and the demo run them on SQLite) |
 //! |---|---|
-//! | `POST /login` | user by `email_normalized`; memberships (`members` ⋈ `enterprises`) |
-//! | `POST /register` | (one at a time) user by `email_normalized`; user upsert; memberships |
-//! | `POST /api/enterprises/{id}/invitations` | session user; role; enterprise; `BEGIN IMMEDIATE`, member-with-contact check, stale-pending write-down, invitation insert, `sent` event, `COMMIT`; delivery update |
-//! | `GET /api/enterprises/{id}/invitations` | session user; role; enterprise; first page by `(sent_at, id)` |
-//! | `POST /api/invitations/view` | session user (if signed in); invitation by digest; enterprise |
-//! | `POST /api/invitations/accept` | session user; invitation by digest; enterprise; `BEGIN IMMEDIATE`, conditional `UPDATE … RETURNING`, user upsert, member insert, `accepted` event, `COMMIT` |
-//! | `POST /api/invitations/reject` | session user; invitation by digest; `BEGIN IMMEDIATE`, conditional `UPDATE … RETURNING`, `rejected` event, `COMMIT` |
+//! | `POST /login` | user by `email_normalized`; the request's old session deleted (if any); session insert; memberships (`members` ⋈ `enterprises`) |
+//! | `POST /register` | (one at a time) user by `email_normalized`; user upsert; session insert; memberships |
+//! | every signed-in route | session by id hash (unexpired); user by id |
+//! | `POST /api/enterprises/{id}/invitations` | role; enterprise; `BEGIN IMMEDIATE`, member-with-contact check, stale-pending write-down, invitation insert, `sent` event, `COMMIT`; delivery update |
+//! | `GET /api/enterprises/{id}/invitations` | role; enterprise; first page by `(sent_at, id)` |
+//! | `POST /api/invitations/view` | invitation by digest; enterprise |
+//! | `POST /api/invitations/accept` | `BEGIN IMMEDIATE`, conditional `UPDATE … RETURNING` (its trigger writes the `accepted` event), account check, enterprise, user upsert, member insert, `COMMIT` |
+//! | `POST /api/invitations/reject` | `BEGIN IMMEDIATE`, conditional `UPDATE … RETURNING` (its trigger writes the `rejected` event), account check, `COMMIT` |
 //!
 //! What it leaves out, on purpose: the service layer and its domain types, the contact
 //! parser (emails are trimmed and lowercased; phones are refused), the request spans and
-//! logs, the notifier, the rate limit, and every route the mix does not use. Sessions are
-//! an in-memory map behind a plain cookie. The pool is the library's own
+//! logs, the notifier (and so the demo's delivery outbox: its queued row and its worker's
+//! writes), the rate limit, the demo's once-a-minute prune of expired sessions, and every route
+//! the mix does not use. The pool is the library's own
 //! ([`invite_store_sqlx::sqlite_pool`] settings: WAL, `synchronous = NORMAL`, busy
 //! timeout), and the database is created and seeded through the library, so both servers
 //! start from the same schema and accounts.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -126,6 +128,25 @@ pub mod statements {
     );
     /// How the library opens a write transaction on SQLite (`Backend::BEGIN_WRITE`).
     pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+    /// `invite-demo`'s sessions table and statements (`session.rs`), byte for byte.
+    pub const CREATE_SESSIONS: &str = "CREATE TABLE IF NOT EXISTS invite_demo_sessions (
+    id_hash     TEXT NOT NULL PRIMARY KEY,
+    user_id     TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL
+)";
+    /// The demo's index of sessions by expiry.
+    pub const CREATE_SESSIONS_INDEX: &str = "CREATE INDEX IF NOT EXISTS invite_demo_sessions_expires_at \
+     ON invite_demo_sessions (expires_at)";
+    /// A new session.
+    pub const INSERT_SESSION: &str = "INSERT INTO invite_demo_sessions (id_hash, user_id, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4)";
+    /// The user of a live session.
+    pub const SESSION_USER: &str =
+        "SELECT user_id FROM invite_demo_sessions WHERE id_hash = $1 AND expires_at > $2";
+    /// The end of a session.
+    pub const DELETE_SESSION: &str = "DELETE FROM invite_demo_sessions WHERE id_hash = $1";
 }
 
 use statements as sql;
@@ -145,10 +166,12 @@ pub struct Baseline {
     state: Arc<Inner>,
 }
 
+/// How long a session lives (the demo's default `--session-ttl`).
+const SESSION_TTL_MICROS: i64 = 7 * 24 * 3_600_000_000;
+
 #[derive(Debug)]
 struct Inner {
     pool: SqlitePool,
-    sessions: Mutex<HashMap<String, Uuid>>,
     registering: tokio::sync::Mutex<()>,
     base_url: String,
 }
@@ -163,10 +186,14 @@ impl Baseline {
         let store = invite_store_sqlx::SqliteStore::connect(database_url).await?;
         store.migrate().await?;
         seed_if_empty(&store).await?;
+        // Sessions live in the database, as the demo keeps them.
+        sqlx::query(sql::CREATE_SESSIONS).execute(store.pool()).await?;
+        sqlx::query(sql::CREATE_SESSIONS_INDEX)
+            .execute(store.pool())
+            .await?;
         Ok(Self {
             state: Arc::new(Inner {
                 pool: store.pool().clone(),
-                sessions: Mutex::default(),
                 registering: tokio::sync::Mutex::new(()),
                 base_url: base_url.trim_end_matches('/').to_owned(),
             }),
@@ -492,13 +519,12 @@ impl Inner {
         let Some(id) = session_id(headers) else {
             return Ok(None);
         };
-        let user = self
-            .sessions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .copied();
-        let Some(user) = user else {
+        let session: Option<(String,)> = sqlx::query_as(sql::SESSION_USER)
+            .bind(session_hash(id))
+            .bind(now_micros())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(user) = session.and_then(|(raw,)| Uuid::parse_str(&raw).ok()) else {
             return Ok(None);
         };
         Ok(sqlx::query_as::<_, UserRow>(sql::USER_BY_ID)
@@ -546,18 +572,28 @@ impl Inner {
     }
 
     /// Opens a session for `user` and answers `{"user","memberships"}` with its cookie.
-    async fn signed_in(&self, user: &UserRow) -> Answer {
+    async fn signed_in(&self, headers: &HeaderMap, user: &UserRow) -> Answer {
+        if let Some(previous) = session_id(headers) {
+            sqlx::query(sql::DELETE_SESSION)
+                .bind(session_hash(previous))
+                .execute(&self.pool)
+                .await?;
+        }
+        let id = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let now = now_micros();
+        sqlx::query(sql::INSERT_SESSION)
+            .bind(session_hash(&id))
+            .bind(user.id.hyphenated().to_string())
+            .bind(now)
+            .bind(now.saturating_add(SESSION_TTL_MICROS))
+            .execute(&self.pool)
+            .await?;
         let memberships: Vec<(Uuid, String, bool, String)> = sqlx::query_as(sql::MEMBERSHIPS)
             .bind(user.id)
             .fetch_all(&self.pool)
             .await?;
-        let id = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
         let cookie = HeaderValue::from_str(&format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly"))
             .map_err(|_| Fail::new(StatusCode::INTERNAL_SERVER_ERROR, "internal"))?;
-        self.sessions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, user.id);
         #[derive(Serialize)]
         struct Me<'a> {
             user: UserJson<'a>,
@@ -604,6 +640,14 @@ fn token_digest(token: &str) -> Option<Vec<u8>> {
     shaped.then(|| digest(token))
 }
 
+/// What the sessions table keeps of a session id: its SHA-256, in hex (as the demo).
+fn session_hash(id: &str) -> String {
+    Sha256::digest(id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -619,7 +663,11 @@ fn unchanged(current: Option<&InvitationRow>, now: i64) -> Fail {
 
 // --- handlers -----------------------------------------------------------------------------
 
-async fn login(State(state): AppState, body: Result<Json<LoginBody>, JsonRejection>) -> Answer {
+async fn login(
+    State(state): AppState,
+    headers: HeaderMap,
+    body: Result<Json<LoginBody>, JsonRejection>,
+) -> Answer {
     let Json(body) = body?;
     let email = normalize_email(&body.contact)?;
     let user = sqlx::query_as::<_, UserRow>(sql::USER_BY_EMAIL)
@@ -627,10 +675,14 @@ async fn login(State(state): AppState, body: Result<Json<LoginBody>, JsonRejecti
         .fetch_optional(&state.pool)
         .await?
         .ok_or(Fail::new(StatusCode::NOT_FOUND, "unknown_account"))?;
-    state.signed_in(&user).await
+    state.signed_in(&headers, &user).await
 }
 
-async fn register(State(state): AppState, body: Result<Json<RegisterBody>, JsonRejection>) -> Answer {
+async fn register(
+    State(state): AppState,
+    headers: HeaderMap,
+    body: Result<Json<RegisterBody>, JsonRejection>,
+) -> Answer {
     let Json(body) = body?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -654,7 +706,7 @@ async fn register(State(state): AppState, body: Result<Json<RegisterBody>, JsonR
         phone_normalized: None,
     };
     upsert_user(&state.pool, &user).await?;
-    state.signed_in(&user).await
+    state.signed_in(&headers, &user).await
 }
 
 async fn upsert_user<'c, E>(executor: E, user: &UserRow) -> Result<(), sqlx::Error>
