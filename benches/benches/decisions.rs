@@ -135,10 +135,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use invite_core::testing::seed;
 use invite_core::{
-    Accounts, Contact, ContactPolicy, Delivery, Enterprise, EnterpriseId, Invitations, KeyKind, KeyKinds,
-    Notifier, NotifyError, OutboxKey, Role, SendInvitation, User, UserId,
+    Accounts, Contact, ContactPolicy, Delivery, Enterprise, EnterpriseId, Invitations, Notifier, NotifyError,
+    OutboxKey, Role, SendInvitation, User, UserId,
 };
-use invite_store_sqlx::{MemberValue, PgStore, SelfContained, SqliteStore, TableMapping, sqlite_pool};
+use invite_store_sqlx::{PgStore, SelfContained, SqliteStore, TableMapping, sqlite_pool};
 use rusqlite::TransactionBehavior;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgPool, SqlitePool};
@@ -275,22 +275,9 @@ fn host_role(role: &str) -> &'static str {
     }
 }
 
-/// The mapping of the host's schema, as `examples/embed-host-schema/src/lib.rs` has it.
+/// The mapping of the host's schema: `examples/embed-host-schema`'s own.
 fn host_mapping() -> TableMapping {
-    TableMapping::builder()
-        .keys(KeyKinds::both(KeyKind::Int))
-        .enterprises("organizations", "id", "title", "verified")
-        .users("accounts", "id")
-        .email("email")
-        .phone("phone")
-        .memberships("org_memberships", "org_id", "account_id", "role")
-        .role(Role::SuperAdmin, "owner")
-        .role(Role::FinanceAdmin, "billing")
-        .role(Role::DevAdmin, "developer")
-        .role(Role::Member, "member")
-        .member_value("joined_at", MemberValue::Now)
-        .build()
-        .unwrap()
+    embed_host_schema::mapping().unwrap()
 }
 
 fn email(raw: &str) -> Contact {

@@ -30,10 +30,10 @@ use invite_core::testing::seed::{self, World};
 use invite_core::testing::{AccountsFixture, HostFixture};
 use invite_core::{
     Answer, Contact, ContactPolicy, Cursor, Enterprise, EnterpriseId, Invitation, InvitationId,
-    InvitationStatus, InvitationStore, InviteToken, Inviter, Key, KeyKind, KeyKinds, ListQuery,
-    NewInvitation, Role, StoreError, Target, TokenDigest, User, UserId,
+    InvitationStatus, InvitationStore, InviteToken, Inviter, Key, ListQuery, NewInvitation, Role, StoreError,
+    Target, TokenDigest, User, UserId,
 };
-use invite_store_sqlx::{MemberValue, PgStore, SqliteStore, TableMapping, sqlite_pool};
+use invite_store_sqlx::{PgStore, SqliteStore, TableMapping, sqlite_pool};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgPool, SqlitePool};
 use tokio::runtime::Runtime;
@@ -107,22 +107,9 @@ fn host_role(role: &str) -> &'static str {
     }
 }
 
-/// The mapping of the host's schema, as `examples/embed-host-schema/src/lib.rs` has it.
+/// The mapping of the host's schema: `examples/embed-host-schema`'s own.
 fn host_mapping() -> TableMapping {
-    TableMapping::builder()
-        .keys(KeyKinds::both(KeyKind::Int))
-        .enterprises("organizations", "id", "title", "verified")
-        .users("accounts", "id")
-        .email("email")
-        .phone("phone")
-        .memberships("org_memberships", "org_id", "account_id", "role")
-        .role(Role::SuperAdmin, "owner")
-        .role(Role::FinanceAdmin, "billing")
-        .role(Role::DevAdmin, "developer")
-        .role(Role::Member, "member")
-        .member_value("joined_at", MemberValue::Now)
-        .build()
-        .unwrap()
+    embed_host_schema::mapping().unwrap()
 }
 
 fn quote(text: &str) -> String {
