@@ -45,6 +45,7 @@ use axum::http::request::Parts;
 use axum::http::{Request, StatusCode};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use invite_axum::{Identify, IdentityError};
+use invite_benches::quantile;
 use invite_core::testing::{World, seed};
 use invite_core::{
     Delivery, Directory, InvitationStore, Invitations, Notifier, NotifyError, OutboxKey, SendInvitation, User,
@@ -354,19 +355,6 @@ fn bulk(c: &mut Criterion) {
         }
         group.finish();
     }
-}
-
-/// The `q`-quantile of `values` (nearest rank).
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let rank = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[rank]
 }
 
 /// `INVITE_BENCH_PAIRED=<seconds>` (off by default): for each backend and level (service,

@@ -133,6 +133,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
+use invite_benches::{micros, quantile};
 use invite_core::testing::seed;
 use invite_core::{
     Accounts, Contact, ContactPolicy, Delivery, Enterprise, EnterpriseId, Invitations, Notifier, NotifyError,
@@ -1109,23 +1110,6 @@ async fn interleave(subject: &Subject, budget: Duration) -> Vec<Vec<Duration>> {
         }
     }
     times
-}
-
-/// The `q`-quantile of `values` (nearest rank).
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let rank = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[rank]
-}
-
-fn micros(values: &[Duration]) -> Vec<f64> {
-    values.iter().map(|d| d.as_secs_f64() * 1e6).collect()
 }
 
 fn report_paired(group: &str, secs: f64, times: &[Vec<Duration>]) {

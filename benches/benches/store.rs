@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use invite_benches::{micros, quantile};
 use invite_core::testing::seed::{self, World};
 use invite_core::testing::{AccountsFixture, HostFixture};
 use invite_core::{
@@ -911,23 +912,6 @@ async fn interleave(subject: &Subject, op: Op, budget: Duration) -> Pairs {
         }
     }
     pairs
-}
-
-/// The `q`-quantile of `values` (nearest rank), in µs.
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let rank = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[rank]
-}
-
-fn micros(values: &[Duration]) -> Vec<f64> {
-    values.iter().map(|d| d.as_secs_f64() * 1e6).collect()
 }
 
 /// `INVITE_BENCH_PAIRED=<seconds>` (off by default): for each subject and op, the two

@@ -35,3 +35,26 @@ pub async fn pg_database(tag: &str) -> Option<PgConnectOptions> {
         .expect("create the bench database");
     Some(options.database(&name))
 }
+
+/// The `q`-quantile of `values` (nearest rank); `NaN` for no values.
+#[must_use]
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rank = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[rank]
+}
+
+/// `values` in microseconds.
+#[must_use]
+pub fn micros(values: &[std::time::Duration]) -> Vec<f64> {
+    values.iter().map(|d| d.as_secs_f64() * 1e6).collect()
+}
