@@ -141,9 +141,9 @@ impl Invitations {
     }
 
     async fn find(&self, token: &str) -> Result<Option<Invitation>, InviteError> {
-        match InviteToken::parse(token) {
-            Some(token) => Ok(self.store.find_by_digest(&token.digest()).await?),
-            None => Ok(None),
-        }
+        let Ok(digest) = Self::digest(token) else {
+            return Ok(None);
+        };
+        Ok(self.store.find_by_digest(&digest).await?)
     }
 }
