@@ -348,34 +348,52 @@ async fn without_an_outbox_the_service_delivers_inline_as_before() {
     assert_eq!(notifier.deliveries().len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_wakes_on_a_send_and_stops_gracefully() {
-    // rule D1: the worker the host spawns; a new delivery goes out without waiting a poll
-    let notifier = Arc::new(RecordingNotifier::default());
-    let app = app(notifier.clone()).await;
-    let worker = app.worker.clone().config(WorkerConfig {
-        poll_interval: Duration::from_secs(3600),
-        ..*app.worker.settings()
-    });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(worker.run(async move {
-        let _ = stopped.await;
-    }));
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    app.send("bob@example.com").await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while notifier.deliveries().is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not delivered after a wake-up"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+/// Runs `test` on a runtime of two worker threads that is shut down without waiting for a
+/// task that never yields: a `run` stuck in a loop fails its test instead of hanging the
+/// suite (a mutant of `prune`'s loop, say).
+fn on_two_threads<F: std::future::Future<Output = ()>>(test: impl FnOnce() -> F) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(test())));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
     }
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), running)
-        .await
-        .expect("run returns on shutdown")
-        .unwrap();
+}
+
+#[test]
+fn run_wakes_on_a_send_and_stops_gracefully() {
+    on_two_threads(|| async {
+        // rule D1: the worker the host spawns; a new delivery goes out without waiting a poll
+        let notifier = Arc::new(RecordingNotifier::default());
+        let app = app(notifier.clone()).await;
+        let worker = app.worker.clone().config(WorkerConfig {
+            poll_interval: Duration::from_secs(3600),
+            ..*app.worker.settings()
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(worker.run(async move {
+            let _ = stopped.await;
+        }));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        app.send("bob@example.com").await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while notifier.deliveries().is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not delivered after a wake-up"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), running)
+            .await
+            .expect("run returns on shutdown")
+            .unwrap();
+    });
 }
 
 /// Resends the invitation it is handed while it delivers the first link: the resend drops
@@ -540,61 +558,65 @@ async fn delivered(notifier: &RecordingNotifier, n: usize) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_drains_full_batches_back_to_back_without_waiting_for_a_poll() {
-    // rule D1: a backlog goes out at once, a batch after the other
-    let notifier = Arc::new(RecordingNotifier::default());
-    let app = app(notifier.clone()).await;
-    for i in 0..5 {
-        app.send(&format!("user{i}@example.com")).await;
-    }
-    let worker = app.worker.clone().config(WorkerConfig {
-        batch: 1,
-        poll_interval: Duration::from_secs(3600),
-        ..*app.worker.settings()
+#[test]
+fn run_drains_full_batches_back_to_back_without_waiting_for_a_poll() {
+    on_two_threads(|| async {
+        // rule D1: a backlog goes out at once, a batch after the other
+        let notifier = Arc::new(RecordingNotifier::default());
+        let app = app(notifier.clone()).await;
+        for i in 0..5 {
+            app.send(&format!("user{i}@example.com")).await;
+        }
+        let worker = app.worker.clone().config(WorkerConfig {
+            batch: 1,
+            poll_interval: Duration::from_secs(3600),
+            ..*app.worker.settings()
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(worker.run(async move {
+            let _ = stopped.await;
+        }));
+        delivered(&notifier, 5).await;
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), running)
+            .await
+            .expect("run returns on shutdown")
+            .unwrap();
     });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(worker.run(async move {
-        let _ = stopped.await;
-    }));
-    delivered(&notifier, 5).await;
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), running)
-        .await
-        .expect("run returns on shutdown")
-        .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_prunes_when_it_starts_and_then_once_every_prune_every() {
-    // rule D4: finished rows are pruned on a schedule, not at every wake-up
-    let notifier = Arc::new(RecordingNotifier::default());
-    let (app, plan) = faulted_app(notifier.clone()).await;
-    let worker = app.worker.clone().config(WorkerConfig {
-        poll_interval: Duration::from_secs(3600),
-        prune_every: Duration::from_secs(3600),
-        ..*app.worker.settings()
+#[test]
+fn run_prunes_when_it_starts_and_then_once_every_prune_every() {
+    on_two_threads(|| async {
+        // rule D4: finished rows are pruned on a schedule, not at every wake-up
+        let notifier = Arc::new(RecordingNotifier::default());
+        let (app, plan) = faulted_app(notifier.clone()).await;
+        let worker = app.worker.clone().config(WorkerConfig {
+            poll_interval: Duration::from_secs(3600),
+            prune_every: Duration::from_secs(3600),
+            ..*app.worker.settings()
+        });
+        plan.count();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(worker.run(async move {
+            let _ = stopped.await;
+        }));
+        // Each send wakes the worker for a round of its own; the round after the first
+        // send ends (and would prune) before the second send's round starts.
+        app.send("bob@example.com").await;
+        delivered(&notifier, 1).await;
+        app.send("carol@example.com").await;
+        delivered(&notifier, 2).await;
+        let prunes = plan
+            .stop()
+            .into_iter()
+            .filter(|call| *call == "prune_deliveries")
+            .count();
+        assert_eq!(prunes, 1, "one prune, when run started");
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), running)
+            .await
+            .expect("run returns on shutdown")
+            .unwrap();
     });
-    plan.count();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(worker.run(async move {
-        let _ = stopped.await;
-    }));
-    // Each send wakes the worker for a round of its own; the round after the first
-    // send ends (and would prune) before the second send's round starts.
-    app.send("bob@example.com").await;
-    delivered(&notifier, 1).await;
-    app.send("carol@example.com").await;
-    delivered(&notifier, 2).await;
-    let prunes = plan
-        .stop()
-        .into_iter()
-        .filter(|call| *call == "prune_deliveries")
-        .count();
-    assert_eq!(prunes, 1, "one prune, when run started");
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), running)
-        .await
-        .expect("run returns on shutdown")
-        .unwrap();
 }
