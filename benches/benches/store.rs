@@ -15,7 +15,8 @@
 //! set-up short when only the library/hand-written pairs are wanted;
 //! `INVITE_BENCH_HAND_FIRST=1` measures the hand-written side of each pair first;
 //! `INVITE_BENCH_PAIRED=<seconds>` adds the interleaved measurement of the pairs, printed
-//! as text). Commands and figures: docs/BENCHMARKS.md.
+//! as text; `INVITE_BENCH_SCALE_PAIRED=<seconds>` the same for 1k against 1M, per probe).
+//! Commands and figures: docs/BENCHMARKS.md.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -961,6 +962,105 @@ fn paired(_: &mut Criterion) {
 
 // --- 2. 1k vs 1M ----------------------------------------------------------------------
 
+/// One size of the scale set-up: its store, demo data, token probes and a cursor in the
+/// middle of its rows.
+struct Scaled {
+    label: &'static str,
+    backend: &'static str,
+    store: Arc<dyn InvitationStore>,
+    world: World,
+    probes: Vec<TokenDigest>,
+    middle: Option<Cursor>,
+}
+
+/// The probes of the scale comparison, by name.
+const SCALE_PROBES: [&str; 5] = [
+    "token_lookup",
+    "page_first",
+    "page_deep",
+    "page_pending",
+    "page_expired",
+];
+
+impl Scaled {
+    /// Runs probe `name` once (`i` picks the token of a lookup).
+    async fn probe(&self, name: &str, i: usize) {
+        let (status, after) = match name {
+            "token_lookup" => {
+                let digest = self.probes[i % self.probes.len()];
+                let found = self.store.find_by_digest(&digest).await.unwrap();
+                assert!(found.is_some());
+                return;
+            }
+            "page_first" => (None, None),
+            "page_deep" => (None, self.middle),
+            "page_pending" => (Some(InvitationStatus::Pending), self.middle),
+            "page_expired" => (Some(InvitationStatus::Expired), None),
+            other => panic!("no probe {other}"),
+        };
+        let query = ListQuery {
+            status,
+            limit: 20,
+            after,
+        };
+        let page = self.store.list(&self.world.acme.id, &query, now()).await.unwrap();
+        std::hint::black_box(page);
+    }
+}
+
+/// Bulk-inserts `rows` invitations into `subject`, writes the overdue ones down, refreshes
+/// the statistics and makes the probes.
+fn scaled(rt: &Runtime, label: &'static str, rows: u64, subject: Subject) -> Scaled {
+    let (store, world, pool) = (subject.store, subject.world, subject.pool);
+    let base = now() - TimeDelta::days(1);
+    let started = Instant::now();
+    rt.block_on(pool.bulk_insert(&world, rows, base));
+    eprintln!(
+        "{}: inserted {rows} invitations in {:.1?}",
+        pool.name(),
+        started.elapsed()
+    );
+    // Probes with known tokens, newest of all.
+    let probes: Vec<_> = rt.block_on(async {
+        let mut probes = Vec::new();
+        for _ in 0..64 {
+            let (new, token) = new_invitation(&world, now());
+            store.create(new).await.unwrap();
+            probes.push(token.digest());
+        }
+        probes
+    });
+    // The first `expired` listing writes down every overdue pending row of the
+    // enterprise (a quarter of the bulk rows past their 7 days); a one-time cost per
+    // row, reported here and kept out of the per-page figures below.
+    let started = Instant::now();
+    let overdue = ListQuery {
+        status: Some(InvitationStatus::Expired),
+        limit: 1,
+        after: None,
+    };
+    rt.block_on(store.list(&world.acme.id, &overdue, now())).unwrap();
+    eprintln!(
+        "{}: wrote down the overdue rows of {rows} in {:.1?}",
+        pool.name(),
+        started.elapsed()
+    );
+    rt.block_on(pool.analyze());
+    // A cursor in the middle of the bulk rows (one per second, ending at `base`).
+    let middle = Some(Cursor {
+        sent_at: base - TimeDelta::seconds(i64::try_from(rows / 2).unwrap()),
+        id: InvitationId::from_uuid(Uuid::max()),
+    });
+    Scaled {
+        label,
+        backend: pool.name(),
+        store,
+        world,
+        probes,
+        middle,
+    }
+}
+
 fn scale(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -975,88 +1075,86 @@ fn scale(c: &mut Criterion) {
     ] {
         let file = format!("scale-{label}.db");
         let sqlite = rt.block_on(sqlite_subject(&dir, &file, Layout::SelfContained));
-        cases.push((label, rows, sqlite));
+        cases.push(scaled(&rt, label, rows, sqlite));
         let tag = format!("scale_{}", label.to_lowercase());
         if let Some(pg) = rt.block_on(pg_subject(&tag, Layout::SelfContained)) {
-            cases.push((label, rows, pg));
+            cases.push(scaled(&rt, label, rows, pg));
         }
     }
-    for (label, rows, subject) in cases {
-        let (store, world, pool) = (subject.store, subject.world, subject.pool);
-        let base = now() - TimeDelta::days(1);
-        let started = Instant::now();
-        rt.block_on(pool.bulk_insert(&world, rows, base));
-        eprintln!(
-            "{}: inserted {rows} invitations in {:.1?}",
-            pool.name(),
-            started.elapsed()
-        );
-        // Probes with known tokens, newest of all.
-        let probes: Vec<_> = rt.block_on(async {
-            let mut probes = Vec::new();
-            for _ in 0..64 {
-                let (new, token) = new_invitation(&world, now());
-                store.create(new).await.unwrap();
-                probes.push(token.digest());
-            }
-            probes
-        });
-        // The first `expired` listing writes down every overdue pending row of the
-        // enterprise (a quarter of the bulk rows past their 7 days); a one-time cost per
-        // row, reported here and kept out of the per-page figures below.
-        let started = Instant::now();
-        let overdue = ListQuery {
-            status: Some(InvitationStatus::Expired),
-            limit: 1,
-            after: None,
-        };
-        rt.block_on(store.list(&world.acme.id, &overdue, now())).unwrap();
-        eprintln!(
-            "{}: wrote down the overdue rows of {rows} in {:.1?}",
-            pool.name(),
-            started.elapsed()
-        );
-        rt.block_on(pool.analyze());
-        // A cursor in the middle of the bulk rows (one per second, ending at `base`).
-        let middle = Some(Cursor {
-            sent_at: base - TimeDelta::seconds(i64::try_from(rows / 2).unwrap()),
-            id: InvitationId::from_uuid(Uuid::max()),
-        });
-        let group_name = format!("store/{}/scale", pool.name());
-        let mut group = c.benchmark_group(group_name);
-        let mut i = 0usize;
-        group.bench_function(BenchmarkId::new("token_lookup", label), |b| {
-            b.to_async(&rt).iter(|| {
-                i = (i + 1) % probes.len();
-                let (store, digest) = (store.clone(), probes[i]);
-                async move {
-                    let found = store.find_by_digest(&digest).await.unwrap();
-                    assert!(found.is_some());
-                }
-            });
-        });
-        for (name, status, after) in [
-            ("page_first", None, None),
-            ("page_deep", None, middle),
-            ("page_pending", Some(InvitationStatus::Pending), middle),
-            ("page_expired", Some(InvitationStatus::Expired), None),
-        ] {
-            group.bench_function(BenchmarkId::new(name, label), |b| {
+    for case in &cases {
+        let mut group = c.benchmark_group(format!("store/{}/scale", case.backend));
+        for name in SCALE_PROBES {
+            let mut i = 0usize;
+            group.bench_function(BenchmarkId::new(name, case.label), |b| {
                 b.to_async(&rt).iter(|| {
-                    let (store, acme) = (store.clone(), world.acme.id.clone());
-                    async move {
-                        let query = ListQuery {
-                            status,
-                            limit: 20,
-                            after,
-                        };
-                        let page = store.list(&acme, &query, now()).await.unwrap();
-                        std::hint::black_box(page);
-                    }
+                    i += 1;
+                    case.probe(name, i)
                 });
             });
         }
         group.finish();
+    }
+    scale_interleaved(&rt, &cases);
+}
+
+/// `INVITE_BENCH_SCALE_PAIRED=<seconds>` (off by default): per backend and probe, the 1k
+/// and the large database take turns probe by probe for about that long, and the medians
+/// and their ratio are printed. Criterion measures the 1k cases minutes before the large
+/// ones, so a slow spell of a shared machine lands on one side only; here both sides
+/// share every spell.
+fn scale_interleaved(rt: &Runtime, cases: &[Scaled]) {
+    let Some(seconds) = std::env::var("INVITE_BENCH_SCALE_PAIRED")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+    else {
+        return;
+    };
+    let budget = Duration::from_secs_f64(seconds);
+    for small in cases.iter().filter(|c| c.label == "1k") {
+        let Some(large) = cases
+            .iter()
+            .find(|c| c.backend == small.backend && c.label != "1k")
+        else {
+            continue;
+        };
+        for name in SCALE_PROBES {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let started = Instant::now();
+            let mut i = 0usize;
+            while started.elapsed() < budget {
+                i += 1;
+                // Alternate which side goes first.
+                let order = if i.is_multiple_of(2) {
+                    [small, large]
+                } else {
+                    [large, small]
+                };
+                for case in order {
+                    let t = Instant::now();
+                    rt.block_on(case.probe(name, i));
+                    if std::ptr::eq(case, small) {
+                        a.push(t.elapsed());
+                    } else {
+                        b.push(t.elapsed());
+                    }
+                }
+            }
+            let (a, b) = (micros(&a), micros(&b));
+            let (a50, b50) = (quantile(&a, 0.5), quantile(&b, 0.5));
+            println!(
+                "interleaved store/{}/scale/{name}: {} pairs; 1k median {a50:.0} µs (p25 {:.0}, p75 {:.0}); \
+                 {} median {b50:.0} µs (p25 {:.0}, p75 {:.0}); {} / 1k = {:.2}",
+                small.backend,
+                a.len(),
+                quantile(&a, 0.25),
+                quantile(&a, 0.75),
+                large.label,
+                quantile(&b, 0.25),
+                quantile(&b, 0.75),
+                large.label,
+                b50 / a50,
+            );
+        }
     }
 }
 
