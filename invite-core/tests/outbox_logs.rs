@@ -139,3 +139,44 @@ async fn a_dropped_row_is_logged_with_why_it_was_stale() {
     assert!(line.contains(&sent.invitation.id.to_string()), "{line}");
     assert!(!logs.contains(sent.link.token()), "a log line holds the token");
 }
+
+#[tokio::test]
+async fn the_default_event_sink_logs_each_committed_change_with_its_kind_and_actor() {
+    // rule X5: with no sink of the host's, every event also goes to `tracing` at info,
+    // naming the invitation, the enterprise, the kind and the actor (rule X1: no token)
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let store = Arc::new(MemoryStore::default());
+    let world = seed::demo(&*store).await.unwrap();
+    let invitations = Invitations::builder(store.clone()).build();
+    let sent = invitations
+        .send(
+            &world.alice,
+            &world.acme.id,
+            SendInvitation::new("bob@example.com", "member"),
+        )
+        .await
+        .unwrap();
+    invitations.accept(sent.link.token(), &world.bob).await.unwrap();
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let events: Vec<&str> = logs.lines().filter(|l| l.contains("invitation event")).collect();
+    assert_eq!(events.len(), 2, "{logs}");
+    let id = sent.invitation.id.to_string();
+    let acme = world.acme.id.to_string();
+    for (line, kind, actor) in [
+        (events[0], "sent", world.alice.id.to_string()),
+        (events[1], "accepted", world.bob.id.to_string()),
+    ] {
+        assert!(line.contains(&format!("invitation_id={id}")), "{line}");
+        assert!(line.contains(&format!("enterprise_id={acme}")), "{line}");
+        assert!(line.contains(&format!("kind=\"{kind}\"")), "{line}");
+        assert!(line.contains(&actor), "{line}");
+        assert!(!line.contains(sent.link.token()), "{line}");
+    }
+}
