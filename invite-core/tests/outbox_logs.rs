@@ -35,6 +35,21 @@ impl Notifier for Quoting {
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
 
+impl Captured {
+    /// Captures what `tracing` writes at `level` and above on this thread, without
+    /// colours, until the guard drops.
+    fn start(level: tracing::Level) -> (Self, tracing::subscriber::DefaultGuard) {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+}
+
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(buf);
@@ -48,13 +63,7 @@ impl Write for Captured {
 #[tokio::test]
 async fn neither_the_link_nor_the_notifiers_text_reaches_a_log_line_or_an_event() {
     // rule D4
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::start(tracing::Level::TRACE);
     let store = Arc::new(MemoryStore::default());
     let world = seed::demo(&*store).await.unwrap();
     let clock = ManualClock::default();
@@ -102,14 +111,7 @@ async fn neither_the_link_nor_the_notifiers_text_reaches_a_log_line_or_an_event(
 #[tokio::test]
 async fn a_dropped_row_is_logged_with_why_it_was_stale() {
     // rule D2: the operator sees why a link was not delivered (and still no link, D4)
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::start(tracing::Level::TRACE);
     let store = Arc::new(MemoryStore::default());
     let world = seed::demo(&*store).await.unwrap();
     let invitations = Invitations::builder(store.clone())
@@ -144,14 +146,7 @@ async fn a_dropped_row_is_logged_with_why_it_was_stale() {
 async fn the_default_event_sink_logs_each_committed_change_with_its_kind_and_actor() {
     // rule X5: with no sink of the host's, every event also goes to `tracing` at info,
     // naming the invitation, the enterprise, the kind and the actor (rule X1: no token)
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
     let store = Arc::new(MemoryStore::default());
     let world = seed::demo(&*store).await.unwrap();
     let invitations = Invitations::builder(store.clone()).build();
