@@ -42,9 +42,8 @@
 //!   schema `SELECT "title", "verified" FROM "organizations" …`); self-contained only, the
 //!   user upsert the layout does; the membership `INSERT … SELECT … WHERE NOT EXISTS`;
 //!   `COMMIT`. The `accepted` event is written by the UPDATE's trigger (migration
-//!   `decision_events`), on these sides as on the library's; on a schema without that
-//!   trigger they insert it themselves (`INSERT INTO invite_rs_events …`), as the store did
-//!   before. Which of the two ran is printed. The statements are those of `invite-store-sqlx`
+//!   `decision_events`), on these sides as on the library's (after the warm-up the bench
+//!   checks one event per accepted invitation). The statements are those of `invite-store-sqlx`
 //!   (`sql.rs`, `self_contained.rs`, `TableMapping`), byte for byte; at set-up the bench
 //!   checks that the mapping still builds the directory ones and says so if not;
 //! - `rusqlite-hand/accept`: the very same statements and transaction
@@ -133,7 +132,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use invite_benches::{micros, quantile};
+use invite_benches::{host_role, micros, quantile};
 use invite_core::testing::seed;
 use invite_core::{
     Accounts, Contact, ContactPolicy, Delivery, Enterprise, EnterpriseId, Invitations, Notifier, NotifyError,
@@ -189,7 +188,7 @@ impl Notifier for Nothing {
 // --- the statements -----------------------------------------------------------------------
 
 /// The statements of the accept transaction as `invite-store-sqlx` builds them, byte for
-/// byte (`sql::ACCEPT`, `sql::INSERT_EVENT`, `self_contained::UPSERT_USER`, and the
+/// byte (`sql::ACCEPT`, `self_contained::UPSERT_USER`, and the
 /// `TableMapping`'s enterprise read and membership insert of each layout).
 mod statements {
     pub const ACCEPT: &str = "UPDATE invite_rs_invitations SET status = 'accepted', responded_at = $2, \
@@ -197,9 +196,6 @@ mod statements {
          id, enterprise_id, contact_kind, contact_entered, contact_normalized, role, status, \
          invited_by, invited_by_name, sent_at, last_sent_at, expires_at, responded_at, \
          responded_by, revoked_at, revoked_by, delivery, token_digest, delivery_attempts";
-
-    pub const INSERT_EVENT: &str = "INSERT INTO invite_rs_events \
-         (invitation_id, enterprise_id, kind, actor, at) VALUES ($1, $2, $3, $4, $5)";
 
     pub const UPSERT_USER: &str = "INSERT INTO users \
          (id, name, email, email_normalized, phone, phone_normalized) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -266,16 +262,6 @@ impl Layout {
 const HOST_SCHEMA_SQLITE: &str =
     include_str!("../../examples/embed-host-schema/migrations/sqlite/20261201000001_host_schema.sql");
 
-/// The host's role names.
-fn host_role(role: &str) -> &'static str {
-    match role {
-        "super_admin" => "owner",
-        "finance_admin" => "billing",
-        "dev_admin" => "developer",
-        _ => "member",
-    }
-}
-
 /// The mapping of the host's schema: `examples/embed-host-schema`'s own.
 fn host_mapping() -> TableMapping {
     embed_host_schema::mapping().unwrap()
@@ -291,8 +277,6 @@ fn email(raw: &str) -> Contact {
 /// rusqlite connection (the floor) and the inviter.
 struct Subject {
     layout: Layout,
-    /// Whether the schema's trigger writes the `accepted` event (see [`event_by_trigger`]).
-    event_by_trigger: bool,
     invitations: Invitations,
     outbox: Invitations,
     pool: SqlitePool,
@@ -381,11 +365,9 @@ async fn sqlite_subject(dir: &Path, layout: Layout) -> Subject {
             )
         }
     };
-    let event_by_trigger = event_by_trigger(&pool).await;
-    let floor = Floor::open(&path, layout, event_by_trigger);
+    let floor = Floor::open(&path, layout);
     let mut subject = Subject {
         layout,
-        event_by_trigger,
         invitations: service(builder),
         outbox: service(
             outbox_builder
@@ -558,7 +540,7 @@ impl Subject {
             }
             Op::SqlxAccept => {
                 let p = pending.unwrap();
-                sqlx_accept(&self.pool, self.layout, self.event_by_trigger, &p.digest, &p.user).await;
+                sqlx_accept(&self.pool, self.layout, &p.digest, &p.user).await;
             }
             Op::RusqliteAccept => {
                 let p = pending.unwrap();
@@ -595,22 +577,7 @@ struct Row {
     delivery_attempts: i64,
 }
 
-/// Whether a trigger on `invite_rs_invitations` writes the `accepted` event (migration
-/// `decision_events`, since 022d56e: the store no longer inserts it). The hand-written
-/// sides then leave it to the trigger too, as the library does; on a schema without it
-/// they insert it themselves, as the store did before.
-async fn event_by_trigger(pool: &SqlitePool) -> bool {
-    let triggers: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' \
-         AND tbl_name = 'invite_rs_invitations' AND sql LIKE '%invite_rs_events%' AND sql LIKE '%accepted%'",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    triggers > 0
-}
-
-async fn sqlx_accept(pool: &SqlitePool, layout: Layout, event_by_trigger: bool, digest: &[u8], user: &User) {
+async fn sqlx_accept(pool: &SqlitePool, layout: Layout, digest: &[u8], user: &User) {
     use statements::*;
     let now = now();
     let at = now.timestamp_micros();
@@ -671,17 +638,7 @@ async fn sqlx_accept(pool: &SqlitePool, layout: Layout, event_by_trigger: bool, 
         }
     };
     assert_eq!(added.rows_affected(), 1);
-    if !event_by_trigger {
-        sqlx::query(INSERT_EVENT)
-            .bind(row.id)
-            .bind(row.enterprise_id.as_str())
-            .bind("accepted")
-            .bind(Some(&*by))
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-    }
+    // The `accepted` event: written by the UPDATE's trigger (migration `decision_events`).
     tx.commit().await.unwrap();
 }
 
@@ -709,44 +666,18 @@ struct FloorSql {
     enterprise: String,
     upsert_user: String,
     insert_member: String,
-    insert_event: String,
 }
 
 /// The rusqlite side: its own connection to the subject's file.
 struct Floor {
     conn: rusqlite::Connection,
     layout: Layout,
-    event_by_trigger: bool,
     sql: FloorSql,
-}
-
-/// The `RETURNING` row, as the sqlx side decodes it.
-#[allow(dead_code)]
-struct FloorRow {
-    id: Uuid,
-    enterprise_id: String,
-    contact_kind: String,
-    contact_entered: String,
-    contact_normalized: String,
-    role: String,
-    status: String,
-    invited_by: String,
-    invited_by_name: String,
-    sent_at: i64,
-    last_sent_at: i64,
-    expires_at: i64,
-    responded_at: Option<i64>,
-    responded_by: Option<String>,
-    revoked_at: Option<i64>,
-    revoked_by: Option<String>,
-    delivery: String,
-    token_digest: Vec<u8>,
-    delivery_attempts: i64,
 }
 
 impl Floor {
     /// Opens `path` with the pragmas `invite_store_sqlx::sqlite_pool` sets.
-    fn open(path: &Path, layout: Layout, event_by_trigger: bool) -> Self {
+    fn open(path: &Path, layout: Layout) -> Self {
         let conn = rusqlite::Connection::open(path).unwrap();
         conn.busy_timeout(invite_store_sqlx::DEFAULT_BUSY_TIMEOUT)
             .unwrap();
@@ -765,13 +696,11 @@ impl Floor {
         Self {
             conn,
             layout,
-            event_by_trigger,
             sql: FloorSql {
                 accept: numbered(statements::ACCEPT),
                 enterprise: numbered(enterprise),
                 upsert_user: numbered(statements::UPSERT_USER),
                 insert_member: numbered(insert_member),
-                insert_event: numbered(statements::INSERT_EVENT),
             },
         }
     }
@@ -806,7 +735,7 @@ impl Floor {
             .prepare_cached(&sql.accept)
             .unwrap()
             .query_row(params![digest, at, &*by], |r| {
-                Ok(FloorRow {
+                Ok(Row {
                     id: Uuid::from_bytes(r.get::<_, [u8; 16]>(0)?),
                     enterprise_id: r.get(1)?,
                     contact_kind: r.get(2)?,
@@ -880,18 +809,7 @@ impl Floor {
             }
         };
         assert_eq!(added, 1);
-        if !self.event_by_trigger {
-            tx.prepare_cached(&sql.insert_event)
-                .unwrap()
-                .execute(params![
-                    row.id.as_bytes().as_slice(),
-                    row.enterprise_id.as_str(),
-                    "accepted",
-                    Some(&*by),
-                    at
-                ])
-                .unwrap();
-        }
+        // The `accepted` event: written by the UPDATE's trigger, as on the other sides.
         tx.commit().unwrap();
     }
 }
@@ -1017,14 +935,6 @@ fn sqlite(c: &mut Criterion) {
         eprintln!(
             "{group_name}: pragmas sqlx (store pool): {}",
             rt.block_on(sqlx_pragmas(&subject.pool))
-        );
-        eprintln!(
-            "{group_name}: the accepted event: {}",
-            if subject.event_by_trigger {
-                "written by the schema's trigger (decision_events) on every side"
-            } else {
-                "no trigger in the schema: the hand-written sides insert it"
-            }
         );
         eprintln!(
             "{group_name}: pragmas rusqlite: {}",

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use invite_benches::{micros, quantile};
+use invite_benches::{host_role, micros, quantile};
 use invite_core::testing::seed::{self, World};
 use invite_core::testing::{AccountsFixture, HostFixture};
 use invite_core::{
@@ -98,16 +98,6 @@ const HOST_SCHEMA_SQLITE: &str =
 /// The host's schema on PostgreSQL: `embed-host-schema`'s own migration.
 const HOST_SCHEMA_POSTGRES: &str =
     include_str!("../../examples/embed-host-schema/migrations/postgres/20261201000001_host_schema.sql");
-
-/// The host's role names.
-fn host_role(role: &str) -> &'static str {
-    match role {
-        "super_admin" => "owner",
-        "finance_admin" => "billing",
-        "dev_admin" => "developer",
-        _ => "member",
-    }
-}
 
 /// The mapping of the host's schema: `examples/embed-host-schema`'s own.
 fn host_mapping() -> TableMapping {

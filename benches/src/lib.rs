@@ -58,3 +58,15 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
 pub fn micros(values: &[std::time::Duration]) -> Vec<f64> {
     values.iter().map(|d| d.as_secs_f64() * 1e6).collect()
 }
+
+/// The host's role name of a library role name, as `examples/embed-host-schema` maps them
+/// (the hand-written sides of the benches write the host's names themselves).
+#[must_use]
+pub fn host_role(role: &str) -> &'static str {
+    match role {
+        "super_admin" => "owner",
+        "finance_admin" => "billing",
+        "dev_admin" => "developer",
+        _ => "member",
+    }
+}
