@@ -230,7 +230,8 @@ mod statements {
     pub const INSERT_INVITATION: &str = "INSERT INTO invite_rs_invitations (id, enterprise_id, contact_kind, \
          contact_entered, contact_normalized, role, status, invited_by, invited_by_name, sent_at, \
          last_sent_at, expires_at, responded_at, responded_by, revoked_at, revoked_by, delivery, \
-         token_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+         token_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         ON CONFLICT (enterprise_id, contact_normalized) WHERE status = 'pending' DO NOTHING";
 
     /// `sql::INSERT_EVENT`.
     pub const INSERT_EVENT: &str = "INSERT INTO invite_rs_events \

@@ -102,7 +102,7 @@ pub use outbox::{
 };
 pub use page::{Cursor, CursorError, ListQuery, Page};
 pub use ports::{
-    Accounts, Clock, Delivery, DeliveryOutbox, Directory, EventSink, InvitationStore, NewInvitation,
+    Accounts, Clock, Delivery, DeliveryOutbox, Directory, EventSink, InvitationStore, NewInvitation, NewRow,
     Notifier, NotifyError, NotifyErrorKind, StoreError, SystemClock, TracingEventSink,
 };
 pub use role::{Role, RoleError, RolePolicy};

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use invite_core::{
     Accepted, Accounts, Answer, ClaimedDelivery, Clock, Contact, DeliveryId, DeliveryOutbox, DeliveryOutcome,
     DeliveryStatus, Directory, Enterprise, EnterpriseId, Finished, Invitation, InvitationEvent, InvitationId,
-    InvitationStore, KeyKinds, ListQuery, Member, Membership, NewDelivery, NewInvitation, OutboxEntry, Role,
-    StoreError, TokenDigest, User, UserId,
+    InvitationStore, KeyKinds, ListQuery, Member, Membership, NewDelivery, NewInvitation, NewRow,
+    OutboxEntry, Role, StoreError, TokenDigest, User, UserId,
 };
 
 use crate::Error;
@@ -218,6 +218,13 @@ where
 {
     async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError> {
         self.ports().create(new).await
+    }
+
+    async fn create_many(
+        &self,
+        rows: Vec<NewRow>,
+    ) -> Result<Vec<Result<Invitation, StoreError>>, StoreError> {
+        self.ports().create_many(rows).await
     }
 
     async fn set_delivery(&self, id: InvitationId, delivery: DeliveryStatus) -> Result<(), StoreError> {

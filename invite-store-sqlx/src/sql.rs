@@ -41,11 +41,14 @@ pub(crate) const EXPIRE_STALE_FOR_CONTACT: &str = "UPDATE invite_rs_invitations 
      WHERE enterprise_id = $1 AND contact_normalized = $2 AND status = 'pending' \
      AND expires_at <= $3 AND id <> $4 RETURNING id, enterprise_id";
 
-/// A new invitation.
+/// A new invitation; no row when a pending one to the contact exists (rule S7). The
+/// conflict is answered by the statement rather than raised, so a transaction that
+/// decides many rows (rule B2) goes on after it, also on PostgreSQL.
 pub(crate) const INSERT_INVITATION: &str = concat!(
     "INSERT INTO invite_rs_invitations (",
     invitation_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ",
+    "ON CONFLICT (enterprise_id, contact_normalized) WHERE status = 'pending' DO NOTHING"
 );
 
 /// One event of the audit trail (rule X5).

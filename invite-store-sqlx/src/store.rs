@@ -12,7 +12,7 @@ use invite_core::TransitionError;
 use invite_core::{
     Accepted, Answer, ClaimedDelivery, Clock, Contact, DeliveryId, DeliveryOutbox, DeliveryOutcome,
     DeliveryStatus, Directory, Enterprise, EnterpriseId, EventKind, Finished, Invitation, InvitationEvent,
-    InvitationId, InvitationStatus, InvitationStore, KeyKinds, ListQuery, NewDelivery, NewInvitation,
+    InvitationId, InvitationStatus, InvitationStore, KeyKinds, ListQuery, NewDelivery, NewInvitation, NewRow,
     OutboxEntry, Role, StoreError, Target, TokenDigest, UserId,
 };
 use sqlx::migrate::Migrate;
@@ -478,8 +478,9 @@ where
         Ok(invitation)
     }
 
-    async fn insert(&self, conn: &mut DB::Connection, invitation: &Invitation) -> Result<(), sqlx::Error> {
-        sqlx::query(sql::INSERT_INVITATION)
+    /// Writes `invitation`; `false` when a pending invitation to its contact exists.
+    async fn insert(conn: &mut DB::Connection, invitation: &Invitation) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::INSERT_INVITATION)
             .bind(invitation.id.as_uuid())
             .bind(text(invitation.enterprise_id.key()))
             .bind(invitation.contact.kind().as_str().to_owned())
@@ -500,8 +501,9 @@ where
             .bind(invitation.token_digest.as_bytes().to_vec())
             .bind(i64::from(invitation.delivery_attempts))
             .execute(&mut *conn)
-            .await?;
-        Ok(())
+            .await
+            .map_err(backend)?;
+        Ok(DB::rows_affected(&done) == 1)
     }
 
     /// Queues `delivery` for `invitation` on the transaction's connection (rule D1).
@@ -532,42 +534,70 @@ where
         let invitation = new.into_invitation();
         let mut tx = self.begin_write().await?;
         Self::lock_enterprise(&mut tx, &invitation.enterprise_id).await?;
+        if let Err(refusal) = self.create_in(&mut tx, &invitation, delivery).await? {
+            return refuse(tx, refusal).await;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(invitation)
+    }
+
+    /// Decides one new invitation on the transaction's connection, which holds the lock
+    /// of its enterprise (rule S7): the inner `Err` is a refusal, which has written
+    /// nothing of the row (only the contact's overdue rows are written down `expired`,
+    /// which is true whatever happens to the row); the outer `Err` a failure.
+    async fn create_in(
+        &self,
+        conn: &mut DB::Connection,
+        invitation: &Invitation,
+        delivery: Option<&NewDelivery>,
+    ) -> Result<Result<(), StoreError>, StoreError> {
         let member = self
             .directory
-            .has_member_with(&mut tx, &invitation.enterprise_id, &invitation.contact)
+            .has_member_with(conn, &invitation.enterprise_id, &invitation.contact)
             .await
             .map_err(host)?;
         if member {
-            return refuse(tx, StoreError::AlreadyMember).await;
+            return Ok(Err(StoreError::AlreadyMember));
         }
         Self::expire_stale(
-            &mut tx,
+            conn,
             &invitation.enterprise_id,
             &invitation.contact,
             invitation.id,
             invitation.sent_at,
         )
         .await?;
-        match self.insert(&mut tx, &invitation).await {
-            Ok(()) => {}
-            Err(err) if is_pending_conflict(&err) => return refuse(tx, StoreError::DuplicatePending).await,
-            Err(err) => return Err(backend(err)),
+        if !Self::insert(conn, invitation).await? {
+            return Ok(Err(StoreError::DuplicatePending));
         }
-        let actor = invitation.invited_by.user_id.clone();
-        Self::event(
-            &mut tx,
-            &invitation,
-            EventKind::Sent,
-            Some(&actor),
-            invitation.sent_at,
-        )
-        .await?;
+        let actor = &invitation.invited_by.user_id;
+        Self::event(conn, invitation, EventKind::Sent, Some(actor), invitation.sent_at).await?;
         if let Some(delivery) = delivery {
             // rule D1: the request commits with the invitation, or neither does.
-            Self::enqueue(&mut tx, &invitation, delivery).await?;
+            Self::enqueue(conn, invitation, delivery).await?;
+        }
+        Ok(Ok(()))
+    }
+
+    /// `create_many`: every row in one transaction, under the locks of their enterprises
+    /// (taken once, in key order, so two bulk sends never wait on each other in a circle).
+    async fn create_all(&self, rows: Vec<NewRow>) -> Result<Vec<Result<Invitation, StoreError>>, StoreError> {
+        let mut enterprises: Vec<&EnterpriseId> =
+            rows.iter().map(|row| &row.invitation.enterprise_id).collect();
+        enterprises.sort_by_key(|id| text(id.key()));
+        enterprises.dedup();
+        let mut tx = self.begin_write().await?;
+        for enterprise in enterprises {
+            Self::lock_enterprise(&mut tx, enterprise).await?;
+        }
+        let mut results = Vec::with_capacity(rows.len());
+        for NewRow { invitation, delivery } in rows {
+            let invitation = invitation.into_invitation();
+            let decided = self.create_in(&mut tx, &invitation, delivery.as_ref()).await?;
+            results.push(decided.map(|()| invitation));
         }
         tx.commit().await.map_err(backend)?;
-        Ok(invitation)
+        Ok(results)
     }
 
     /// `resend`, and (with a delivery) the old links' rows dropped and the new one queued,
@@ -660,6 +690,13 @@ where
 {
     async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError> {
         self.create_with(new, None).await
+    }
+
+    async fn create_many(
+        &self,
+        rows: Vec<NewRow>,
+    ) -> Result<Vec<Result<Invitation, StoreError>>, StoreError> {
+        self.create_all(rows).await
     }
 
     async fn set_delivery(&self, id: InvitationId, delivery: DeliveryStatus) -> Result<(), StoreError> {

@@ -95,7 +95,8 @@ pub mod statements {
     pub const INSERT_INVITATION: &str = concat!(
         "INSERT INTO invite_rs_invitations (",
         columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ",
+        "ON CONFLICT (enterprise_id, contact_normalized) WHERE status = 'pending' DO NOTHING"
     );
     /// `sql::INSERT_EVENT`.
     pub const INSERT_EVENT: &str = "INSERT INTO invite_rs_events \
@@ -812,14 +813,10 @@ async fn create(
         .bind(&row.delivery)
         .bind(&row.token_digest)
         .execute(&mut *tx)
-        .await;
-    match inserted {
-        Ok(_) => {}
-        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-            tx.rollback().await?;
-            return Err(Fail::new(StatusCode::CONFLICT, "duplicate_pending"));
-        }
-        Err(err) => return Err(err.into()),
+        .await?;
+    if inserted.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Err(Fail::new(StatusCode::CONFLICT, "duplicate_pending"));
     }
     event(
         &mut tx,

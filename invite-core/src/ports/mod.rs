@@ -20,4 +20,4 @@ pub use clock::{Clock, SystemClock, to_storage_precision};
 pub use directory::{Accounts, Directory};
 pub use events::{EventSink, TracingEventSink};
 pub use notifier::{Delivery, Notifier, NotifyError, NotifyErrorKind};
-pub use store::{DeliveryOutbox, InvitationStore, NewInvitation, StoreError};
+pub use store::{DeliveryOutbox, InvitationStore, NewInvitation, NewRow, StoreError};

@@ -118,6 +118,34 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
     /// processes (rule S7). Pending rows already expired never block it.
     async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError>;
 
+    /// Stores the new invitations of one bulk send (rule B2), each row with its delivery
+    /// request when the send goes through the outbox (rule D1). Each row is decided as
+    /// [`InvitationStore::create`] decides it, in order, and gets its own answer: a refused
+    /// row writes nothing and never stops the rows after it.
+    ///
+    /// The default stores row by row through `create` and
+    /// [`create_queued`](DeliveryOutbox::create_queued), so a failure of the store is the
+    /// answer of the row it hit. A store may instead decide every row in one transaction
+    /// (the SQL stores do: one lock, one commit); then a failure of the store is the outer
+    /// `Err` and none of the rows is stored.
+    ///
+    /// # Errors
+    /// The outer `Err`: the store failed and nothing of the call is stored (only stores
+    /// that decide the rows together answer it).
+    async fn create_many(
+        &self,
+        rows: Vec<NewRow>,
+    ) -> Result<Vec<Result<Invitation, StoreError>>, StoreError> {
+        let mut results = Vec::with_capacity(rows.len());
+        for NewRow { invitation, delivery } in rows {
+            results.push(match delivery {
+                Some(delivery) => self.create_queued(invitation, delivery).await,
+                None => self.create(invitation).await,
+            });
+        }
+        Ok(results)
+    }
+
     /// Records whether the notifier took the current link (rule S8).
     async fn set_delivery(&self, id: InvitationId, delivery: DeliveryStatus) -> Result<(), StoreError>;
 
@@ -212,6 +240,16 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
         enterprise: &EnterpriseId,
         id: InvitationId,
     ) -> Result<Vec<InvitationEvent>, StoreError>;
+}
+
+/// One row of [`InvitationStore::create_many`]: the new invitation, and the delivery
+/// request of its link when the send goes through the outbox (rule D1).
+#[derive(Debug)]
+pub struct NewRow {
+    /// The invitation to store.
+    pub invitation: NewInvitation,
+    /// Its delivery request, stored in the same transaction; `None` for inline delivery.
+    pub delivery: Option<NewDelivery>,
 }
 
 /// The transactional outbox of deliveries (rules D1–D4), kept by the store beside the

@@ -25,7 +25,7 @@ use crate::invitation::{DeliveryStatus, Invitation, Inviter};
 use crate::outbox::{DeliveryId, NewDelivery, OutboxKey};
 use crate::page::{Cursor, DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, Page};
 use crate::ports::{Clock, SystemClock, to_storage_precision};
-use crate::ports::{Delivery, Directory, InvitationStore, NewInvitation, Notifier, StoreError};
+use crate::ports::{Delivery, Directory, InvitationStore, NewInvitation, NewRow, Notifier, StoreError};
 use crate::ports::{EventSink, TracingEventSink};
 use crate::role::{Role, RolePolicy};
 use crate::token::TokenDigest;

@@ -33,13 +33,18 @@ impl Invitations {
     /// (through the outbox when configured, rule D1). The answer has one result per row,
     /// in order.
     ///
+    /// The rows that pass the checks are handed to the store in one call
+    /// ([`InvitationStore::create_many`]): the SQL stores decide them in one transaction,
+    /// so a bulk send costs one commit, not one per row.
+    ///
     /// A row the adapter could not read (a body row of the wrong shape) arrives as its
     /// error and comes back unchanged in its place, after the S1/S2 check.
     ///
     /// # Errors
     /// The whole request: `forbidden` (S1), `enterprise_not_certified` (S2),
     /// `invalid_request` when there are no rows or more than [`MAX_BULK_ROWS`], `internal`
-    /// when the directory fails. Each row: the errors of [`Invitations::send`].
+    /// when the directory fails or when a store that decides the rows together fails
+    /// (then none is stored). Each row: the errors of [`Invitations::send`].
     pub async fn send_many(
         &self,
         actor: &User,
@@ -54,25 +59,52 @@ impl Invitations {
             )));
         }
         let mut seen: Vec<String> = Vec::with_capacity(rows.len());
-        let mut results = Vec::with_capacity(rows.len());
+        // Per row: its refusal, or `None` for a row handed to the store (in `ready`).
+        let mut refused: Vec<Option<InviteError>> = Vec::with_capacity(rows.len());
+        let mut ready: Vec<Ready> = Vec::with_capacity(rows.len());
         for row in rows {
-            let result = match row {
-                Err(err) => Err(err),
-                Ok(request) => match self.config.contacts.parse(&request.contact) {
-                    Err(err) => Err(err.into()),
-                    Ok(contact) => {
-                        let normalized = contact.normalized().to_owned();
-                        if seen.contains(&normalized) {
-                            // rule B2: the same contact twice in one request.
-                            Err(InviteError::DuplicatePending)
-                        } else {
-                            seen.push(normalized);
-                            self.send_authorized(actor, &enterprise, contact, request).await
-                        }
-                    }
+            let prepared = row.and_then(|request| {
+                let contact = self.config.contacts.parse(&request.contact)?;
+                let normalized = contact.normalized().to_owned();
+                if seen.contains(&normalized) {
+                    // rule B2: the same contact twice in one request.
+                    return Err(InviteError::DuplicatePending);
+                }
+                let prepared = self.prepare(actor, enterprise_id, contact, request)?;
+                seen.push(normalized);
+                Ok(prepared)
+            });
+            match prepared {
+                Ok(prepared) => {
+                    refused.push(None);
+                    ready.push(prepared);
+                }
+                Err(err) => refused.push(Some(err)),
+            }
+        }
+        let (rows, links): (Vec<NewRow>, Vec<Link>) = ready.into_iter().map(|r| (r.row, r.link)).unzip();
+        let count = rows.len();
+        let stored = if rows.is_empty() {
+            Vec::new()
+        } else {
+            self.store.create_many(rows).await?
+        };
+        if stored.len() != count {
+            return Err(miscounted(stored.len(), count));
+        }
+        let mut answers = stored.into_iter().zip(links);
+        let mut results = Vec::with_capacity(refused.len());
+        for refusal in refused {
+            let answer = match refusal {
+                Some(err) => Err(err),
+                // `stored` has one answer per row handed over (checked above).
+                None => match answers.next() {
+                    Some((Ok(invitation), link)) => self.sent(actor, &enterprise, invitation, link).await,
+                    Some((Err(err), _)) => Err(err.into()),
+                    None => Err(miscounted(0, 1)),
                 },
             };
-            results.push(result);
+            results.push(answer);
         }
         Ok(results)
     }
@@ -85,13 +117,29 @@ impl Invitations {
         contact: crate::contact::Contact,
         request: SendInvitation,
     ) -> Result<SentInvitation, InviteError> {
-        let enterprise_id = &enterprise.id;
+        let Ready { row, link } = self.prepare(actor, &enterprise.id, contact, request)?;
+        let invitation = match row.delivery {
+            Some(delivery) => self.store.create_queued(row.invitation, delivery).await?,
+            None => self.store.create(row.invitation).await?,
+        };
+        self.sent(actor, enterprise, invitation, link).await
+    }
+
+    /// S4–S6 for one parsed contact: the role, the expiry, a new token and the row the
+    /// store is to write (with its delivery request in outbox mode).
+    fn prepare(
+        &self,
+        actor: &User,
+        enterprise_id: &EnterpriseId,
+        contact: crate::contact::Contact,
+        request: SendInvitation,
+    ) -> Result<Ready, InviteError> {
         let role = self.config.roles.parse_assignable(&request.role)?;
         let now = self.now();
         let expires_at = self.config.ttl.expires_at(now, request.expires_in)?;
         let token = InviteToken::generate();
         let id = InvitationId::new();
-        let new = NewInvitation {
+        let invitation = NewInvitation {
             id,
             enterprise_id: enterprise_id.clone(),
             contact,
@@ -104,20 +152,42 @@ impl Invitations {
             sent_at: now,
             expires_at,
         };
-        if let Some(queued) = self.queue(id, &token, now)? {
-            let invitation = self.store.create_queued(new, queued.delivery).await?;
-            self.publish(&invitation, EventKind::Sent, Some(&actor.id), now)
-                .await;
-            self.wake.wake();
-            return Ok(SentInvitation {
-                invitation,
-                link: queued.link,
-            });
-        }
-        let invitation = self.store.create(new).await?;
-        self.publish(&invitation, EventKind::Sent, Some(&actor.id), now)
+        Ok(match self.queue(id, &token, now)? {
+            Some(queued) => Ready {
+                row: NewRow {
+                    invitation,
+                    delivery: Some(queued.delivery),
+                },
+                link: Link::Queued(queued.link),
+            },
+            None => Ready {
+                row: NewRow {
+                    invitation,
+                    delivery: None,
+                },
+                link: Link::Inline(token),
+            },
+        })
+    }
+
+    /// After the store took a new invitation: its `sent` event, then the worker woken
+    /// (outbox) or the notifier called (inline).
+    async fn sent(
+        &self,
+        actor: &User,
+        enterprise: &Enterprise,
+        invitation: Invitation,
+        link: Link,
+    ) -> Result<SentInvitation, InviteError> {
+        self.publish(&invitation, EventKind::Sent, Some(&actor.id), invitation.sent_at)
             .await;
-        self.deliver(invitation, enterprise, &token).await
+        match link {
+            Link::Queued(link) => {
+                self.wake.wake();
+                Ok(SentInvitation { invitation, link })
+            }
+            Link::Inline(token) => self.deliver(invitation, enterprise, &token).await,
+        }
     }
 
     /// In outbox mode, the link and the delivery request of a new token (rule D1, D4).
@@ -214,6 +284,27 @@ impl Invitations {
         }
         Ok(SentInvitation { invitation, link })
     }
+}
+
+/// A store that broke [`InvitationStore::create_many`]'s promise of one answer per row.
+fn miscounted(got: usize, asked: usize) -> InviteError {
+    InviteError::Internal(StoreError::backend(std::io::Error::other(format!(
+        "create_many answered {got} rows for {asked}"
+    ))))
+}
+
+/// A send made ready for the store: the row to write and how its link goes out.
+struct Ready {
+    row: NewRow,
+    link: Link,
+}
+
+/// How a new invitation's link goes out once the store has it.
+enum Link {
+    /// Queued in the outbox with the row (rule D1): the link, for the inviter.
+    Queued(InviteLink),
+    /// Delivered inline after the commit: the token it is made from.
+    Inline(InviteToken),
 }
 
 /// A link and its delivery request, made before the transaction that stores both.

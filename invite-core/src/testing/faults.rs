@@ -36,7 +36,8 @@ use crate::outbox::{ClaimedDelivery, DeliveryId, DeliveryOutcome, Finished, NewD
 use crate::page::ListQuery;
 use crate::ports::Clock;
 use crate::ports::{
-    Delivery, DeliveryOutbox, Directory, InvitationStore, NewInvitation, Notifier, NotifyError, StoreError,
+    Delivery, DeliveryOutbox, Directory, InvitationStore, NewInvitation, NewRow, Notifier, NotifyError,
+    StoreError,
 };
 use crate::role::Role;
 use crate::token::TokenDigest;
@@ -368,6 +369,13 @@ impl<S> FaultyStore<S> {
 impl<S: InvitationStore> InvitationStore for FaultyStore<S> {
     async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError> {
         self.call("create", self.inner.create(new)).await
+    }
+
+    async fn create_many(
+        &self,
+        rows: Vec<NewRow>,
+    ) -> Result<Vec<Result<Invitation, StoreError>>, StoreError> {
+        self.call("create_many", self.inner.create_many(rows)).await
     }
 
     async fn set_delivery(&self, id: InvitationId, delivery: DeliveryStatus) -> Result<(), StoreError> {

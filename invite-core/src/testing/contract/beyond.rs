@@ -1,4 +1,5 @@
-//! Beyond the guide (rule B1): the invitee's own pending invitations, and answers by id.
+//! Beyond the guide: the invitee's own pending invitations, and answers by id (rule B1);
+//! the rows of a bulk send (rule B2).
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
@@ -285,4 +286,106 @@ pub async fn two_stores_accept_by_id_and_token_one_winner<S: InvitationStore + D
         .filter(|e| e.kind == EventKind::Accepted)
         .count();
     assert_eq!(accepted, 1);
+}
+
+/// Rules B2, S7, D1: `create_many` decides each row in order as `create` would, with its
+/// own answer: a member's contact, a contact with a pending invitation and the same
+/// contact twice in one call are refused without writing anything of the row (no
+/// invitation, no event, no delivery request) and without stopping the rows after them;
+/// each stored row has its `sent` event and, when given, its queued delivery. Rows of
+/// two enterprises in one call are fine.
+pub async fn create_many_decides_each_row_in_order<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
+    let w = &f.world;
+    let (dave, _) = f.send("dave@example.com", f.now).await;
+    let queued = |contact: &str| {
+        let (invitation, token) = f.invitation(contact, Role::Member, f.now);
+        let delivery = Some(Fixture::<S>::delivery_of(&invitation, &token));
+        NewRow { invitation, delivery }
+    };
+    let inline = |contact: &str| NewRow {
+        invitation: f.invitation(contact, Role::Member, f.now).0,
+        delivery: None,
+    };
+    let (globex_new, globex_token) = f.invitation_from(&w.globex, &w.grace, "bob@example.com", f.now);
+    let globex_delivery = Fixture::<S>::delivery_of(&globex_new, &globex_token);
+    let rows = vec![
+        queued("bob@example.com"),
+        queued("alice@example.com"),
+        queued("DAVE@example.com"),
+        inline("erin@example.com"),
+        queued(" Bob@Example.com "),
+        NewRow {
+            invitation: globex_new,
+            delivery: Some(globex_delivery.clone()),
+        },
+    ];
+    let sent: Vec<(InvitationId, Option<DeliveryId>)> = rows
+        .iter()
+        .map(|row| (row.invitation.id, row.delivery.as_ref().map(|d| d.id)))
+        .collect();
+    let results = f.store.create_many(rows).await.expect("create_many");
+    let outcome: Vec<&str> = results
+        .iter()
+        .map(|r| match r {
+            Ok(_) => "ok",
+            Err(StoreError::AlreadyMember) => "already_member",
+            Err(StoreError::DuplicatePending) => "duplicate_pending",
+            Err(_) => "other",
+        })
+        .collect();
+    assert_eq!(
+        outcome,
+        [
+            "ok",
+            "already_member",
+            "duplicate_pending",
+            "ok",
+            "duplicate_pending",
+            "ok"
+        ]
+    );
+    for (result, (id, delivery)) in results.iter().zip(&sent) {
+        let enterprise = match result {
+            Ok(invitation) => &invitation.enterprise_id,
+            Err(_) => &w.acme.id,
+        };
+        let stored = f.store.get(enterprise, *id).await.expect("get");
+        let events = f.store.events(enterprise, *id).await.expect("events");
+        let queued = match delivery {
+            Some(delivery) => f.store.delivery(*delivery).await.expect("delivery"),
+            None => None,
+        };
+        match result {
+            Ok(invitation) => {
+                assert_eq!(stored.as_ref(), Some(invitation), "stored as answered");
+                assert_eq!(invitation.status, InvitationStatus::Pending);
+                assert_eq!(
+                    events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+                    [EventKind::Sent]
+                );
+                assert_eq!(queued.is_some(), delivery.is_some(), "queued with its row");
+            }
+            Err(_) => {
+                assert_eq!(stored, None, "a refused row is not stored");
+                assert!(events.is_empty(), "a refused row has no event");
+                assert_eq!(queued, None, "a refused row queues nothing");
+            }
+        }
+    }
+    // The pending invitation that refused row 3 is untouched.
+    let dave_now = f.store.get(&w.acme.id, dave.id).await.expect("get");
+    assert_eq!(dave_now, Some(dave));
+    // Two deliveries queued: Bob's at Acme and at Globex; Erin's was inline.
+    let claimed = f
+        .store
+        .claim_deliveries(f.now, std::time::Duration::from_secs(60), 10)
+        .await
+        .expect("claim");
+    let mut claimed: Vec<DeliveryId> = claimed.iter().map(|c| c.id).collect();
+    let mut expected = vec![sent[0].1.expect("queued"), globex_delivery.id];
+    claimed.sort_by_key(|id| id.as_uuid());
+    expected.sort_by_key(|id| id.as_uuid());
+    assert_eq!(claimed, expected);
+    assert_eq!(f.store.create_many(Vec::new()).await.expect("no rows").len(), 0);
 }

@@ -32,7 +32,9 @@ use crate::outbox::{
     ClaimedDelivery, DeliveryId, DeliveryOutcome, Finished, NewDelivery, OutboxKey, OutboxState, Staleness,
 };
 use crate::page::{Cursor, ListQuery};
-use crate::ports::{Accounts, Directory, InvitationStore, NewInvitation, NotifyErrorKind, StoreError};
+use crate::ports::{
+    Accounts, Directory, InvitationStore, NewInvitation, NewRow, NotifyErrorKind, StoreError,
+};
 use crate::role::{Role, RolePolicy};
 use crate::testing::host::{HostFixture, Subject};
 use crate::testing::seed::{self, World};
@@ -355,7 +357,8 @@ macro_rules! store_contract_suite {
             accept_by_id_makes_a_member_once,
             answer_by_id_refuses_as_by_token,
             reject_by_id_makes_no_member,
-            two_stores_accept_by_id_and_token_one_winner
+            two_stores_accept_by_id_and_token_one_winner,
+            create_many_decides_each_row_in_order
         );
     };
     (@cases [required $factory:path]; $($case:ident),* $(,)?) => {

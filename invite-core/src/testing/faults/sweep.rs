@@ -9,8 +9,8 @@
 //! request's), and then checks:
 //!
 //! 1. the outcome: no panic but the fault's (which the code under test may contain),
-//!    `internal` for the request (or the row of a bulk send) the fault hit, success for
-//!    the rows it did not;
+//!    `internal` for the request the fault hit (a bulk send's rows are one decision of
+//!    the store, rule B2: all of them commit or none does);
 //! 2. what committed, decision by decision, against what the fault allows: a fault before
 //!    a decision or inside its transaction commits nothing of it; a fault after the
 //!    store's call ([`Fault::ErrorAfter`], [`Fault::PanicAfter`] on the store) finds it
@@ -117,13 +117,23 @@ impl Scenario {
         }
     }
 
-    /// How many decisions the use case makes (rows of a bulk send), in order; none for the
-    /// worker, whose outcome is checked by the outbox alone.
+    /// How many decisions the use case makes, in order; none for the worker, whose
+    /// outcome is checked by the outbox alone. A bulk send is one: the store decides its
+    /// rows together (`create_many`, one transaction on the SQL stores).
     const fn decisions(self) -> usize {
         match self {
-            Scenario::SendMany => 2,
             Scenario::Drain => 0,
             _ => 1,
+        }
+    }
+
+    /// The calls of each decision: those of [`decision_calls`], with a bulk send's rows
+    /// (one range per row where the layer sees the rows, as the host directory does)
+    /// taken together as the one decision they are.
+    fn units(self, ranges: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+        match (self, ranges.first(), ranges.last()) {
+            (Scenario::SendMany, Some(&(first, _)), Some(&(_, last))) => vec![(first, last)],
+            _ => ranges,
         }
     }
 }
@@ -616,7 +626,7 @@ impl<S: InvitationStore + Directory> Run<S> {
                 } else {
                     &[&self.cast.bob_contact, &self.cast.carol_contact]
                 };
-                let mut committed = Vec::new();
+                let mut committed: Vec<bool> = Vec::new();
                 for contact in contacts {
                     let n = all
                         .iter()
@@ -630,6 +640,11 @@ impl<S: InvitationStore + Directory> Run<S> {
                     }
                     committed.push(n == 1);
                 }
+                // rule B2, X7: the rows of a bulk send commit together or not at all.
+                if committed.windows(2).any(|pair| pair[0] != pair[1]) {
+                    return Err(format!("a bulk send committed some of its rows: {committed:?}"));
+                }
+                committed.truncate(1);
                 committed
             }
             Scenario::Resend => {
@@ -738,9 +753,10 @@ fn link_digest(token: &str) -> TokenDigest {
 /// insert of an accept). A decision whose transaction makes no call to the layer (a
 /// revoke, a reject under the host directory) has none.
 fn decision_calls(layer: Layer, log: &[&str]) -> Vec<(usize, usize)> {
-    const DECISIONS: [&str; 7] = [
+    const DECISIONS: [&str; 8] = [
         "create",
         "create_queued",
+        "create_many",
         "resend",
         "resend_queued",
         "revoke",
@@ -795,19 +811,11 @@ fn expected_commits(
         .collect()
 }
 
-/// The answer a use case gives with a fault at `k` that does not panic.
-fn expected_answer(scenario: Scenario, ranges: &[(usize, usize)], k: usize) -> Option<Answer> {
+/// The answer a use case gives with a fault that does not panic: `internal` for the
+/// whole request, a bulk send's too (its rows are one decision).
+fn expected_answer(scenario: Scenario) -> Option<Answer> {
     match scenario {
         Scenario::Drain => None,
-        Scenario::SendMany => {
-            let hit = ranges.iter().position(|&(first, last)| first <= k && k <= last);
-            let Some(hit) = hit.filter(|_| ranges.len() == 2) else {
-                return Some(Answer::Whole("internal"));
-            };
-            let mut rows = vec!["ok", "ok", "invalid_contact", "duplicate_pending"];
-            rows[hit] = "internal";
-            Some(Answer::Rows(rows))
-        }
         _ => Some(Answer::Whole("internal")),
     }
 }
@@ -818,9 +826,10 @@ fn retry_answer(scenario: Scenario, committed: &[bool]) -> Option<Answer> {
     let or_ok = |i: usize, refusal: &'static str| if done(i) { refusal } else { "ok" };
     Some(match scenario {
         Scenario::Send => Answer::Whole(or_ok(0, "duplicate_pending")),
+        // Its rows are one decision: both committed, or neither.
         Scenario::SendMany => Answer::Rows(vec![
             or_ok(0, "duplicate_pending"),
-            or_ok(1, "duplicate_pending"),
+            or_ok(0, "duplicate_pending"),
             "invalid_contact",
             "duplicate_pending",
         ]),
@@ -834,7 +843,7 @@ fn retry_answer(scenario: Scenario, committed: &[bool]) -> Option<Answer> {
 
 /// The answer of the fault-free run.
 fn clean_answer(scenario: Scenario) -> Option<Answer> {
-    retry_answer(scenario, &[false, false])
+    retry_answer(scenario, &[false])
 }
 
 /// The k values a sweep tries.
@@ -1056,15 +1065,14 @@ fn check_faulted(
         // what it left is for the checks below.
         Ok(_) if fault.panics() => {}
         Ok(acted) => {
-            let ranges = decision_calls(layer, reference);
-            if let Some(expected) = expected_answer(scenario, &ranges, k)
+            if let Some(expected) = expected_answer(scenario)
                 && acted.answer != expected
             {
                 failures.push(format!("answered {:?}, expected {expected:?}", acted.answer));
             }
         }
     }
-    let ranges = decision_calls(layer, reference);
+    let ranges = scenario.units(decision_calls(layer, reference));
     let expected = expected_commits(layer, &ranges, scenario.decisions(), k, fault);
     if committed != expected.as_slice() {
         failures.push(format!(
@@ -1171,30 +1179,33 @@ mod tests {
             expected_commits(Layer::Host, &r, 1, 2, Fault::ErrorAfter),
             [false]
         );
-        // a bulk send: a fault in Bob's row leaves Carol's, unless it panics.
-        let log = ["role_of", "enterprise", "create_queued", "create_queued"];
-        let r = decision_calls(Layer::Store, &log);
+        // a bulk send is one decision: the store's one call, or under the host directory
+        // every row's member check in its one transaction.
+        let log = ["role_of", "enterprise", "create_many"];
+        let r = Scenario::SendMany.units(decision_calls(Layer::Store, &log));
+        assert_eq!(r, [(3, 3)]);
+        assert_eq!(expected_commits(Layer::Store, &r, 1, 3, Fault::Error), [false]);
         assert_eq!(
-            expected_commits(Layer::Store, &r, 2, 3, Fault::Error),
-            [false, true]
+            expected_commits(Layer::Store, &r, 1, 3, Fault::ErrorAfter),
+            [true]
+        );
+        assert_eq!(expected_commits(Layer::Store, &r, 1, 2, Fault::Error), [false]);
+        assert_eq!(
+            expected_answer(Scenario::SendMany),
+            Some(Answer::Whole("internal"))
+        );
+        let log = ["role_of", "enterprise", "has_member_with", "has_member_with"];
+        let r = Scenario::SendMany.units(decision_calls(Layer::Host, &log));
+        assert_eq!(r, [(3, 4)]);
+        assert_eq!(
+            expected_commits(Layer::Host, &r, 1, 4, Fault::ErrorAfter),
+            [false]
         );
         assert_eq!(
-            expected_commits(Layer::Store, &r, 2, 3, Fault::Panic),
-            [false, false]
-        );
-        assert_eq!(
-            expected_commits(Layer::Store, &r, 2, 4, Fault::PanicAfter),
-            [true, true]
-        );
-        assert_eq!(
-            expected_commits(Layer::Store, &r, 2, 2, Fault::Error),
-            [false, false]
-        );
-        assert_eq!(
-            expected_answer(Scenario::SendMany, &r, 4),
+            retry_answer(Scenario::SendMany, &[true]),
             Some(Answer::Rows(vec![
-                "ok",
-                "internal",
+                "duplicate_pending",
+                "duplicate_pending",
                 "invalid_contact",
                 "duplicate_pending"
             ]))
