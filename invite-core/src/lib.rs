@@ -63,7 +63,6 @@
 #![deny(missing_docs)]
 
 pub mod account;
-pub mod answer;
 pub mod contact;
 pub mod error;
 pub mod event;
@@ -87,7 +86,6 @@ pub mod worker;
 pub mod testing;
 
 pub use account::{Enterprise, Member, Membership, User};
-pub use answer::{Accepted, Answer, Target};
 pub use contact::{Contact, ContactError, ContactKind, ContactPolicy, Email, Phone};
 pub use error::InviteError;
 pub use event::{EventKind, InvitationEvent};
@@ -102,8 +100,9 @@ pub use outbox::{
 };
 pub use page::{Cursor, CursorError, ListQuery, Page};
 pub use ports::{
-    Accounts, Clock, Delivery, DeliveryOutbox, Directory, EventSink, InvitationStore, NewInvitation, NewRow,
-    Notifier, NotifyError, NotifyErrorKind, StoreError, SystemClock, TracingEventSink,
+    Accepted, Accounts, Answer, Clock, Delivery, DeliveryOutbox, Directory, EventSink, InvitationStore,
+    NewInvitation, NewRow, Notifier, NotifyError, NotifyErrorKind, StoreError, SystemClock, Target,
+    TracingEventSink,
 };
 pub use role::{Role, RoleError, RolePolicy};
 pub use service::{

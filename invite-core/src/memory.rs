@@ -9,7 +9,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::account::{Enterprise, Member, Membership, User};
-use crate::answer::{Accepted, Answer, Target};
 use crate::contact::Contact;
 use crate::event::{EventKind, InvitationEvent};
 use crate::ids::{EnterpriseId, InvitationId, KeyKind, KeyKinds, UserId};
@@ -19,6 +18,7 @@ use crate::outbox::{
 };
 use crate::page::ListQuery;
 use crate::ports::Clock;
+use crate::ports::{Accepted, Answer, Target};
 use crate::ports::{Accounts, DeliveryOutbox, Directory, InvitationStore, NewInvitation, StoreError};
 use crate::role::Role;
 use crate::token::TokenDigest;

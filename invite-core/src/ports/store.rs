@@ -6,8 +6,8 @@ use std::error::Error as StdError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::answer::{Accepted, Answer};
 use super::clock::Clock;
-use crate::answer::{Accepted, Answer};
 use crate::contact::Contact;
 use crate::event::InvitationEvent;
 use crate::ids::{EnterpriseId, InvitationId, UserId};

@@ -12,10 +12,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-pub use crate::answer::Accepted;
+pub use crate::ports::Accepted;
 
 use crate::account::{Enterprise, User};
-use crate::answer::{Answer, Target};
 use crate::contact::ContactPolicy;
 use crate::error::InviteError;
 use crate::event::{EventKind, InvitationEvent};
@@ -24,6 +23,7 @@ use crate::ids::{EnterpriseId, InvitationId, KeyKinds, UserId};
 use crate::invitation::{DeliveryStatus, Invitation, Inviter};
 use crate::outbox::{DeliveryId, NewDelivery, OutboxKey};
 use crate::page::{Cursor, DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, Page};
+use crate::ports::{Answer, Target};
 use crate::ports::{Clock, SystemClock, to_storage_precision};
 use crate::ports::{Delivery, Directory, InvitationStore, NewInvitation, NewRow, Notifier, StoreError};
 use crate::ports::{EventSink, TracingEventSink};

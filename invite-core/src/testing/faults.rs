@@ -27,7 +27,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::account::Enterprise;
-use crate::answer::{Accepted, Answer};
 use crate::contact::Contact;
 use crate::event::InvitationEvent;
 use crate::ids::{EnterpriseId, InvitationId, KeyKinds, UserId};
@@ -35,6 +34,7 @@ use crate::invitation::{DeliveryStatus, Invitation};
 use crate::outbox::{ClaimedDelivery, DeliveryId, DeliveryOutcome, Finished, NewDelivery, OutboxEntry};
 use crate::page::ListQuery;
 use crate::ports::Clock;
+use crate::ports::{Accepted, Answer};
 use crate::ports::{
     Delivery, DeliveryOutbox, Directory, InvitationStore, NewInvitation, NewRow, Notifier, NotifyError,
     StoreError,

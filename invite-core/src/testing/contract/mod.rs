@@ -22,7 +22,6 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::account::User;
-use crate::answer::{Accepted, Answer, Target};
 use crate::contact::ContactPolicy;
 use crate::event::EventKind;
 use crate::ids::{InvitationId, UserId};
@@ -32,6 +31,7 @@ use crate::outbox::{
     ClaimedDelivery, DeliveryId, DeliveryOutcome, Finished, NewDelivery, OutboxKey, OutboxState, Staleness,
 };
 use crate::page::{Cursor, ListQuery};
+use crate::ports::{Accepted, Answer, Target};
 use crate::ports::{
     Accounts, Directory, InvitationStore, NewInvitation, NewRow, NotifyErrorKind, StoreError,
 };

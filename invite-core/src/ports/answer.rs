@@ -10,10 +10,10 @@
 
 use chrono::{DateTime, Utc};
 
+use super::{Clock, StoreError};
 use crate::account::{Enterprise, User};
 use crate::ids::InvitationId;
 use crate::invitation::{Invitation, TransitionError};
-use crate::ports::{Clock, StoreError};
 use crate::role::{Role, RolePolicy};
 use crate::token::TokenDigest;
 
