@@ -28,8 +28,7 @@ fn modules(src: &Path) -> BTreeSet<String> {
         .expect("read src")
         .map(|entry| {
             let path = entry.expect("dir entry").path();
-            let stem = path.file_stem().expect("a name").to_string_lossy().into_owned();
-            stem
+            path.file_stem().expect("a name").to_string_lossy().into_owned()
         })
         .filter(|name| name != "lib" && name != "testing")
         .collect()
