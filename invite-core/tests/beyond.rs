@@ -225,6 +225,8 @@ async fn bulk_send_treats_each_row_on_its_own_in_order() {
                 ("mallory@example.com", "member"),
                 ("BOB@example.com", "member"),
                 ("+14155550100", "member"),
+                ("dave@example.com", "no_such_role"),
+                ("Dave@Example.com", "member"),
             ]),
         )
         .await
@@ -241,7 +243,9 @@ async fn bulk_send_treats_each_row_on_its_own_in_order() {
             "role_not_assignable", // S4
             "already_member",      // S7
             "duplicate_pending",   // B2: the same contact twice
-            "ok"
+            "ok",
+            "role_not_assignable",
+            "duplicate_pending" // B2: the second row of a contact, whatever the first's fate
         ]
     );
     let bob = results[0].as_ref().unwrap();

@@ -70,9 +70,9 @@ impl Invitations {
                     // rule B2: the same contact twice in one request.
                     return Err(InviteError::DuplicatePending);
                 }
-                let prepared = self.prepare(actor, enterprise_id, contact, request)?;
+                // rule B2: the second row of a contact is refused whatever the first's fate.
                 seen.push(normalized);
-                Ok(prepared)
+                self.prepare(actor, enterprise_id, contact, request)
             });
             match prepared {
                 Ok(prepared) => {
