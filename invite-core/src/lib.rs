@@ -4,8 +4,9 @@
 //! platforms do it. A super admin of a certified enterprise invites an email address or
 //! phone number with a role; the invitee opens a single-use link, signs in with the
 //! matching account, and accepts or rejects. This crate holds the rules (numbered in the
-//! project's rules (`docs/RULES.md`)), the types that can only hold valid values, the service that ties them
-//! together, and the ports it needs as traits. It does no I/O and knows no framework.
+//! project's `docs/RULES.md`), the types that can only hold valid values, the service that
+//! ties them together, and the ports it needs as traits. It does no I/O and knows no
+//! framework.
 //!
 //! | module | what it holds |
 //! |---|---|
@@ -13,12 +14,11 @@
 //! | [`role`] | [`Role`], [`RolePolicy`]: which roles an invitation may assign |
 //! | [`token`] | [`InviteToken`], [`TokenDigest`], [`InviteLink`] |
 //! | [`invitation`] | [`Invitation`] and its state machine |
-//! | [`answer`] | [`Answer`], [`Accepted`]: an invitee's answer as a store decides it, and its refusals in order |
 //! | [`expiry`] | [`is_expired`], the one place that decides expiry, and [`TtlPolicy`] |
 //! | [`view`] | [`InvitationView`]: what the invitee page shows |
 //! | [`ids`] | [`EnterpriseId`], [`UserId`]: the host's keys ([`Key`]); [`InvitationId`] |
 //! | [`account`] | [`Enterprise`], [`User`], [`Member`]: the host's people as the service sees them |
-//! | [`ports`] | [`InvitationStore`], [`DeliveryOutbox`], [`Directory`], [`Accounts`], [`Notifier`], [`Clock`], [`EventSink`]: every port in one place |
+//! | [`ports`] | [`InvitationStore`] (with the [`Answer`] it decides and [`Accepted`]), [`DeliveryOutbox`], [`Directory`], [`Accounts`], [`Notifier`], [`Clock`], [`EventSink`]: every port in one place |
 //! | [`outbox`] | [`OutboxKey`], [`NewDelivery`], [`RetryPolicy`]: the delivery outbox (rules D1–D4) |
 //! | [`worker`] | [`DeliveryWorker`]: drains the outbox (`run` with feature `worker`) |
 //! | [`event`] | [`InvitationEvent`], [`EventKind`]: the audit trail |
