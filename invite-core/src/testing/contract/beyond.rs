@@ -389,3 +389,70 @@ pub async fn create_many_decides_each_row_in_order<S: InvitationStore + Director
     assert_eq!(claimed, expected);
     assert_eq!(f.store.create_many(Vec::new()).await.expect("no rows").len(), 0);
 }
+
+/// Rules B2, S7, H2: two bulk sends at once, on the two stores, over the same contacts of
+/// two enterprises listed in opposite orders, never deadlock and leave one pending
+/// invitation per contact: the store takes its enterprises' locks in one order whatever
+/// the rows' order. Each contact is stored by exactly one of the two calls and refused
+/// as `duplicate_pending` by the other.
+pub async fn two_stores_bulk_sends_one_pending_each<S: InvitationStore + Directory>(subject: Subject<S>) {
+    let f = Fixture::new(subject).await;
+    let w = &f.world;
+    for round in 0..6 {
+        let contacts = [
+            (&w.acme, &w.alice, format!("a{round}@example.com")),
+            (&w.globex, &w.grace, format!("g{round}@example.com")),
+            (&w.acme, &w.alice, format!("b{round}@example.com")),
+        ];
+        let rows = |order: &[usize]| -> Vec<NewRow> {
+            order
+                .iter()
+                .map(|&i| {
+                    let (enterprise, inviter, contact) = &contacts[i];
+                    NewRow {
+                        invitation: f.invitation_from(enterprise, inviter, contact, f.now).0,
+                        delivery: None,
+                    }
+                })
+                .collect()
+        };
+        let (one, other) = (rows(&[0, 1, 2]), rows(&[1, 2, 0]));
+        let (store, peer) = (f.store.clone(), f.peer.clone());
+        let first = tokio::spawn(async move { store.create_many(one).await });
+        let second = tokio::spawn(async move { peer.create_many(other).await });
+        let deadline = std::time::Duration::from_secs(30);
+        let first = tokio::time::timeout(deadline, first).await.expect("no deadlock");
+        let second = tokio::time::timeout(deadline, second).await.expect("no deadlock");
+        let first = first.expect("task").expect("first bulk");
+        let second = second.expect("task").expect("second bulk");
+        // Row i of `first` is contact i; row j of `second` is contact [1, 2, 0][j].
+        let stored_by_second = |i: usize| match i {
+            0 => &second[2],
+            1 => &second[0],
+            _ => &second[1],
+        };
+        for (i, (enterprise, _, contact)) in contacts.iter().enumerate() {
+            let outcomes = [&first[i], stored_by_second(i)];
+            let stored = outcomes.iter().filter(|r| r.is_ok()).count();
+            let refused = outcomes
+                .iter()
+                .filter(|r| matches!(r, Err(StoreError::DuplicatePending)))
+                .count();
+            assert_eq!(
+                (stored, refused),
+                (1, 1),
+                "round {round}, {contact}: {outcomes:?}"
+            );
+            let pending = f
+                .store
+                .list(&enterprise.id, &pending_query(), f.now)
+                .await
+                .expect("list");
+            let to_contact = pending
+                .iter()
+                .filter(|inv| inv.contact.normalized() == contact.as_str())
+                .count();
+            assert_eq!(to_contact, 1, "round {round}, {contact}");
+        }
+    }
+}

@@ -358,7 +358,8 @@ macro_rules! store_contract_suite {
             answer_by_id_refuses_as_by_token,
             reject_by_id_makes_no_member,
             two_stores_accept_by_id_and_token_one_winner,
-            create_many_decides_each_row_in_order
+            create_many_decides_each_row_in_order,
+            two_stores_bulk_sends_one_pending_each
         );
     };
     (@cases [required $factory:path]; $($case:ident),* $(,)?) => {
