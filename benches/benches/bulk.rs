@@ -365,13 +365,9 @@ fn bulk(c: &mut Criterion) {
 /// tables, so a slow spell of the shared machine hits both alike, which criterion's cases
 /// (one after the other) cannot promise. As in `store.rs`.
 fn paired(_: &mut Criterion) {
-    let Some(seconds) = std::env::var("INVITE_BENCH_PAIRED")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-    else {
+    let Some(budget) = invite_benches::env_seconds("INVITE_BENCH_PAIRED") else {
         return;
     };
-    let budget = Duration::from_secs_f64(seconds);
     let rt = Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     for subject in subjects(&rt, &dir, "bulk_paired") {

@@ -912,13 +912,9 @@ async fn interleave(subject: &Subject, op: Op, budget: Duration) -> Pairs {
 /// same tables, so a slow spell of a shared machine or the tables' growth hits both
 /// sides alike, which the criterion pairs above (one side after the other) cannot promise.
 fn paired(_: &mut Criterion) {
-    let Some(seconds) = std::env::var("INVITE_BENCH_PAIRED")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-    else {
+    let Some(budget) = invite_benches::env_seconds("INVITE_BENCH_PAIRED") else {
         return;
     };
-    let budget = Duration::from_secs_f64(seconds);
     let rt = Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     for subject in subjects(&rt, &dir, "paired") {
@@ -1094,13 +1090,9 @@ fn scale(c: &mut Criterion) {
 /// ones, so a slow spell of a shared machine lands on one side only; here both sides
 /// share every spell.
 fn scale_interleaved(rt: &Runtime, cases: &[Scaled]) {
-    let Some(seconds) = std::env::var("INVITE_BENCH_SCALE_PAIRED")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-    else {
+    let Some(budget) = invite_benches::env_seconds("INVITE_BENCH_SCALE_PAIRED") else {
         return;
     };
-    let budget = Duration::from_secs_f64(seconds);
     for small in cases.iter().filter(|c| c.label == "1k") {
         let Some(large) = cases
             .iter()

@@ -53,6 +53,15 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
     sorted[rank]
 }
 
+/// The budget an opt-in interleaved measurement is given by the environment variable
+/// `name` (seconds, e.g. `INVITE_BENCH_PAIRED=60`); `None` when it is unset or not a
+/// non-negative number, and the measurement is skipped.
+#[must_use]
+pub fn env_seconds(name: &str) -> Option<std::time::Duration> {
+    let seconds: f64 = std::env::var(name).ok()?.trim().parse().ok()?;
+    std::time::Duration::try_from_secs_f64(seconds).ok()
+}
+
 /// `values` in microseconds.
 #[must_use]
 pub fn micros(values: &[std::time::Duration]) -> Vec<f64> {

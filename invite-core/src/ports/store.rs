@@ -137,11 +137,8 @@ pub trait InvitationStore: DeliveryOutbox + Send + Sync + 'static {
         rows: Vec<NewRow>,
     ) -> Result<Vec<Result<Invitation, StoreError>>, StoreError> {
         let mut results = Vec::with_capacity(rows.len());
-        for NewRow { invitation, delivery } in rows {
-            results.push(match delivery {
-                Some(delivery) => self.create_queued(invitation, delivery).await,
-                None => self.create(invitation).await,
-            });
+        for row in rows {
+            results.push(row.create_in(self).await);
         }
         Ok(results)
     }
@@ -250,6 +247,20 @@ pub struct NewRow {
     pub invitation: NewInvitation,
     /// Its delivery request, stored in the same transaction; `None` for inline delivery.
     pub delivery: Option<NewDelivery>,
+}
+
+impl NewRow {
+    /// Stores this one row in `store`: [`DeliveryOutbox::create_queued`] with its delivery
+    /// request, [`InvitationStore::create`] without.
+    pub(crate) async fn create_in<S: InvitationStore + ?Sized>(
+        self,
+        store: &S,
+    ) -> Result<Invitation, StoreError> {
+        match self.delivery {
+            Some(delivery) => store.create_queued(self.invitation, delivery).await,
+            None => store.create(self.invitation).await,
+        }
+    }
 }
 
 /// The transactional outbox of deliveries (rules D1–D4), kept by the store beside the

@@ -118,10 +118,7 @@ impl Invitations {
         request: SendInvitation,
     ) -> Result<SentInvitation, InviteError> {
         let Ready { row, link } = self.prepare(actor, &enterprise.id, contact, request)?;
-        let invitation = match row.delivery {
-            Some(delivery) => self.store.create_queued(row.invitation, delivery).await?,
-            None => self.store.create(row.invitation).await?,
-        };
+        let invitation = row.create_in(&*self.store).await?;
         self.sent(actor, enterprise, invitation, link).await
     }
 

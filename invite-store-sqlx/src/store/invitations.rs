@@ -39,7 +39,11 @@ where
     for<'r> (i64,): FromRow<'r, DB::Row>,
 {
     async fn create(&self, new: NewInvitation) -> Result<Invitation, StoreError> {
-        self.create_with(new, None).await
+        self.create_one(NewRow {
+            invitation: new,
+            delivery: None,
+        })
+        .await
     }
 
     async fn create_many(

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use invite_core::{
     ClaimedDelivery, DeliveryId, DeliveryOutbox, DeliveryOutcome, DeliveryStatus, EnterpriseId, EventKind,
-    Finished, Invitation, InvitationEvent, InvitationId, NewDelivery, NewInvitation, OutboxEntry, StoreError,
-    UserId,
+    Finished, Invitation, InvitationEvent, InvitationId, NewDelivery, NewInvitation, NewRow, OutboxEntry,
+    StoreError, UserId,
 };
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 use uuid::Uuid;
@@ -44,7 +44,11 @@ where
         new: NewInvitation,
         delivery: NewDelivery,
     ) -> Result<Invitation, StoreError> {
-        self.create_with(new, Some(&delivery)).await
+        self.create_one(NewRow {
+            invitation: new,
+            delivery: Some(delivery),
+        })
+        .await
     }
 
     async fn resend_queued(

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use invite_core::TransitionError;
 use invite_core::{
     Accepted, Answer, Contact, EnterpriseId, EventKind, Invitation, InvitationId, InvitationStatus,
-    NewDelivery, NewInvitation, NewRow, StoreError, Target, TokenDigest, UserId,
+    NewDelivery, NewRow, StoreError, Target, TokenDigest, UserId,
 };
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 use uuid::Uuid;
@@ -374,26 +374,22 @@ where
         Ok(())
     }
 
-    /// `create`, and the delivery request in the same transaction when there is one.
-    pub(super) async fn create_with(
-        &self,
-        new: NewInvitation,
-        delivery: Option<&NewDelivery>,
-    ) -> Result<Invitation, StoreError> {
-        let invitation = new.into_invitation();
-        let mut tx = self.begin_write().await?;
-        Self::lock_enterprise(&mut tx, &invitation.enterprise_id).await?;
-        if let Err(refusal) = self.create_in(&mut tx, &invitation, delivery).await? {
-            return refuse(tx, refusal).await;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(invitation)
+    /// `create` and `create_queued`: [`Self::create_all`] of the one row. A refused row
+    /// has written nothing (see [`Self::create_in`]), so its transaction commits empty.
+    pub(super) async fn create_one(&self, row: NewRow) -> Result<Invitation, StoreError> {
+        self.create_all(vec![row]).await?.pop().unwrap_or_else(|| {
+            Err(StoreError::backend(std::io::Error::other(
+                "create_all answered no row for one",
+            )))
+        })
     }
 
     /// Decides one new invitation on the transaction's connection, which holds the lock
     /// of its enterprise (rule S7): the inner `Err` is a refusal, which has written
-    /// nothing of the row (only the contact's overdue rows are written down `expired`,
-    /// which is true whatever happens to the row); the outer `Err` a failure.
+    /// nothing (the member check comes before any write, and a pending invitation that
+    /// refuses the insert is unexpired, so the overdue-row update before it changed no
+    /// row: the unique index allows one pending row per contact); the outer `Err` a
+    /// failure.
     pub(super) async fn create_in(
         &self,
         conn: &mut DB::Connection,
